@@ -1,0 +1,57 @@
+package cairn
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types, <entity>.<action>. Every mutation emits one into the outbox in
+// its transaction; the same names are audit actions.
+const (
+	EventModelCreated     = "model.created"
+	EventModelUpdated     = "model.updated"
+	EventModelRenamed     = "model.renamed"
+	EventModelArchived    = "model.archived"
+	EventModelRestored    = "model.restored"
+	EventModelDeleted     = "model.deleted"
+	EventVersionCreated   = "version.created"
+	EventVersionReady     = "version.ready"
+	EventVersionFailed    = "version.failed"
+	EventVersionUpdated   = "version.updated"
+	EventVersionArchived  = "version.archived"
+	EventVersionRestored  = "version.restored"
+	EventVersionDeleted   = "version.deleted"
+	EventTagSet           = "tag.set"
+	EventTagDeleted       = "tag.deleted"
+	EventAliasSet         = "alias.set"
+	EventAliasDeleted     = "alias.deleted"
+	EventStageChanged     = "stage.changed"
+	EventRunCreated       = "run.created"
+	EventRunUpdated       = "run.updated"
+	EventLineageAdded     = "lineage.added"
+	EventApprovalRequest  = "approval.requested"
+	EventApprovalApproved = "approval.approved"
+	EventApprovalRejected = "approval.rejected"
+	EventApprovalApplied  = "approval.applied"
+	EventApprovalExpired  = "approval.expired"
+	EventPolicyChanged    = "policy.changed"
+	EventVersionFlagged   = "version.flagged"
+)
+
+// Event is one entry of the outbox. Seq is gap-free in commit order, so a
+// reader that asks for events after N never misses one.
+type Event struct {
+	Seq     int64           `json:"seq"`
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`
+	Model   string          `json:"model,omitempty"`
+	Alias   string          `json:"alias,omitempty"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Timestamp returns t in UTC truncated to the microsecond, the precision
+// every store keeps. Callers stamp records with it so that what they write
+// equals what they read back.
+func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

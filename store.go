@@ -1,0 +1,212 @@
+package cairn
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the metadata store: SQLite by default, PostgreSQL at scale. Every
+// invariant (unique names, gap-free version numbers, one alias per name, the
+// audit chain, the event sequence) is enforced by the database inside
+// transactions, never by in-process locks, so many processes can share one
+// database. Implementations pass internal/storetest.
+//
+// Stores translate driver errors into *Error: a unique violation is
+// ECONFLICT, a missing row ENOTFOUND. They keep times to the microsecond in
+// UTC (see Timestamp) and return nil maps and slices as empty ones.
+type Store interface {
+	Reader
+	// Update runs fn in a read-write transaction and commits it if fn returns
+	// nil; otherwise it rolls back and returns fn's error. Writers that touch
+	// the same rows are serialized by the database.
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Reader is the read side of a store, usable inside and outside a
+// transaction. Lookups return ENOTFOUND when nothing matches; they return
+// deleted (tombstoned) records too, and the registry decides what to hide.
+// Lists exclude deleted records unless the query asks for them.
+type Reader interface {
+	GetModel(ctx context.Context, name string) (*Model, error)
+	ListModels(ctx context.Context, q ModelQuery) (*ModelPage, error)
+
+	GetVersion(ctx context.Context, model string, number int64) (*Version, error)
+	// LatestVersion returns the highest-numbered ready, unarchived,
+	// undeleted version of the model: what NAME@latest resolves to.
+	LatestVersion(ctx context.Context, model string) (*Version, error)
+	ListVersions(ctx context.Context, q VersionQuery) (*VersionPage, error)
+
+	GetAlias(ctx context.Context, model, alias string) (*Alias, error)
+	// AliasHistory lists the moves of one alias, newest first; alias ""
+	// lists the moves of every alias of the model.
+	AliasHistory(ctx context.Context, model, alias string, page Page) (*AliasMovePage, error)
+
+	GetRun(ctx context.Context, id string) (*Run, error)
+	ListRuns(ctx context.Context, q RunQuery) (*RunPage, error)
+	MetricHistory(ctx context.Context, runID, key string) ([]MetricPoint, error)
+
+	// Lineage returns the edges reachable from n in the given direction, up
+	// to depth hops (depth >= 1), in one recursive query.
+	Lineage(ctx context.Context, n Node, dir Direction, depth int) ([]Edge, error)
+
+	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
+	// ListEvents returns up to limit events with Seq > after, in order.
+	ListEvents(ctx context.Context, after int64, limit int) ([]*Event, error)
+
+	GetUpload(ctx context.Context, id string) (*Upload, error)
+	// FindUploads returns the unexpired upload sessions for a digest, newest
+	// first, with their parts.
+	FindUploads(ctx context.Context, d Digest, now time.Time) ([]*Upload, error)
+	// ExpiredUploads returns up to limit sessions that expired before t.
+	ExpiredUploads(ctx context.Context, t time.Time, limit int) ([]*Upload, error)
+	// StalePendingVersions returns up to limit versions still pending that
+	// were created before t.
+	StalePendingVersions(ctx context.Context, t time.Time, limit int) ([]*Version, error)
+
+	// ReferencedDigests calls fn for every blob digest that a version
+	// (deleted ones included) or an upload session refers to.
+	ReferencedDigests(ctx context.Context, fn func(Digest) error) error
+
+	GetIdempotency(ctx context.Context, key string) (*IdempotentResponse, error)
+}
+
+// Tx is a read-write transaction. Methods that change a model's versions or
+// aliases expect the caller to have called LockModel first in the same
+// transaction, so that concurrent writers to one model are serialized.
+type Tx interface {
+	Reader
+
+	// LockModel returns the model and locks its row until the transaction
+	// ends (SELECT … FOR UPDATE on PostgreSQL; SQLite serializes writers).
+	LockModel(ctx context.Context, name string) (*Model, error)
+	// CreateModel inserts m; ECONFLICT if the name is taken, by a deleted
+	// model too. It ignores m.Aliases and m.LatestVersion.
+	CreateModel(ctx context.Context, m *Model) error
+	// UpdateModel writes m's description, tags, archived, deleted_at and
+	// updated_at, by name.
+	UpdateModel(ctx context.Context, m *Model) error
+	// RenameModel renames a model; versions, aliases and history follow.
+	// ECONFLICT if newName is taken.
+	RenameModel(ctx context.Context, oldName, newName string, at time.Time) error
+
+	// AllocateVersion returns the model's next version number and records it
+	// as allocated. Numbers are gap-free: a rolled-back transaction gives its
+	// number back.
+	AllocateVersion(ctx context.Context, model string) (int64, error)
+	// CreateVersion inserts v, whose number AllocateVersion returned.
+	CreateVersion(ctx context.Context, v *Version) error
+	// UpdateVersion writes only v's mutable fields: tags, description,
+	// status, status_message, archived, stage, deleted_at and updated_at.
+	// Fixed fields are never written after creation.
+	UpdateVersion(ctx context.Context, v *Version) error
+
+	// MoveAlias applies m: sets the alias to m.To (or deletes it if m.To is
+	// 0) and appends m to the alias's history, filling m.Seq.
+	MoveAlias(ctx context.Context, m *AliasMove) error
+
+	CreateRun(ctx context.Context, r *Run) error
+	// UpdateRun writes name, status, end_time, tags, deleted_at, updated_at.
+	UpdateRun(ctx context.Context, r *Run) error
+	// LogRun records metric points (history plus latest value) and params.
+	// A param already set to a different value is ECONFLICT.
+	LogRun(ctx context.Context, runID string, metrics []MetricPoint, params map[string]string) error
+
+	// AddEdges inserts lineage edges; an edge that exists already is kept.
+	AddEdges(ctx context.Context, edges []Edge) error
+
+	// AppendAudit fills e.Seq, e.PrevHash and e.Hash (via ComputeHash) and
+	// appends e. Appends are serialized, so the chain never forks.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// AppendEvent fills ev.Seq, gap-free in commit order, and appends ev.
+	AppendEvent(ctx context.Context, ev *Event) error
+
+	CreateUpload(ctx context.Context, u *Upload) error
+	// PutPart records a received part, replacing one with the same number.
+	PutPart(ctx context.Context, uploadID string, p Part) error
+	DeleteUpload(ctx context.Context, id string) error
+
+	// PutIdempotency stores a response under key; ECONFLICT if the key exists.
+	PutIdempotency(ctx context.Context, r *IdempotentResponse) error
+}
+
+// Page asks for one page of a list.
+type Page struct {
+	Size  int    // 0 means the default, 100; at most 1000
+	Token string // opaque, from the previous page's NextToken
+}
+
+// OrderBy is one sort key of a list: a field name as in filters
+// (name, created_at, version, metrics.auc, …) and a direction.
+type OrderBy struct {
+	Field string
+	Desc  bool
+}
+
+// ModelQuery lists models.
+type ModelQuery struct {
+	Filter         *Filter
+	OrderBy        []OrderBy // default name ascending
+	Page           Page
+	IncludeDeleted bool
+}
+
+// ModelPage is one page of models.
+type ModelPage struct {
+	Items     []*Model `json:"items"`
+	NextToken string   `json:"next_page_token"`
+}
+
+// VersionQuery lists versions of one model, or of all models if Model is "".
+type VersionQuery struct {
+	Model          string
+	Filter         *Filter
+	OrderBy        []OrderBy // default: model name ascending, version descending
+	Page           Page
+	IncludeDeleted bool
+}
+
+// VersionPage is one page of versions.
+type VersionPage struct {
+	Items     []*Version `json:"items"`
+	NextToken string     `json:"next_page_token"`
+}
+
+// AliasMovePage is one page of alias history.
+type AliasMovePage struct {
+	Items     []*AliasMove `json:"items"`
+	NextToken string       `json:"next_page_token"`
+}
+
+// RunQuery lists runs.
+type RunQuery struct {
+	ExperimentID string // "" for all
+	Page         Page
+}
+
+// RunPage is one page of runs.
+type RunPage struct {
+	Items     []*Run `json:"items"`
+	NextToken string `json:"next_page_token"`
+}
+
+// AuditQuery lists audit entries in sequence order.
+type AuditQuery struct {
+	AfterSeq int64
+	Limit    int    // 0 means 100
+	Target   string // prefix match on the target, e.g. "churn"; "" for all
+	Actor    string
+	Action   string
+	Since    time.Time
+	Until    time.Time
+}
+
+// IdempotentResponse is a stored response to a POST with an
+// Idempotency-Key, replayed when the same key comes again.
+type IdempotentResponse struct {
+	Key         string    `json:"key"`
+	RequestHash string    `json:"request_hash"` // method, path and body hash; a mismatch is a conflict
+	Status      int       `json:"status"`
+	Body        []byte    `json:"body"`
+	CreatedAt   time.Time `json:"created_at"`
+}
