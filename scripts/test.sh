@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs Cairn's whole test suite against real services: it provisions a
+# throwaway PostgreSQL cluster and an S3-compatible server (versitygw) on
+# 127.0.0.1, points the tests at them, runs every Go test, the fuzz targets
+# for a few seconds each, and tears everything down. It fails loudly when a
+# service cannot be started; it never skips one silently.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh ./internal/sqlite/...   # only these packages (services still provisioned)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+export CAIRN_TEST_REQUIRE_SERVICES=1   # a skipped backend is a failure
+work=$(mktemp -d /tmp/cairn-test.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+  local rc=$?
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "${PGBIN:-}" ] && [ -d "$work/pg" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+die() { echo "scripts/test.sh: $*" >&2; exit 1; }
+
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( 20000 + RANDOM % 40000 ))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# wait_port waits until something accepts connections on 127.0.0.1:$1, or
+# until $2 seconds have passed.
+wait_port() {
+  local deadline=$(( $(date +%s) + ${2:-30} ))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+. "$root/scripts/lib/postgres.sh"
+. "$root/scripts/lib/s3.sh"
+
+start_postgres
+start_s3
+
+pkgs=("$@")
+[ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
+
+echo "== go vet"
+go vet "${pkgs[@]}"
+echo "== go test"
+go test -count=1 -timeout 30m "${pkgs[@]}"
+
+if [ $# -eq 0 ]; then
+  echo "== fuzz (a few seconds per target)"
+  . "$root/scripts/lib/fuzz.sh"
+  run_fuzz
+fi
+echo "== all tests passed"
