@@ -1,0 +1,132 @@
+package registry
+
+import (
+	"context"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// SetAlias points model@alias at a version. With ifCurrent set the move is
+// a compare-and-swap: it happens only if the alias points at *ifCurrent now
+// (0 meaning "does not exist"), else ECONFLICT. The version must be ready
+// and not archived. Every move is kept in the alias's history.
+func (s *Service) SetAlias(ctx context.Context, model, alias string, version int64, ifCurrent *int64) (*cairn.Alias, error) {
+	if err := cairn.ValidateAliasName(alias); err != nil {
+		return nil, err
+	}
+	if version < 1 {
+		return nil, cairn.Errorf(cairn.EINVALID, "invalid version number %d", version)
+	}
+	var out *cairn.Alias
+	err := s.update(ctx, func(m *mutation) error {
+		if _, err := lockModel(ctx, m, model); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.moveAlias(ctx, m, model, alias, version, ifCurrent)
+		return err
+	})
+	return out, err
+}
+
+// DeleteAlias removes an alias (recorded in its history). ifCurrent works
+// as in SetAlias. ENOTFOUND if the alias does not exist.
+func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurrent *int64) error {
+	if err := cairn.ValidateAliasName(alias); err != nil {
+		return err
+	}
+	return s.update(ctx, func(m *mutation) error {
+		if _, err := lockModel(ctx, m, model); err != nil {
+			return err
+		}
+		if _, err := m.tx.GetAlias(ctx, model, alias); err != nil {
+			return notFound(err, "alias %q of model %q not found", alias, model)
+		}
+		_, err := s.moveAlias(ctx, m, model, alias, 0, ifCurrent)
+		return err
+	})
+}
+
+// moveAlias moves (to > 0) or deletes (to == 0) an alias inside a mutation
+// whose model row is locked. Setting an alias to where it points already
+// changes nothing and records nothing.
+func (s *Service) moveAlias(ctx context.Context, m *mutation, model, alias string, to int64, ifCurrent *int64) (*cairn.Alias, error) {
+	var from int64
+	cur, err := m.tx.GetAlias(ctx, model, alias)
+	switch {
+	case err == nil:
+		from = cur.Version
+	case !cairn.IsCode(err, cairn.ENOTFOUND):
+		return nil, err
+	}
+	if ifCurrent != nil && *ifCurrent != from {
+		if from == 0 {
+			return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s does not exist, expected it at version %d", model, alias, *ifCurrent)
+		}
+		return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s points at version %d, not %d", model, alias, from, *ifCurrent)
+	}
+	if to != 0 {
+		v, err := getVersion(ctx, m.tx, model, to)
+		if err != nil {
+			return nil, err
+		}
+		if v.Status != cairn.StatusReady {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot point %s@%s at %s: it is %s, not ready", model, alias, v.Ref(), v.Status)
+		}
+		if v.Archived {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot point %s@%s at %s: it is archived", model, alias, v.Ref())
+		}
+		if from == to {
+			return cur, nil
+		}
+	}
+	move := &cairn.AliasMove{Model: model, Alias: alias, From: from, To: to, Actor: m.actor.Name, At: m.now, RequestID: m.reqID}
+	if err := m.tx.MoveAlias(ctx, move); err != nil {
+		return nil, err
+	}
+	target := model + "@" + alias
+	if to == 0 {
+		m.record(cairn.EventAliasDeleted, target, model, alias, cur, nil)
+		return nil, nil
+	}
+	a := &cairn.Alias{Model: model, Name: alias, Version: to, UpdatedBy: m.actor.Name, UpdatedAt: m.now}
+	var before any
+	if cur != nil {
+		before = cur
+	}
+	m.record(cairn.EventAliasSet, target, model, alias, before, a)
+	return a, nil
+}
+
+// GetAlias returns an alias.
+func (s *Service) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, error) {
+	if err := cairn.ValidateAliasName(alias); err != nil {
+		return nil, err
+	}
+	if _, err := getModel(ctx, s.store, model); err != nil {
+		return nil, err
+	}
+	a, err := s.store.GetAlias(ctx, model, alias)
+	if err != nil {
+		return nil, notFound(err, "alias %q of model %q not found", alias, model)
+	}
+	return a, nil
+}
+
+// AliasHistory lists every move of an alias, newest first: from, to, who,
+// when. alias "" lists the moves of all the model's aliases.
+func (s *Service) AliasHistory(ctx context.Context, model, alias string, pageSize int, pageToken string) (*cairn.AliasMovePage, error) {
+	if alias != "" {
+		if err := cairn.ValidateAliasName(alias); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := getModel(ctx, s.store, model); err != nil {
+		return nil, err
+	}
+	page, err := checkPage(pageSize, pageToken)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.AliasHistory(ctx, model, alias, page)
+}

@@ -1,0 +1,152 @@
+// Package registry is Cairn's business layer: every front door (native API,
+// MLflow API, UI, CLI through the client) calls this Service. It owns the
+// rules — name validation, version allocation, immutability, alias
+// compare-and-swap, lifecycle — and the one mutation path: each change, its
+// audit entry and its outbox event commit in one store transaction or not at
+// all.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// Options tune a Service. Zero values mean the defaults.
+type Options struct {
+	// UploadTTL is how long an upload session lives without completing.
+	UploadTTL time.Duration
+	// PendingTTL is how long a version may stay pending before it fails.
+	PendingTTL time.Duration
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// Defaults for Options.
+const (
+	DefaultUploadTTL  = 24 * time.Hour
+	DefaultPendingTTL = 24 * time.Hour
+)
+
+// Service implements the registry's operations over a metadata store and a
+// blob store. It is safe for concurrent use, and several processes may run
+// one each over the same stores: all coordination happens in the database.
+type Service struct {
+	store      cairn.Store
+	blobs      cairn.BlobStore
+	uploadTTL  time.Duration
+	pendingTTL time.Duration
+	now        func() time.Time
+}
+
+// New returns a Service.
+func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
+	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now}
+	if s.uploadTTL <= 0 {
+		s.uploadTTL = DefaultUploadTTL
+	}
+	if s.pendingTTL <= 0 {
+		s.pendingTTL = DefaultPendingTTL
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Store returns the metadata store, for read paths that need no rules.
+func (s *Service) Store() cairn.Store { return s.store }
+
+// Blobs returns the blob store.
+func (s *Service) Blobs() cairn.BlobStore { return s.blobs }
+
+// mutation collects what one transaction changed, so that the audit entries
+// and events are written by the same transaction as the change.
+type mutation struct {
+	tx      cairn.Tx
+	actor   cairn.Actor
+	reqID   string
+	now     time.Time
+	records []record
+}
+
+type record struct {
+	action, target, model, alias string
+	before, after                any
+}
+
+// record notes a change: action is an event type (cairn.Event*), target
+// names what changed (churn, churn@v3, churn@champion). before and after
+// are the entity's state, nil where it did not exist.
+func (m *mutation) record(action, target, model, alias string, before, after any) {
+	m.records = append(m.records, record{action, target, model, alias, before, after})
+}
+
+// update runs fn in a store transaction and appends one audit entry and one
+// event per recorded change before committing. This is the only way the
+// Service writes.
+func (s *Service) update(ctx context.Context, fn func(m *mutation) error) error {
+	actor := cairn.ActorFromContext(ctx)
+	reqID := cairn.RequestIDFromContext(ctx)
+	return s.store.Update(ctx, func(tx cairn.Tx) error {
+		m := &mutation{tx: tx, actor: actor, reqID: reqID, now: cairn.Timestamp(s.now())}
+		if err := fn(m); err != nil {
+			return err
+		}
+		for _, r := range m.records {
+			before, err := marshalState(r.before)
+			if err != nil {
+				return err
+			}
+			after, err := marshalState(r.after)
+			if err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, &cairn.AuditEntry{
+				Time: m.now, Actor: actor.Name, ActorVerified: actor.Verified,
+				Action: r.action, Target: r.target, Before: before, After: after, RequestID: reqID,
+			}); err != nil {
+				return fmt.Errorf("append audit entry: %w", err)
+			}
+			payload := after
+			if payload == nil {
+				payload = before
+			}
+			if payload == nil {
+				payload = json.RawMessage(`{}`)
+			}
+			if err := tx.AppendEvent(ctx, &cairn.Event{
+				ID: newID(), Type: r.action, Time: m.now, Actor: actor.Name,
+				Model: r.model, Alias: r.alias, Payload: payload,
+			}); err != nil {
+				return fmt.Errorf("append event: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func marshalState(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode audit state: %w", err)
+	}
+	return b, nil
+}
+
+// newID returns 32 random hex digits, the shape of MLflow run ids.
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b[:])
+}
