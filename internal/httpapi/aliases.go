@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+
+	"github.com/cairn-registry/cairn"
+)
+
+func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.svc.GetAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) setAlias(w http.ResponseWriter, r *http.Request) error {
+	var in aliasSetRequest
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Version < 1 {
+		return cairn.Errorf(cairn.EINVALID, "version is required: the number of the version the alias should point at")
+	}
+	if in.IfCurrent != nil && *in.IfCurrent < 0 {
+		return cairn.Errorf(cairn.EINVALID, "if_current must be a version number, or 0 for \"the alias does not exist\"")
+	}
+	a, err := s.svc.SetAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"), in.Version, in.IfCurrent)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
+	var ifCurrent *int64
+	if r.URL.Query().Has("if_current") {
+		n, err := queryInt(r, "if_current", 0, 0, math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		ifCurrent = &n
+	}
+	if err := s.svc.DeleteAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"), ifCurrent); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+func (s *Server) aliasHistory(w http.ResponseWriter, r *http.Request) error {
+	alias := r.PathValue("alias")
+	if alias == "" {
+		return cairn.Errorf(cairn.EINVALID, "alias name must not be empty")
+	}
+	return s.writeAliasHistory(w, r, alias)
+}
+
+func (s *Server) modelAliasHistory(w http.ResponseWriter, r *http.Request) error {
+	return s.writeAliasHistory(w, r, "")
+}
+
+func (s *Server) writeAliasHistory(w http.ResponseWriter, r *http.Request, alias string) error {
+	size, err := queryInt(r, "page_size", 0, 1, 1000)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.AliasHistory(r.Context(), r.PathValue("name"), alias, int(size), r.URL.Query().Get("page_token"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
+}

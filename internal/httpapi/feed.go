@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
+	dir := cairn.Upstream
+	switch d := r.URL.Query().Get("direction"); d {
+	case "", "up":
+	case "down":
+		dir = cairn.Downstream
+	default:
+		return cairn.Errorf(cairn.EINVALID, "query parameter direction=%q: want up or down", d)
+	}
+	depth, err := queryInt(r, "depth", 10, 1, registry.MaxLineageDepth)
+	if err != nil {
+		return err
+	}
+	g, err := s.svc.Lineage(r.Context(), r.PathValue("ref"), dir, int(depth))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, g)
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	after, err := queryInt(r, "after", 0, 0, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 100, 1, registry.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	since, err := queryTime(r, "since")
+	if err != nil {
+		return err
+	}
+	until, err := queryTime(r, "until")
+	if err != nil {
+		return err
+	}
+	entries, err := s.svc.ListAudit(r.Context(), cairn.AuditQuery{
+		AfterSeq: after, Limit: int(limit), Target: q.Get("target"), Actor: q.Get("actor"),
+		Action: q.Get("action"), Since: since, Until: until,
+	})
+	if err != nil {
+		return err
+	}
+	page := auditPage{Items: entries, NextAfter: after}
+	if page.Items == nil {
+		page.Items = []*cairn.AuditEntry{}
+	}
+	if n := len(entries); n > 0 {
+		page.NextAfter = entries[n-1].Seq
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// eventPollInterval is how often a long-poll on /events looks for new
+// events. Polling the store (rather than an in-process signal) is what
+// lets a long-poll see events committed by another replica.
+const eventPollInterval = 250 * time.Millisecond
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	after, err := queryInt(r, "after", 0, 0, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 100, 1, registry.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	wait, err := queryInt(r, "wait", 0, 0, int64(s.maxEventWait))
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	deadline := time.Now().Add(time.Duration(wait) * time.Second)
+	var events []*cairn.Event
+	for {
+		events, err = s.svc.ListEvents(ctx, after, int(limit))
+		if err != nil {
+			return err
+		}
+		if len(events) > 0 || !time.Now().Before(deadline) {
+			break
+		}
+		t := time.NewTimer(min(eventPollInterval, time.Until(deadline)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	page := eventPage{Items: events, NextAfter: after}
+	if page.Items == nil {
+		page.Items = []*cairn.Event{}
+	}
+	if n := len(events); n > 0 {
+		page.NextAfter = events[n-1].Seq
+	}
+	return writeJSON(w, http.StatusOK, page)
+}

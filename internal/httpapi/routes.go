@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// apiPrefix is where the native API lives.
+const apiPrefix = "/api/v1"
+
+// route is one entry of the route table: what the mux serves and what the
+// OpenAPI document describes, from the same value.
+type route struct {
+	Method  string
+	Path    string // a Go 1.22 ServeMux path pattern; {name} is a path parameter
+	ID      string // OpenAPI operationId
+	Summary string
+	Query   []param // the query parameters the route takes; others are refused
+	// Body is a sample of the JSON request body's type (nil: none), or
+	// streamBody for a raw byte stream. OptionalBody marks a JSON body
+	// that may be omitted.
+	Body         any
+	OptionalBody bool
+	// Status and Resp describe the success response: its status and a
+	// sample of its JSON type (nil: no body). AltStatus is a second
+	// success status with the same body (200 for "already existed").
+	Status    int
+	AltStatus int
+	Resp      any
+	// Produces overrides the success response's media type.
+	Produces string
+
+	handler handlerFunc
+}
+
+// param describes a query parameter.
+type param struct {
+	Name     string
+	Type     string // integer, string, boolean
+	Desc     string
+	Repeated bool
+}
+
+// streamBody marks a route whose request body is raw bytes.
+type streamBody struct{}
+
+// streamResp marks a route whose response body is raw bytes.
+type streamResp struct{}
+
+var listParams = []param{
+	{Name: "filter", Type: "string", Desc: "filter expression, e.g. name LIKE 'churn%' AND tags.team = 'fraud'"},
+	{Name: "order_by", Type: "string", Desc: `"field", "field ASC" or "field DESC"; repeatable`, Repeated: true},
+	{Name: "page_size", Type: "integer", Desc: "items per page, 1 to 1000 (default 100)"},
+	{Name: "page_token", Type: "string", Desc: "next_page_token of the previous page"},
+}
+
+var pageParams = []param{
+	{Name: "page_size", Type: "integer", Desc: "items per page, 1 to 1000 (default 100)"},
+	{Name: "page_token", Type: "string", Desc: "next_page_token of the previous page"},
+}
+
+// routeTable lists every route the server serves. It is the one source of
+// both the mux and the OpenAPI document.
+func (s *Server) routeTable() []route {
+	const (
+		models   = apiPrefix + "/models"
+		model    = models + "/{name}"
+		versions = model + "/versions"
+		version  = versions + "/{version}"
+		alias    = model + "/aliases/{alias}"
+		blob     = apiPrefix + "/blobs/{digest}"
+		uploads  = apiPrefix + "/uploads"
+		upload   = uploads + "/{id}"
+		runs     = apiPrefix + "/runs"
+		run      = runs + "/{id}"
+	)
+	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
+	return []route{
+		// Operations.
+		{Method: "GET", Path: "/healthz", ID: "healthz", Summary: "Liveness: the process serves requests", Status: ok, Resp: healthStatus{}, handler: s.healthz},
+		{Method: "GET", Path: "/readyz", ID: "readyz", Summary: "Readiness: the metadata and blob stores answer", Status: ok, Resp: healthStatus{}, handler: s.readyz},
+		{Method: "GET", Path: "/metrics", ID: "metrics", Summary: "Prometheus metrics, text format", Status: ok, Resp: streamResp{}, Produces: "text/plain; version=0.0.4", handler: s.serveMetrics},
+		{Method: "GET", Path: apiPrefix + "/openapi.json", ID: "openapi", Summary: "This document", Status: ok, Resp: map[string]any{}, handler: s.serveOpenAPI},
+
+		// Models.
+		{Method: "GET", Path: models, ID: "listModels", Summary: "List models", Query: listParams, Status: ok, Resp: cairn.ModelPage{}, handler: s.listModels},
+		{Method: "POST", Path: models, ID: "createModel", Summary: "Register a model", Body: registry.ModelCreate{}, Status: created, Resp: cairn.Model{}, handler: s.createModel},
+		{Method: "GET", Path: model, ID: "getModel", Summary: "Get a model", Status: ok, Resp: cairn.Model{}, handler: s.getModel},
+		{Method: "PATCH", Path: model, ID: "updateModel", Summary: "Change a model's description and tags", Body: registry.ModelUpdate{}, Status: ok, Resp: cairn.Model{}, handler: s.updateModel},
+		{Method: "DELETE", Path: model, ID: "deleteModel", Summary: "Delete (tombstone) a model; refused while it has aliases", Status: none, handler: s.deleteModel},
+		{Method: "POST", Path: model + "/rename", ID: "renameModel", Summary: "Rename a model, keeping its versions, aliases and history", Body: renameRequest{}, Status: ok, Resp: cairn.Model{}, handler: s.renameModel},
+		{Method: "POST", Path: model + "/archive", ID: "archiveModel", Summary: "Archive a model: no new versions", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Model{}, handler: s.archiveModel},
+		{Method: "POST", Path: model + "/restore", ID: "restoreModel", Summary: "Undo archiving a model", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Model{}, handler: s.restoreModel},
+		{Method: "POST", Path: model + "/undelete", ID: "undeleteModel", Summary: "Restore a deleted model", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Model{}, handler: s.undeleteModel},
+
+		// Versions.
+		{Method: "GET", Path: versions, ID: "listVersions", Summary: "List a model's versions, newest first", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
+		{Method: "POST", Path: versions, ID: "createVersion", Summary: "Create a version from a manifest (201), or return the identical latest one (200); lists the blobs to upload", Body: cairn.VersionSpec{}, Status: created, AltStatus: ok, Resp: registry.CreateVersionResult{}, handler: s.createVersion},
+		{Method: "GET", Path: version, ID: "getVersion", Summary: "Get a version (3 or v3)", Status: ok, Resp: cairn.Version{}, handler: s.getVersion},
+		{Method: "PATCH", Path: version, ID: "updateVersion", Summary: "Change a version's description and tags; every other field is fixed", Body: registry.VersionUpdate{}, Status: ok, Resp: cairn.Version{}, handler: s.updateVersion},
+		{Method: "DELETE", Path: version, ID: "deleteVersion", Summary: "Delete (tombstone) a version", Query: []param{{Name: "remove_aliases", Type: "boolean", Desc: "also delete the aliases pointing at it; otherwise such a version is refused"}}, Status: none, handler: s.deleteVersion},
+		{Method: "POST", Path: version + "/finalize", ID: "finalizeVersion", Summary: "Mark a pending version ready once its blobs are uploaded, and set aliases", Body: finalizeRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.finalizeVersion},
+		{Method: "POST", Path: version + "/archive", ID: "archiveVersion", Summary: "Archive a version: @latest skips it", Body: archiveRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.archiveVersion},
+		{Method: "POST", Path: version + "/restore", ID: "restoreVersion", Summary: "Undo archiving a version", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.restoreVersion},
+		{Method: "POST", Path: version + "/undelete", ID: "undeleteVersion", Summary: "Restore a deleted version", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.undeleteVersion},
+
+		// Aliases.
+		{Method: "GET", Path: alias, ID: "getAlias", Summary: "Get an alias", Status: ok, Resp: cairn.Alias{}, handler: s.getAlias},
+		{Method: "PUT", Path: alias, ID: "setAlias", Summary: "Point an alias at a version; if_current makes it a compare-and-swap", Body: aliasSetRequest{}, Status: ok, Resp: cairn.Alias{}, handler: s.setAlias},
+		{Method: "DELETE", Path: alias, ID: "deleteAlias", Summary: "Delete an alias", Query: []param{{Name: "if_current", Type: "integer", Desc: "delete only if the alias points at this version"}}, Status: none, handler: s.deleteAlias},
+		{Method: "GET", Path: alias + "/history", ID: "aliasHistory", Summary: "Every move of one alias, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.aliasHistory},
+		{Method: "GET", Path: model + "/alias-history", ID: "modelAliasHistory", Summary: "Every move of every alias of a model, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.modelAliasHistory},
+		{Method: "GET", Path: apiPrefix + "/resolve/{ref}", ID: "resolve", Summary: "Resolve a reference (NAME, NAME@latest, NAME@v3, NAME@alias, models:/NAME/3) to a version", Status: ok, Resp: cairn.Version{}, handler: s.resolve},
+
+		// Blobs and uploads.
+		{Method: "HEAD", Path: blob, ID: "statBlob", Summary: "Whether a blob exists, and its size", Status: ok, handler: s.headBlob},
+		{Method: "GET", Path: blob, ID: "getBlob", Summary: "Download a blob; Range requests and the digest as ETag", Status: ok, Resp: streamResp{}, Produces: "application/octet-stream", handler: s.getBlob},
+		{Method: "PUT", Path: blob, ID: "putBlob", Summary: "Upload a blob in one request; the bytes must hash to the digest", Body: streamBody{}, Status: created, Resp: blobInfo{}, handler: s.putBlob},
+		{Method: "POST", Path: uploads, ID: "startUpload", Summary: "Open a multi-part upload session (201), or resume the open one for the same digest and size (200)", Body: uploadRequest{}, Status: created, AltStatus: ok, Resp: cairn.Upload{}, handler: s.startUpload},
+		{Method: "GET", Path: upload, ID: "getUpload", Summary: "An upload session and its received parts", Status: ok, Resp: cairn.Upload{}, handler: s.getUpload},
+		{Method: "PUT", Path: upload + "/parts/{n}", ID: "uploadPart", Summary: "Upload part n (1-based); re-sending a part replaces it", Body: streamBody{}, Status: ok, Resp: cairn.Part{}, handler: s.uploadPart},
+		{Method: "POST", Path: upload + "/complete", ID: "completeUpload", Summary: "Join the parts into the blob, verifying its digest", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: blobInfo{}, handler: s.completeUpload},
+		{Method: "DELETE", Path: upload, ID: "abortUpload", Summary: "Abort an upload session", Status: none, handler: s.abortUpload},
+
+		// Runs.
+		{Method: "GET", Path: runs, ID: "listRuns", Summary: "List runs, newest first", Query: append([]param{{Name: "experiment_id", Type: "string", Desc: "only runs of this experiment"}}, pageParams...), Status: ok, Resp: cairn.RunPage{}, handler: s.listRuns},
+		{Method: "POST", Path: runs, ID: "createRun", Summary: "Start a run", Body: registry.RunCreate{}, Status: created, Resp: cairn.Run{}, handler: s.createRun},
+		{Method: "GET", Path: run, ID: "getRun", Summary: "Get a run", Status: ok, Resp: cairn.Run{}, handler: s.getRun},
+		{Method: "PATCH", Path: run, ID: "updateRun", Summary: "Change a run's name, status, end time and tags", Body: registry.RunUpdate{}, Status: ok, Resp: cairn.Run{}, handler: s.updateRun},
+		{Method: "POST", Path: run + "/log", ID: "logRun", Summary: "Log metrics, params and tags to a run", Body: registry.RunLog{}, Status: none, handler: s.logRun},
+		{Method: "POST", Path: run + "/links", ID: "linkRun", Summary: "Record the versions a run consumed and produced", Body: registry.RunLinks{}, Status: none, handler: s.linkRun},
+		{Method: "GET", Path: run + "/metrics/{key}", ID: "metricHistory", Summary: "Every logged value of one metric", Status: ok, Resp: metricHistory{}, handler: s.metricHistory},
+
+		// Lineage, audit, events.
+		{Method: "GET", Path: apiPrefix + "/lineage/{ref}", ID: "lineage", Summary: "The lineage graph around a version (reference) or run (run:ID)", Query: []param{
+			{Name: "direction", Type: "string", Desc: "up (what it came from, default) or down (what used it)"},
+			{Name: "depth", Type: "integer", Desc: "hops to follow, 1 to 100 (default 10)"},
+		}, Status: ok, Resp: registry.LineageGraph{}, handler: s.lineage},
+		{Method: "GET", Path: apiPrefix + "/audit", ID: "listAudit", Summary: "Audit entries in sequence order", Query: []param{
+			{Name: "after", Type: "integer", Desc: "only entries with a sequence number above this"},
+			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
+			{Name: "target", Type: "string", Desc: "target prefix, e.g. churn or churn@v3"},
+			{Name: "actor", Type: "string", Desc: "only this actor's entries"},
+			{Name: "action", Type: "string", Desc: "only this action, e.g. alias.set"},
+			{Name: "since", Type: "string", Desc: "RFC 3339 time, inclusive"},
+			{Name: "until", Type: "string", Desc: "RFC 3339 time, exclusive"},
+		}, Status: ok, Resp: auditPage{}, handler: s.listAudit},
+		{Method: "GET", Path: apiPrefix + "/events", ID: "listEvents", Summary: "The event feed, by cursor; wait long-polls for new events", Query: []param{
+			{Name: "after", Type: "integer", Desc: "only events with a sequence number above this"},
+			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
+			{Name: "wait", Type: "integer", Desc: "seconds to wait for an event if there is none yet (long-poll)"},
+		}, Status: ok, Resp: eventPage{}, handler: s.listEvents},
+	}
+}

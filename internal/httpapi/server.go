@@ -1,0 +1,109 @@
+// Package httpapi is Cairn's native REST API under /api/v1, plus the
+// operational endpoints /healthz, /readyz and /metrics. Every route is
+// declared once, in routes.go; the mux and the OpenAPI document are both
+// built from that table so they cannot drift. Handlers are methods that
+// return an error; errors.go is the only place that turns errors into HTTP
+// statuses, as RFC 9457 problem documents.
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// Options tune a Server. Zero values mean the defaults.
+type Options struct {
+	// Logger receives one line per request and every internal error.
+	// Default: slog.Default().
+	Logger *slog.Logger
+	// MaxJSONBody bounds every JSON request body, in bytes. Larger bodies
+	// are refused with too_large. Default: DefaultMaxJSONBody.
+	MaxJSONBody int64
+	// Metrics collects the HTTP metrics served at /metrics. Pass one to
+	// share it with other components; default: a new one.
+	Metrics *Metrics
+	// ExtraMetrics, if set, is called on every scrape of /metrics after the
+	// HTTP metrics, to append other components' metrics in the Prometheus
+	// text format.
+	ExtraMetrics func(w io.Writer)
+	// MaxEventWait bounds the long-poll of GET /api/v1/events?wait=.
+	// Default: 60 seconds.
+	MaxEventWait int
+	// Version is the server version shown in the OpenAPI document.
+	Version string
+}
+
+// DefaultMaxJSONBody is the default limit on JSON request bodies. A
+// manifest of ~20,000 files fits; bulk data goes through /blobs and
+// /uploads, which stream.
+const DefaultMaxJSONBody = 4 << 20
+
+// Server serves the native API over a registry Service.
+type Server struct {
+	svc          *registry.Service
+	log          *slog.Logger
+	maxJSON      int64
+	metrics      *Metrics
+	extraMetrics func(io.Writer)
+	maxEventWait int
+	version      string
+
+	routes   []route
+	mux      *http.ServeMux
+	patterns []string // every pattern handed to mux, in order
+	openapi  []byte
+}
+
+// New returns a Server for svc.
+func New(svc *registry.Service, opts Options) *Server {
+	s := &Server{
+		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, metrics: opts.Metrics,
+		extraMetrics: opts.ExtraMetrics, maxEventWait: opts.MaxEventWait, version: opts.Version,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxJSON <= 0 {
+		s.maxJSON = DefaultMaxJSONBody
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	if s.maxEventWait <= 0 {
+		s.maxEventWait = 60
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	s.routes = s.routeTable()
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes {
+		pattern := rt.Method + " " + rt.Path
+		s.mux.Handle(pattern, s.adapt(rt))
+		s.patterns = append(s.patterns, pattern)
+	}
+	s.openapi = buildOpenAPI(s.routes, s.version)
+	return s
+}
+
+// Handler returns the server's root handler, middleware included.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Metrics returns the server's metrics collector.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// routeLabel turns a matched pattern ("GET /api/v1/models/{name}") into
+// the route label of logs and metrics; "" (no route) becomes "unmatched".
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}

@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
+	req, err := listRequest(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.ListVersions(r.Context(), r.PathValue("name"), req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// createVersion answers 201 for a new version and 200 when the push was a
+// retry of the model's latest version (checksum versioning).
+func (s *Server) createVersion(w http.ResponseWriter, r *http.Request) error {
+	var spec cairn.VersionSpec
+	if err := s.decodeJSON(w, r, &spec); err != nil {
+		return err
+	}
+	res, err := s.svc.CreateVersion(r.Context(), r.PathValue("name"), spec)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", versionPath(res.Version))
+	status := http.StatusCreated
+	if res.Existing {
+		status = http.StatusOK
+	}
+	return writeJSON(w, status, res)
+}
+
+func versionPath(v *cairn.Version) string {
+	return escapedPath("models", v.Model, "versions", strconv.FormatInt(v.Number, 10))
+}
+
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.GetVersion(r.Context(), r.PathValue("name"), n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) updateVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	var in registry.VersionUpdate
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.UpdateVersion(r.Context(), r.PathValue("name"), n, in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) deleteVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	remove, err := queryBool(r, "remove_aliases")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteVersion(r.Context(), r.PathValue("name"), n, remove); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+func (s *Server) finalizeVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	var in finalizeRequest
+	if err := s.decodeOptionalJSON(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.FinalizeVersion(r.Context(), r.PathValue("name"), n, in.Aliases)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) archiveVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	var in archiveRequest
+	if err := s.decodeOptionalJSON(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.svc.ArchiveVersion(r.Context(), r.PathValue("name"), n, in.RemoveAliases)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) restoreVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := s.decodeOptionalJSON(w, r, &emptyRequest{}); err != nil {
+		return err
+	}
+	v, err := s.svc.RestoreVersion(r.Context(), r.PathValue("name"), n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) undeleteVersion(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := s.decodeOptionalJSON(w, r, &emptyRequest{}); err != nil {
+		return err
+	}
+	v, err := s.svc.UndeleteVersion(r.Context(), r.PathValue("name"), n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.svc.Resolve(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
