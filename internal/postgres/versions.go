@@ -1,0 +1,284 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
+)
+
+// versionColumns are the columns scanVersion reads, from versions v JOIN
+// models m. The version's aliases come along in the same statement, one
+// index lookup (aliases_version) per row, so a page of versions is one
+// query.
+const versionColumns = `m.name, v.number, m.kind, v.files, v.digest, v.size,
+	v.run_id, v.source, v.source_code_version, v.training_dataset, v.validation_dataset,
+	v.metrics, v.params, v.signature, v.dependencies, v.framework, v.trained_by,
+	v.derived_from, v.inputs, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
+	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
+
+func scanVersion(row pgx.Row) (*cairn.Version, error) {
+	var (
+		v                                                  cairn.Version
+		kind, digest, status, stage                        string
+		files, metrics, params, derived, inputs, tags, sig []byte
+		created, updated                                   int64
+		deleted                                            *int64
+		aliases                                            []string
+	)
+	if err := row.Scan(&v.Model, &v.Number, &kind, &files, &digest, &v.Size,
+		&v.RunID, &v.Source, &v.SourceCodeVersion, &v.TrainingDataset, &v.ValidationDataset,
+		&metrics, &params, &sig, &v.Dependencies, &v.Framework, &v.TrainedBy,
+		&derived, &inputs, &v.CreatedBy, &v.CreatedByVerified, &created, &updated,
+		&tags, &v.Description, &status, &v.StatusMessage, &v.Archived, &stage, &deleted,
+		&aliases); err != nil {
+		return nil, err
+	}
+	v.Kind, v.Digest, v.Status, v.Stage = cairn.Kind(kind), cairn.Digest(digest), cairn.Status(status), cairn.Stage(stage)
+	v.CreatedAt, v.UpdatedAt, v.DeletedAt = fromMicros(created), fromMicros(updated), fromNullMicros(deleted)
+	if len(sig) > 0 {
+		v.Signature = append([]byte(nil), sig...)
+	}
+	v.Metrics, v.Params, v.Tags = map[string]float64{}, map[string]string{}, map[string]string{}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		dst  any
+	}{
+		{"versions.files", files, &v.Files},
+		{"versions.metrics", metrics, &v.Metrics},
+		{"versions.params", params, &v.Params},
+		{"versions.derived_from", derived, &v.DerivedFrom},
+		{"versions.inputs", inputs, &v.Inputs},
+		{"versions.tags", tags, &v.Tags},
+	} {
+		if err := decodeJSON(c.name, c.b, c.dst); err != nil {
+			return nil, err
+		}
+	}
+	v.Files, v.DerivedFrom, v.Inputs, v.Aliases = files0(v.Files), strings0(v.DerivedFrom), strings0(v.Inputs), strings0(aliases)
+	return &v, nil
+}
+
+func collectVersions(rows pgx.Rows) ([]*cairn.Version, error) {
+	defer rows.Close()
+	vs := []*cairn.Version{}
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// GetVersion returns version number of model, deleted or not; ENOTFOUND if
+// there is none.
+func (r reader) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+		FROM versions v JOIN models m ON m.id = v.model_id
+		WHERE m.name = $1 AND v.number = $2`, model, number))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
+	}
+	if err != nil {
+		return nil, translate(err, "get version %s", cairn.VersionRef(model, number))
+	}
+	return v, nil
+}
+
+// LatestVersion returns the highest-numbered ready, unarchived, undeleted
+// version of model: one descent of the versions_latest index.
+func (r reader) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+		FROM versions v JOIN models m ON m.id = v.model_id
+		WHERE m.name = $1 AND v.status = 'ready' AND NOT v.archived AND v.deleted_at IS NULL
+		ORDER BY v.number DESC
+		LIMIT 1`, model))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q has no ready version", model)
+	}
+	if err != nil {
+		return nil, translate(err, "get latest version of %q", model)
+	}
+	return v, nil
+}
+
+// ListVersions lists versions of one model, or of every model, matching q's
+// filter in q's order, one page at a time. Page tokens are offsets
+// (sqlfilter.EncodePageToken).
+func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.VersionPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if q.Page.Token != "" {
+		if offset, err = sqlfilter.DecodePageToken(q.Page.Token); err != nil {
+			return nil, err
+		}
+	}
+	var args []any
+	sql := `SELECT ` + versionColumns + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
+	if q.Model != "" {
+		args = append(args, q.Model)
+		sql += ` AND m.name = $1`
+	}
+	if !q.IncludeDeleted {
+		sql += ` AND v.deleted_at IS NULL`
+	}
+	c, err := sqlfilter.Versions(q.Filter, q.OrderBy, sqlfilter.Postgres, len(args)+1)
+	if err != nil {
+		return nil, err
+	}
+	if c.Where != "" {
+		sql += ` AND (` + c.Where + `)`
+	}
+	args = append(args, c.Args...)
+	sql += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + placeholder(len(args)+1) + ` OFFSET ` + placeholder(len(args)+2)
+	args = append(args, size+1, offset)
+
+	rows, err := r.q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, translate(err, "list versions")
+	}
+	vs, err := collectVersions(rows)
+	if err != nil {
+		return nil, translate(err, "list versions")
+	}
+	page := &cairn.VersionPage{Items: vs}
+	if len(vs) > size {
+		page.Items = vs[:size]
+		page.NextToken = sqlfilter.EncodePageToken(offset + size)
+	}
+	return page, nil
+}
+
+// StalePendingVersions returns up to n versions still pending that were
+// created before t, oldest first (index versions_pending).
+func (r reader) StalePendingVersions(ctx context.Context, t time.Time, n int) ([]*cairn.Version, error) {
+	rows, err := r.q.Query(ctx, `SELECT `+versionColumns+`
+		FROM versions v JOIN models m ON m.id = v.model_id
+		WHERE v.status = 'pending' AND v.created_at < $1
+		ORDER BY v.created_at, v.id
+		LIMIT $2`, micros(t), limit(n))
+	if err != nil {
+		return nil, translate(err, "list stale pending versions")
+	}
+	vs, err := collectVersions(rows)
+	if err != nil {
+		return nil, translate(err, "list stale pending versions")
+	}
+	return vs, nil
+}
+
+// ReferencedDigests calls fn for every blob digest that a version (deleted
+// ones included) or an upload session refers to, each once. The rows stream
+// from the server, so memory stays flat however many versions there are;
+// fn must therefore not use the store's transaction it was called on (the
+// connection is busy), though it may use the DB.
+func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error) error {
+	rows, err := r.q.Query(ctx, `SELECT f.digest FROM versions v,
+			jsonb_to_recordset(v.files) AS f(digest TEXT)
+		UNION
+		SELECT digest FROM uploads`)
+	if err != nil {
+		return translate(err, "list referenced digests")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return translate(err, "list referenced digests")
+		}
+		if err := fn(cairn.Digest(d)); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err(), "list referenced digests")
+}
+
+// CreateVersion inserts v, whose number AllocateVersion returned. ENOTFOUND
+// if the model does not exist, ECONFLICT if the number is taken; neither
+// aborts the transaction.
+func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
+	var enc [6]string
+	for i, c := range []struct {
+		name string
+		v    any
+	}{
+		{"files", files0(v.Files)}, {"metrics", floatMap(v.Metrics)}, {"params", stringMap(v.Params)},
+		{"derived_from", strings0(v.DerivedFrom)}, {"inputs", strings0(v.Inputs)}, {"tags", stringMap(v.Tags)},
+	} {
+		s, err := encodeJSON(c.name, c.v)
+		if err != nil {
+			return err
+		}
+		enc[i] = s
+	}
+	stage := v.Stage
+	if stage == "" {
+		stage = cairn.StageNone
+	}
+	var id int64
+	err := t.q.QueryRow(ctx, `INSERT INTO versions
+		(model_id, number, status, status_message, digest, size, files,
+		 run_id, source, source_code_version, training_dataset, validation_dataset,
+		 metrics, params, signature, dependencies, framework, trained_by, derived_from, inputs,
+		 tags, description, created_by, created_by_verified, created_at, updated_at,
+		 archived, stage, deleted_at)
+		SELECT m.id, $2, $3, $4, $5, $6, $7::jsonb,
+		       $8, $9, $10, $11, $12,
+		       $13::jsonb, $14::jsonb, $15::json, $16, $17, $18, $19::jsonb, $20::jsonb,
+		       $21::jsonb, $22, $23, $24, $25, $26,
+		       $27, $28, $29::bigint
+		FROM models m WHERE m.name = $1
+		ON CONFLICT (model_id, number) DO NOTHING
+		RETURNING id`,
+		v.Model, v.Number, string(v.Status), v.StatusMessage, string(v.Digest), v.Size, enc[0],
+		v.RunID, v.Source, v.SourceCodeVersion, v.TrainingDataset, v.ValidationDataset,
+		enc[1], enc[2], rawText(v.Signature), v.Dependencies, v.Framework, v.TrainedBy, enc[3], enc[4],
+		enc[5], v.Description, v.CreatedBy, v.CreatedByVerified, micros(v.CreatedAt), micros(v.UpdatedAt),
+		v.Archived, string(stage), nullMicros(v.DeletedAt)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		if _, err := getModel(ctx, t.q, v.Model, false); err != nil {
+			return err
+		}
+		return cairn.Errorf(cairn.ECONFLICT, "version %s already exists", v.Ref())
+	}
+	return translate(err, "create version %s", v.Ref())
+}
+
+// UpdateVersion writes only v's mutable fields: tags, description, status,
+// status_message, archived, stage, deleted_at and updated_at. ENOTFOUND if
+// the version does not exist.
+func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
+	tags, err := encodeJSON("tags", stringMap(v.Tags))
+	if err != nil {
+		return err
+	}
+	stage := v.Stage
+	if stage == "" {
+		stage = cairn.StageNone
+	}
+	tag, err := t.q.Exec(ctx, `UPDATE versions v
+		SET tags = $3, description = $4, status = $5, status_message = $6,
+		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10
+		FROM models m
+		WHERE m.id = v.model_id AND m.name = $1 AND v.number = $2`,
+		v.Model, v.Number, tags, v.Description, string(v.Status), v.StatusMessage,
+		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt))
+	if err != nil {
+		return translate(err, "update version %s", v.Ref())
+	}
+	if tag.RowsAffected() == 0 {
+		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", v.Ref())
+	}
+	return nil
+}
