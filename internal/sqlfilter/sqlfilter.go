@@ -1,0 +1,897 @@
+// Package sqlfilter compiles filters (cairn.Filter) and sort orders
+// (cairn.OrderBy) into SQL for the metadata stores, in the SQLite and the
+// PostgreSQL dialect. It is the only place where filter fields map to
+// columns: one table per entity (models, versions).
+//
+// User input never becomes SQL text: values, JSON keys and LIKE patterns are
+// bound parameters; only field names chosen from the tables below and
+// operators from a fixed set are written into the SQL.
+//
+// Semantics, the same in both dialects:
+//
+//   - A comparison on a tag, metric or param that the record lacks is false,
+//     except != and NOT IN, which are true: tags.team != 'fraud' matches
+//     models without a team tag. NOT is the plain complement, so
+//     NOT tags.team = 'fraud' matches them too. (In SQL the missing key is
+//     NULL; every comparison is wrapped so that it is never NULL.)
+//   - LIKE is case-sensitive; ILIKE compares after lower-casing both sides
+//     (ASCII letters in SQLite, the collation's letters in PostgreSQL). In
+//     both, % matches any run of characters, _ one character, and a
+//     backslash makes the next character literal (PostgreSQL's default
+//     escape). SQLite compiles LIKE to GLOB, which is case-sensitive
+//     whatever PRAGMA case_sensitive_like says.
+//   - Time fields (created_at, updated_at) take an RFC 3339 string or an
+//     integer of unix milliseconds (MLflow's timestamps) and compare as unix
+//     microseconds, as stored.
+//   - status accepts any case and MLflow's READY, PENDING_REGISTRATION and
+//     FAILED_REGISTRATION; stage accepts any case; kind must be a valid kind.
+//   - Sorting by a metric, param or tag puts records lacking it last, in
+//     either direction.
+package sqlfilter
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// Dialect selects the SQL dialect.
+type Dialect int
+
+// Dialects.
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+// Compiled is a filter and an order compiled to SQL.
+//
+// Placeholders are ? in SQLite and $n in PostgreSQL, numbered from the
+// argStart given to Models or Versions. Args holds the values of the
+// placeholders in Where, then those in OrderBy (ordering by a metric, param
+// or tag binds its key), so a query must put Where before OrderBy and bind
+// nothing of its own between them when it uses ? placeholders.
+type Compiled struct {
+	Where     string // a boolean SQL expression, safe to AND with others; "" if the filter is nil
+	Args      []any
+	OrderBy   string // without the ORDER BY keyword, tie-breakers included; never ""
+	WhereArgs int    // Args[:WhereArgs] belong to Where, the rest to OrderBy
+}
+
+// Models compiles a filter and an order for the query shape
+//
+//	FROM models m
+//
+// Filter fields: name, kind, description, created_by, created_at,
+// updated_at, archived, latest_version, alias and tags.<key>. Order fields:
+// name, kind, created_at, updated_at and latest_version (MLflow's
+// creation_timestamp, last_updated_timestamp and timestamp are accepted).
+// The order always ends with the tie-breaker name ascending.
+//
+// It returns EINVALID, naming the field, for an unknown field, an operator
+// the field does not support or a value of the wrong type.
+func Models(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	return compile(&modelEntity, f, order, d, argStart)
+}
+
+// Versions compiles a filter and an order for the query shape
+//
+//	FROM versions v JOIN models m ON m.id = v.model_id
+//
+// Filter fields: name (or model), version (or version_number), kind,
+// status, run_id, source (or source_path), source_code_version,
+// training_dataset, validation_dataset, framework, trained_by,
+// dependencies, digest, size, description, created_by, created_at,
+// updated_at, archived, stage (or current_stage), alias, tags.<key>,
+// metrics.<key> (numbers) and params.<key> (strings). Order fields: name,
+// version, created_at, updated_at, size, status, stage, metrics.<key>,
+// params.<key> and tags.<key>. The order always ends with the tie-breakers
+// name ascending, version descending.
+//
+// It returns EINVALID, naming the field, for an unknown field, an operator
+// the field does not support or a value of the wrong type.
+func Versions(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	return compile(&versionEntity, f, order, d, argStart)
+}
+
+// EncodePageToken returns the opaque page token for a list offset.
+func EncodePageToken(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset)))
+}
+
+// DecodePageToken returns the offset in a token from EncodePageToken; "" is
+// offset 0. Any other string is EINVALID.
+func DecodePageToken(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	bad := cairn.Errorf(cairn.EINVALID, "invalid page token %q: pass the next_page_token of the previous page unchanged", truncate(s, 60))
+	if len(s) > 32 {
+		return 0, bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, bad
+	}
+	digits, ok := strings.CutPrefix(string(b), "o:")
+	if !ok {
+		return 0, bad
+	}
+	n, err := strconv.Atoi(digits)
+	// Only the canonical spelling is accepted, so that one offset has one token.
+	if err != nil || n < 0 || strconv.Itoa(n) != digits {
+		return 0, bad
+	}
+	return n, nil
+}
+
+// fieldType is what values a field takes and which operators apply.
+type fieldType int
+
+const (
+	typeString fieldType = iota // = != LIKE ILIKE IN NOT IN
+	typeKind                    // a string that must be a valid kind
+	typeStatus                  // a string that must be a version status
+	typeStage                   // a string that must be a stage
+	typeInt                     // = != < <= > >= IN NOT IN, integers
+	typeFloat                   // = != < <= > >= IN NOT IN
+	typeBool                    // = !=, true or false
+	typeTime                    // = != < <= > >=, RFC 3339 or unix milliseconds
+	typeAlias                   // = != LIKE ILIKE IN NOT IN over the alias table
+)
+
+type column struct {
+	sql string // the column, qualified by m. or v.
+	typ fieldType
+}
+
+// entity describes one filterable table: its fields, keyed maps, how an
+// alias joins it, and what it may be ordered by.
+type entity struct {
+	plural   string                          // in messages: "models"
+	fields   map[string]column               // attribute → column, synonyms included
+	maps     map[cairn.FieldNamespace]column // tags/metrics/params → JSON column
+	aliasOn  string                          // condition tying aliases a to the row
+	order    map[string]string               // attribute → column, synonyms included
+	orderMap map[cairn.FieldNamespace]bool   // keyed maps that may be ordered by
+	tiebreak []orderKey
+}
+
+type orderKey struct {
+	sql  string
+	desc bool
+}
+
+var modelEntity = entity{
+	plural: "models",
+	fields: map[string]column{
+		"name":                   {"m.name", typeString},
+		"kind":                   {"m.kind", typeKind},
+		"description":            {"m.description", typeString},
+		"created_by":             {"m.created_by", typeString},
+		"created_at":             {"m.created_at", typeTime},
+		"creation_timestamp":     {"m.created_at", typeTime},
+		"updated_at":             {"m.updated_at", typeTime},
+		"last_updated_timestamp": {"m.updated_at", typeTime},
+		"archived":               {"m.archived", typeBool},
+		"latest_version":         {"m.latest_version", typeInt},
+		"alias":                  {"", typeAlias},
+	},
+	maps:    map[cairn.FieldNamespace]column{cairn.FieldTag: {"m.tags", typeString}},
+	aliasOn: "a.model_id = m.id",
+	order: map[string]string{
+		"name":                   "m.name",
+		"kind":                   "m.kind",
+		"created_at":             "m.created_at",
+		"creation_timestamp":     "m.created_at",
+		"timestamp":              "m.created_at",
+		"updated_at":             "m.updated_at",
+		"last_updated_timestamp": "m.updated_at",
+		"latest_version":         "m.latest_version",
+	},
+	tiebreak: []orderKey{{sql: "m.name"}},
+}
+
+var versionEntity = entity{
+	plural: "versions",
+	fields: map[string]column{
+		"name":                   {"m.name", typeString},
+		"model":                  {"m.name", typeString},
+		"version":                {"v.number", typeInt},
+		"version_number":         {"v.number", typeInt},
+		"kind":                   {"m.kind", typeKind},
+		"status":                 {"v.status", typeStatus},
+		"run_id":                 {"v.run_id", typeString},
+		"source":                 {"v.source", typeString},
+		"source_path":            {"v.source", typeString},
+		"source_code_version":    {"v.source_code_version", typeString},
+		"training_dataset":       {"v.training_dataset", typeString},
+		"validation_dataset":     {"v.validation_dataset", typeString},
+		"framework":              {"v.framework", typeString},
+		"trained_by":             {"v.trained_by", typeString},
+		"dependencies":           {"v.dependencies", typeString},
+		"digest":                 {"v.digest", typeString},
+		"size":                   {"v.size", typeInt},
+		"description":            {"v.description", typeString},
+		"created_by":             {"v.created_by", typeString},
+		"created_at":             {"v.created_at", typeTime},
+		"creation_timestamp":     {"v.created_at", typeTime},
+		"updated_at":             {"v.updated_at", typeTime},
+		"last_updated_timestamp": {"v.updated_at", typeTime},
+		"archived":               {"v.archived", typeBool},
+		"stage":                  {"v.stage", typeStage},
+		"current_stage":          {"v.stage", typeStage},
+		"alias":                  {"", typeAlias},
+	},
+	maps: map[cairn.FieldNamespace]column{
+		cairn.FieldTag:    {"v.tags", typeString},
+		cairn.FieldMetric: {"v.metrics", typeFloat},
+		cairn.FieldParam:  {"v.params", typeString},
+	},
+	aliasOn: "a.model_id = v.model_id AND a.version = v.number",
+	order: map[string]string{
+		"name":                   "m.name",
+		"model":                  "m.name",
+		"version":                "v.number",
+		"version_number":         "v.number",
+		"created_at":             "v.created_at",
+		"creation_timestamp":     "v.created_at",
+		"timestamp":              "v.created_at",
+		"updated_at":             "v.updated_at",
+		"last_updated_timestamp": "v.updated_at",
+		"size":                   "v.size",
+		"status":                 "v.status",
+		"stage":                  "v.stage",
+		"current_stage":          "v.stage",
+	},
+	orderMap: map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
+	tiebreak: []orderKey{{sql: "m.name"}, {sql: "v.number", desc: true}},
+}
+
+type compiler struct {
+	e    *entity
+	d    Dialect
+	next int // number of the next $n placeholder
+	args []any
+}
+
+func compile(e *entity, f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	if d != SQLite && d != Postgres {
+		return nil, cairn.Errorf(cairn.EINTERNAL, "sqlfilter: unknown dialect %d", d)
+	}
+	if argStart < 1 {
+		argStart = 1
+	}
+	c := &compiler{e: e, d: d, next: argStart}
+	out := &Compiled{}
+	if f != nil && f.Root != nil {
+		var st treeStats
+		if err := st.walk(f.Root, 0); err != nil {
+			return nil, err
+		}
+		w, err := c.expr(f.Root)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := f.Root.(*cairn.CmpExpr); !ok {
+			if _, ok := f.Root.(*cairn.NotExpr); !ok {
+				w = "(" + w + ")"
+			}
+		}
+		out.Where = w
+	}
+	out.WhereArgs = len(c.args)
+	ob, err := c.orderBy(order)
+	if err != nil {
+		return nil, err
+	}
+	out.OrderBy = ob
+	out.Args = c.args
+	return out, nil
+}
+
+// treeStats bounds trees built by hand the way ParseFilter bounds parsed
+// ones, so that the SQL stays within the databases' limits.
+type treeStats struct{ comparisons, values int }
+
+func (st *treeStats) walk(e cairn.Expr, depth int) error {
+	if depth > cairn.MaxFilterComparisons+cairn.MaxFilterDepth {
+		return cairn.Errorf(cairn.EINVALID, "invalid filter: nested too deeply")
+	}
+	if isNilNode(e) {
+		return cairn.Errorf(cairn.EINVALID, "invalid filter: empty node")
+	}
+	switch e := e.(type) {
+	case *cairn.AndExpr:
+		if err := st.walk(e.L, depth+1); err != nil {
+			return err
+		}
+		return st.walk(e.R, depth+1)
+	case *cairn.OrExpr:
+		if err := st.walk(e.L, depth+1); err != nil {
+			return err
+		}
+		return st.walk(e.R, depth+1)
+	case *cairn.NotExpr:
+		return st.walk(e.X, depth+1)
+	case *cairn.CmpExpr:
+		st.comparisons++
+		st.values += max(1, len(e.Value.List))
+		if st.comparisons > cairn.MaxFilterComparisons {
+			return cairn.Errorf(cairn.EINVALID, "invalid filter: more than %d comparisons", cairn.MaxFilterComparisons)
+		}
+		if st.values > cairn.MaxFilterValues {
+			return cairn.Errorf(cairn.EINVALID, "invalid filter: more than %d values", cairn.MaxFilterValues)
+		}
+		return nil
+	}
+	return cairn.Errorf(cairn.EINVALID, "invalid filter: unexpected node %T", e)
+}
+
+func isNilNode(e cairn.Expr) bool {
+	switch e := e.(type) {
+	case nil:
+		return true
+	case *cairn.AndExpr:
+		return e == nil
+	case *cairn.OrExpr:
+		return e == nil
+	case *cairn.NotExpr:
+		return e == nil
+	case *cairn.CmpExpr:
+		return e == nil
+	}
+	return false
+}
+
+// bind appends v to the arguments and returns its placeholder.
+func (c *compiler) bind(v any) string {
+	c.args = append(c.args, v)
+	if c.d == Postgres {
+		p := "$" + strconv.Itoa(c.next)
+		c.next++
+		return p
+	}
+	c.next++
+	return "?"
+}
+
+// bindNum binds a number; PostgreSQL gets an explicit type so that the
+// parameter's type never depends on inference.
+func (c *compiler) bindNum(v any) string {
+	p := c.bind(v)
+	if c.d == Postgres {
+		switch v.(type) {
+		case float64:
+			return p + "::double precision"
+		default:
+			return p + "::bigint"
+		}
+	}
+	return p
+}
+
+func (c *compiler) expr(e cairn.Expr) (string, error) {
+	switch e := e.(type) {
+	case *cairn.AndExpr:
+		return c.chain(e, " AND ")
+	case *cairn.OrExpr:
+		return c.chain(e, " OR ")
+	case *cairn.NotExpr:
+		x, err := c.expr(e.X)
+		if err != nil {
+			return "", err
+		}
+		return "NOT (" + x + ")", nil
+	case *cairn.CmpExpr:
+		return c.cmp(e)
+	}
+	return "", cairn.Errorf(cairn.EINVALID, "invalid filter: unexpected node %T", e)
+}
+
+// chain writes a run of ANDs (or ORs) flat, in parentheses.
+func (c *compiler) chain(e cairn.Expr, sep string) (string, error) {
+	var operands []cairn.Expr
+	var collect func(x cairn.Expr)
+	collect = func(x cairn.Expr) {
+		switch y := x.(type) {
+		case *cairn.AndExpr:
+			if sep == " AND " {
+				collect(y.L)
+				collect(y.R)
+				return
+			}
+		case *cairn.OrExpr:
+			if sep == " OR " {
+				collect(y.L)
+				collect(y.R)
+				return
+			}
+		}
+		operands = append(operands, x)
+	}
+	collect(e)
+	parts := make([]string, len(operands))
+	for i, x := range operands {
+		s, err := c.expr(x)
+		if err != nil {
+			return "", err
+		}
+		switch x.(type) {
+		case *cairn.AndExpr, *cairn.OrExpr:
+			s = "(" + s + ")"
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, sep), nil
+}
+
+func (c *compiler) cmp(x *cairn.CmpExpr) (string, error) {
+	f := x.Field
+	if f.Namespace == cairn.FieldAttr {
+		col, ok := c.e.fields[strings.ToLower(f.Name)]
+		if !ok {
+			return "", c.unknownField(f)
+		}
+		if col.typ == typeAlias {
+			return c.alias(f, x)
+		}
+		return c.compare(f, col.sql, col.typ, x, false)
+	}
+	col, ok := c.e.maps[f.Namespace]
+	if !ok {
+		return "", c.unknownField(f)
+	}
+	key, err := c.jsonKey(f)
+	if err != nil {
+		return "", err
+	}
+	return c.compare(f, c.jsonExpr(col, key), col.typ, x, true)
+}
+
+func (c *compiler) unknownField(f cairn.Field) error {
+	names := make([]string, 0, len(c.e.fields)+len(c.e.maps))
+	for n := range c.e.fields {
+		names = append(names, n)
+	}
+	for ns := range c.e.maps {
+		names = append(names, string(ns)+".<key>")
+	}
+	slices.Sort(names)
+	return cairn.Errorf(cairn.EINVALID, "invalid filter: unknown field %s for %s; want one of %s",
+		strconv.Quote(truncate(f.String(), 80)), c.e.plural, strings.Join(names, ", "))
+}
+
+// jsonKey checks a map key (by the rules for tag keys, which metric and
+// param keys share) and returns what to bind for it: a JSON path in SQLite,
+// the key itself in PostgreSQL. The rules exclude '"', so the quoted path
+// cannot be broken out of.
+func (c *compiler) jsonKey(f cairn.Field) (string, error) {
+	if err := cairn.ValidateTag(f.Name, ""); err != nil {
+		return "", cairn.Errorf(cairn.EINVALID, "invalid filter: %s: %s", truncate(f.String(), 80), cairn.ErrorMessage(err))
+	}
+	if c.d == SQLite {
+		return `$."` + f.Name + `"`, nil
+	}
+	return f.Name, nil
+}
+
+// jsonExpr returns the expression extracting key from a JSON map column:
+// text for tags and params, a number for metrics. It binds the key.
+func (c *compiler) jsonExpr(col column, key string) string {
+	p := c.bind(key)
+	if c.d == SQLite {
+		return "json_extract(" + col.sql + ", " + p + ")"
+	}
+	if col.typ == typeFloat {
+		return "(" + col.sql + "->>" + p + "::text)::double precision"
+	}
+	return "(" + col.sql + "->>" + p + "::text)"
+}
+
+var opsByType = map[fieldType][]string{
+	typeString: {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"},
+	typeKind:   {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"},
+	typeStatus: {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"},
+	typeStage:  {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"},
+	typeAlias:  {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"},
+	typeInt:    {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"},
+	typeFloat:  {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN"},
+	typeBool:   {"=", "!="},
+	typeTime:   {"=", "!=", "<", "<=", ">", ">="},
+}
+
+func isNegative(op string) bool { return op == "!=" || op == "NOT IN" }
+
+func isList(op string) bool { return op == "IN" || op == "NOT IN" }
+
+// checkOp checks that the field's type supports op and that the value's
+// shape (list or scalar) fits op, and returns the scalar values.
+func (c *compiler) checkOp(f cairn.Field, typ fieldType, x *cairn.CmpExpr) ([]cairn.Value, error) {
+	ops := opsByType[typ]
+	if !slices.Contains(ops, x.Op) {
+		return nil, fieldErr(f, "operator %s is not supported here; want one of %s", truncate(x.Op, 20), strings.Join(ops, ", "))
+	}
+	if isList(x.Op) {
+		if x.Value.Kind != cairn.ValueList || len(x.Value.List) == 0 {
+			return nil, fieldErr(f, "%s takes a list of values, as in %s ('a', 'b')", x.Op, x.Op)
+		}
+		return x.Value.List, nil
+	}
+	if x.Value.Kind == cairn.ValueList {
+		return nil, fieldErr(f, "%s takes a single value; lists go with IN and NOT IN", x.Op)
+	}
+	return []cairn.Value{x.Value}, nil
+}
+
+func fieldErr(f cairn.Field, format string, args ...any) error {
+	return cairn.Errorf(cairn.EINVALID, "invalid filter: %s: %s", truncate(f.String(), 80), fmt.Sprintf(format, args...))
+}
+
+func describeValue(v cairn.Value) string {
+	switch v.Kind {
+	case cairn.ValueString:
+		return "string " + truncate(v.String(), 60)
+	case cairn.ValueNumber:
+		return "number " + v.String()
+	case cairn.ValueBool:
+		return v.String()
+	}
+	return "a list"
+}
+
+// compare compiles a comparison of the expression sql, of type typ, with
+// x's value. nullable says sql may be NULL (a missing map key).
+func (c *compiler) compare(f cairn.Field, sql string, typ fieldType, x *cairn.CmpExpr, nullable bool) (string, error) {
+	vals, err := c.checkOp(f, typ, x)
+	if err != nil {
+		return "", err
+	}
+	var out string
+	switch typ {
+	case typeString, typeKind, typeStatus, typeStage:
+		out, err = c.compareString(f, sql, typ, x.Op, vals)
+	case typeInt, typeFloat:
+		out, err = c.compareNumber(f, sql, typ, x.Op, vals)
+	case typeTime:
+		out, err = c.compareTime(f, sql, x.Op, vals[0])
+	case typeBool:
+		out, err = c.compareBool(f, sql, x.Op, vals[0])
+	}
+	if err != nil {
+		return "", err
+	}
+	if nullable {
+		if isNegative(x.Op) {
+			return "COALESCE(" + out + ", TRUE)", nil
+		}
+		return "COALESCE(" + out + ", FALSE)", nil
+	}
+	return out, nil
+}
+
+func (c *compiler) compareString(f cairn.Field, sql string, typ fieldType, op string, vals []cairn.Value) (string, error) {
+	strs := make([]string, len(vals))
+	for i, v := range vals {
+		if v.Kind != cairn.ValueString {
+			return "", fieldErr(f, "want a string, got %s", describeValue(v))
+		}
+		s := v.Str
+		if op != "LIKE" && op != "ILIKE" {
+			var err error
+			if s, err = normalize(f, typ, s); err != nil {
+				return "", err
+			}
+		}
+		strs[i] = s
+	}
+	return c.stringOp(f, sql, op, strs)
+}
+
+// stringOp writes sql op strs for a string-valued expression.
+func (c *compiler) stringOp(f cairn.Field, sql, op string, strs []string) (string, error) {
+	switch op {
+	case "=":
+		return sql + " = " + c.bind(strs[0]), nil
+	case "!=":
+		return sql + " <> " + c.bind(strs[0]), nil
+	case "IN", "NOT IN":
+		return sql + " " + op + " (" + c.bindAll(strs) + ")", nil
+	case "LIKE", "ILIKE":
+		pat := strs[0]
+		if !validLikePattern(pat) {
+			return "", fieldErr(f, `%s pattern must not end with the escape character \ (write \\ for a backslash)`, op)
+		}
+		if c.d == Postgres {
+			return sql + " " + op + " " + c.bind(pat), nil
+		}
+		if op == "LIKE" {
+			return sql + " GLOB " + c.bind(likeToGlob(pat)), nil
+		}
+		return "lower(" + sql + ") GLOB lower(" + c.bind(likeToGlob(pat)) + ")", nil
+	}
+	return "", fieldErr(f, "operator %s is not supported here", op)
+}
+
+func (c *compiler) bindAll(strs []string) string {
+	ps := make([]string, len(strs))
+	for i, s := range strs {
+		ps[i] = c.bind(s)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// normalize maps a value of an enumerated field to its stored spelling.
+func normalize(f cairn.Field, typ fieldType, s string) (string, error) {
+	switch typ {
+	case typeKind:
+		if s == "" {
+			return "", fieldErr(f, "want model, dataset, prompt, evaluation or other, got ''")
+		}
+		k, err := cairn.ParseKind(s)
+		if err != nil {
+			return "", fieldErr(f, "%s", cairn.ErrorMessage(err))
+		}
+		return string(k), nil
+	case typeStatus:
+		switch strings.ToLower(s) {
+		case "pending", "pending_registration":
+			return string(cairn.StatusPending), nil
+		case "ready":
+			return string(cairn.StatusReady), nil
+		case "failed", "failed_registration":
+			return string(cairn.StatusFailed), nil
+		}
+		return "", fieldErr(f, "invalid status %q: want pending, ready or failed", truncate(s, 40))
+	case typeStage:
+		st, err := cairn.ParseStage(s)
+		if err != nil {
+			return "", fieldErr(f, "%s", cairn.ErrorMessage(err))
+		}
+		return string(st), nil
+	}
+	return s, nil
+}
+
+// validLikePattern reports whether p does not end in a lone escape
+// character, which PostgreSQL rejects at run time.
+func validLikePattern(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' {
+			if i == len(p)-1 {
+				return false
+			}
+			i++
+		}
+	}
+	return true
+}
+
+// likeToGlob translates a LIKE pattern (%, _ and \ escapes) into a GLOB
+// pattern, in which *, ? and [ are the only special characters and are made
+// literal by wrapping them in brackets.
+func likeToGlob(p string) string {
+	var b strings.Builder
+	b.Grow(len(p) + 8)
+	literal := func(ch byte) {
+		switch ch {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteByte(ch)
+			b.WriteByte(']')
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		switch ch := p[i]; ch {
+		case '%':
+			b.WriteByte('*')
+		case '_':
+			b.WriteByte('?')
+		case '\\':
+			i++
+			literal(p[i]) // validLikePattern ensures there is a next byte
+		default:
+			literal(ch)
+		}
+	}
+	return b.String()
+}
+
+// maxExactInt is the largest integer every float64 up to it holds exactly.
+const maxExactInt = 1 << 53
+
+func (c *compiler) compareNumber(f cairn.Field, sql string, typ fieldType, op string, vals []cairn.Value) (string, error) {
+	nums := make([]any, len(vals))
+	for i, v := range vals {
+		if v.Kind != cairn.ValueNumber {
+			return "", fieldErr(f, "want a number, got %s", describeValue(v))
+		}
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+			return "", fieldErr(f, "want a finite number")
+		}
+		if typ == typeInt {
+			if v.Num != math.Trunc(v.Num) || math.Abs(v.Num) > maxExactInt {
+				return "", fieldErr(f, "want an integer, got %s", v.String())
+			}
+			nums[i] = int64(v.Num)
+		} else {
+			nums[i] = v.Num
+		}
+	}
+	if isList(op) {
+		ps := make([]string, len(nums))
+		for i, n := range nums {
+			ps[i] = c.bindNum(n)
+		}
+		return sql + " " + op + " (" + strings.Join(ps, ", ") + ")", nil
+	}
+	return sql + " " + sqlOp(op) + " " + c.bindNum(nums[0]), nil
+}
+
+func sqlOp(op string) string {
+	if op == "!=" {
+		return "<>"
+	}
+	return op
+}
+
+// maxMillis bounds millisecond timestamps so that microseconds fit in int64
+// and float64 holds them exactly (about the year 287396).
+const maxMillis = 1 << 53
+
+func (c *compiler) compareTime(f cairn.Field, sql, op string, v cairn.Value) (string, error) {
+	var micros int64
+	switch v.Kind {
+	case cairn.ValueString:
+		t, err := time.Parse(time.RFC3339Nano, v.Str)
+		if err != nil {
+			return "", fieldErr(f, "invalid time %q: want RFC 3339, as in 2024-05-01T12:00:00Z, or unix milliseconds", truncate(v.Str, 60))
+		}
+		micros = t.UnixMicro()
+	case cairn.ValueNumber:
+		if v.Num != math.Trunc(v.Num) || math.Abs(v.Num) > maxMillis {
+			return "", fieldErr(f, "want an RFC 3339 time or an integer of unix milliseconds, got %s", v.String())
+		}
+		micros = int64(v.Num) * 1000
+	default:
+		return "", fieldErr(f, "want an RFC 3339 time or an integer of unix milliseconds, got %s", describeValue(v))
+	}
+	return sql + " " + sqlOp(op) + " " + c.bindNum(micros), nil
+}
+
+func (c *compiler) compareBool(f cairn.Field, sql, op string, v cairn.Value) (string, error) {
+	if v.Kind != cairn.ValueBool {
+		return "", fieldErr(f, "want true or false, got %s", describeValue(v))
+	}
+	want := v.Bool
+	if op == "!=" {
+		want = !want
+	}
+	if c.d == Postgres {
+		return sql + " = " + c.bind(want), nil
+	}
+	var n int64
+	if want {
+		n = 1
+	}
+	return sql + " = " + c.bind(n), nil
+}
+
+// alias compiles a comparison on the aliases pointing at the row: = , LIKE,
+// ILIKE and IN hold if some alias matches, != and NOT IN if none does.
+func (c *compiler) alias(f cairn.Field, x *cairn.CmpExpr) (string, error) {
+	vals, err := c.checkOp(f, typeAlias, x)
+	if err != nil {
+		return "", err
+	}
+	strs := make([]string, len(vals))
+	for i, v := range vals {
+		if v.Kind != cairn.ValueString {
+			return "", fieldErr(f, "want a string, got %s", describeValue(v))
+		}
+		strs[i] = v.Str
+	}
+	op := x.Op
+	exists := "EXISTS"
+	switch op {
+	case "!=":
+		op, exists = "=", "NOT EXISTS"
+	case "NOT IN":
+		op, exists = "IN", "NOT EXISTS"
+	}
+	cond, err := c.stringOp(f, "a.name", op, strs)
+	if err != nil {
+		return "", err
+	}
+	return exists + " (SELECT 1 FROM aliases a WHERE " + c.e.aliasOn + " AND " + cond + ")", nil
+}
+
+func (c *compiler) orderBy(order []cairn.OrderBy) (string, error) {
+	var keys []string
+	seen := map[string]bool{} // columns and keyed fields already ordered by
+	add := func(id, sql string, desc, nullsLast bool) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		s := sql + " ASC"
+		if desc {
+			s = sql + " DESC"
+		}
+		if nullsLast {
+			s += " NULLS LAST"
+		}
+		keys = append(keys, s)
+	}
+	for _, o := range order {
+		f, err := cairn.ParseFilterField(o.Field)
+		if err != nil {
+			return "", cairn.WrapError(cairn.EINVALID, err, "invalid order_by field %q", truncate(o.Field, 80))
+		}
+		if f.Namespace == cairn.FieldAttr {
+			sql, ok := c.e.order[strings.ToLower(f.Name)]
+			if !ok {
+				return "", c.unknownOrder(f)
+			}
+			add(sql, sql, o.Desc, false)
+			continue
+		}
+		col, ok := c.e.maps[f.Namespace]
+		if !ok || !c.e.orderMap[f.Namespace] {
+			return "", c.unknownOrder(f)
+		}
+		if err := cairn.ValidateTag(f.Name, ""); err != nil {
+			return "", cairn.Errorf(cairn.EINVALID, "invalid order_by: %s: %s", truncate(f.String(), 80), cairn.ErrorMessage(err))
+		}
+		// The SQL of a keyed field has a placeholder in place of the key,
+		// so keyed fields are told apart by the field, checked before
+		// binding so that a repeated key binds nothing.
+		id := f.String()
+		if seen[id] {
+			continue
+		}
+		key, _ := c.jsonKey(f)
+		sql := c.jsonExpr(col, key)
+		if c.d == Postgres && col.typ == typeString {
+			sql += ` COLLATE "C"` // byte order, as in SQLite
+		}
+		add(id, sql, o.Desc, true)
+	}
+	for _, k := range c.e.tiebreak {
+		add(k.sql, k.sql, k.desc, false)
+	}
+	return strings.Join(keys, ", "), nil
+}
+
+func (c *compiler) unknownOrder(f cairn.Field) error {
+	names := make([]string, 0, len(c.e.order)+len(c.e.orderMap))
+	for n := range c.e.order {
+		names = append(names, n)
+	}
+	for ns := range c.e.orderMap {
+		names = append(names, string(ns)+".<key>")
+	}
+	slices.Sort(names)
+	return cairn.Errorf(cairn.EINVALID, "invalid order_by: cannot sort %s by %s; want one of %s",
+		c.e.plural, strconv.Quote(truncate(f.String(), 80)), strings.Join(names, ", "))
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary, for messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
