@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/sqlfilter"
@@ -92,11 +91,7 @@ func TestSemantics(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		url := os.Getenv("CAIRN_TEST_POSTGRES_URL")
-		if url == "" {
-			testenv.Missing(t, "PostgreSQL", "set CAIRN_TEST_POSTGRES_URL")
-		}
-		runSemantics(t, openPostgres(t, url))
+		runSemantics(t, openPostgres(t, testenv.PostgresURL(t)))
 	})
 }
 
@@ -191,31 +186,10 @@ func openSQLite(t *testing.T) *database {
 func openPostgres(t *testing.T, url string) *database {
 	t.Helper()
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", url, err)
-	}
-	defer admin.Close(ctx)
-	name := "sqlfilter_" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), url)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(context.Background())
-		if _, err := c.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.Database = name
 	cfg.MaxConns = 4
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
