@@ -1,0 +1,229 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/fsblob"
+	"github.com/cairn-registry/cairn/internal/registry"
+	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/google/go-cmp/cmp"
+)
+
+// openSQLite opens a fresh registry on SQLite and a blob directory.
+func openSQLite(t testing.TB) (cairn.Store, cairn.BlobStore) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "cairn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	return db, blobs
+}
+
+func TestSeed(t *testing.T) {
+	for _, via := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ViaService=%v", via), func(t *testing.T) {
+			t.Parallel()
+			store, blobs := openSQLite(t)
+			seedAndCheck(t, store, blobs, via)
+		})
+	}
+}
+
+// seedAndCheck seeds 250 versions over 7 models and checks what the
+// registry then holds, through the service and the store.
+func seedAndCheck(t *testing.T, store cairn.Store, blobs cairn.BlobStore, viaService bool) {
+	t.Helper()
+	ctx := context.Background()
+	const models, versions = 7, 250
+	var calls int
+	res, err := Seed(ctx, store, blobs, SeedOptions{Models: models, Versions: versions, Batch: 40, ViaService: viaService,
+		Progress: func(int64, time.Duration) { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Versions != versions || res.Models != models || res.Aliases != 2*models {
+		t.Fatalf("result = %+v; want %d versions, %d models, %d alias moves", res, versions, models, 2*models)
+	}
+	if calls < versions/40 {
+		t.Errorf("progress called %d times; want one per transaction, at least %d", calls, versions/40)
+	}
+
+	svc := registry.New(store, blobs, registry.Options{})
+	for i := range models {
+		name := fmt.Sprintf("bench-%05d", i)
+		want := int64(versions / models)
+		if i < versions%models {
+			want++
+		}
+		m, err := svc.GetModel(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.LatestVersion != want {
+			t.Errorf("%s has %d versions; want %d", name, m.LatestVersion, want)
+		}
+		if got := m.Aliases[SeedAliasStaging]; got != want {
+			t.Errorf("%s@staging = %d; want %d", name, got, want)
+		}
+		if got := m.Aliases[SeedAliasChampion]; got != max(1, want*9/10) {
+			t.Errorf("%s@champion = %d; want %d", name, got, max(1, want*9/10))
+		}
+		v, err := svc.Resolve(ctx, name+"@"+SeedAliasChampion)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Status != cairn.StatusReady || len(v.Files) != 1 || v.Tags["team"] == "" || v.Metrics["auc"] < 0.4 {
+			t.Errorf("%s: unexpected seeded version %+v", v.Ref(), v)
+		}
+		latest, err := svc.Resolve(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest.Number != want {
+			t.Errorf("%s resolves to %s; want version %d", name, latest.Ref(), want)
+		}
+		page, err := svc.ListVersions(ctx, name, registry.ListRequest{PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(page.Items)) != want {
+			t.Errorf("%s lists %d versions; want %d", name, len(page.Items), want)
+		}
+		// The files are in the blob store: the version can be pulled.
+		if _, err := blobs.Stat(ctx, v.Files[0].Digest); err != nil {
+			t.Errorf("%s: blob %s: %v", v.Ref(), v.Files[0].Digest, err)
+		}
+	}
+
+	// One model.created per model, one version.created and one
+	// version.ready per version, in one unbroken hash chain; one event per
+	// audit entry.
+	counts := map[string]int{}
+	entries := auditLog(t, store)
+	prev := ""
+	for _, e := range entries {
+		if e.PrevHash != prev || e.ComputeHash(prev) != e.Hash {
+			t.Fatalf("audit chain broken at seq %d", e.Seq)
+		}
+		prev = e.Hash
+		counts[e.Action]++
+	}
+	for action, want := range map[string]int{
+		cairn.EventModelCreated: models, cairn.EventVersionCreated: versions,
+		cairn.EventVersionReady: versions, cairn.EventAliasSet: 2 * models,
+	} {
+		if counts[action] != want {
+			t.Errorf("%d audit entries %s; want %d", counts[action], action, want)
+		}
+	}
+	events, after := 0, int64(0)
+	for {
+		evs, err := store.ListEvents(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		events += len(evs)
+		after = evs[len(evs)-1].Seq
+	}
+	if events != len(entries) {
+		t.Errorf("%d events; want one per audit entry, %d", events, len(entries))
+	}
+
+	// A second seed adds versions to the same models, numbering on.
+	if _, err := Seed(ctx, store, blobs, SeedOptions{Models: models, Versions: models, ViaService: viaService, RandSeed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := svc.GetModel(ctx, "bench-00000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LatestVersion != versions/models+2 {
+		t.Errorf("after a second seed bench-00000 has %d versions; want %d", m.LatestVersion, versions/models+2)
+	}
+}
+
+func auditLog(t *testing.T, store cairn.Store) []*cairn.AuditEntry {
+	t.Helper()
+	var out []*cairn.AuditEntry
+	for {
+		var after int64
+		if len(out) > 0 {
+			after = out[len(out)-1].Seq
+		}
+		page, err := store.ListAudit(context.Background(), cairn.AuditQuery{AfterSeq: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+	}
+}
+
+// TestSeedMatchesService holds the fast path to what the service writes:
+// the same seed both ways gives the same audit trail (actions, targets,
+// before and after states), times aside.
+func TestSeedMatchesService(t *testing.T) {
+	ctx := context.Background()
+	logs := make([][]*cairn.AuditEntry, 2)
+	for i, via := range []bool{false, true} {
+		store, blobs := openSQLite(t)
+		if _, err := Seed(ctx, store, blobs, SeedOptions{Models: 3, Versions: 20, ViaService: via, RandSeed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		logs[i] = auditLog(t, store)
+	}
+	if len(logs[0]) != len(logs[1]) {
+		t.Fatalf("fast path wrote %d audit entries, the service %d", len(logs[0]), len(logs[1]))
+	}
+	for i := range logs[0] {
+		a, b := logs[0][i], logs[1][i]
+		if a.Action != b.Action || a.Target != b.Target || a.Actor != b.Actor {
+			t.Fatalf("entry %d: fast path %s %s by %s, service %s %s by %s", i+1, a.Action, a.Target, a.Actor, b.Action, b.Target, b.Actor)
+		}
+		for _, side := range []struct {
+			name string
+			a, b json.RawMessage
+		}{{"before", a.Before, b.Before}, {"after", a.After, b.After}} {
+			if diff := cmp.Diff(withoutTimes(t, side.b), withoutTimes(t, side.a)); diff != "" {
+				t.Errorf("entry %d (%s %s) %s differs, -service +fast:\n%s", i+1, a.Action, a.Target, side.name, diff)
+			}
+		}
+	}
+}
+
+// withoutTimes decodes a JSON state and drops its time members.
+func withoutTimes(t *testing.T, raw json.RawMessage) map[string]any {
+	t.Helper()
+	if raw == nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k := range m {
+		if strings.HasSuffix(k, "_at") {
+			delete(m, k)
+		}
+	}
+	return m
+}
