@@ -1,0 +1,167 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// MaxLineageDepth bounds Lineage's depth. The graph is acyclic in practice,
+// but nothing in the schema forbids a cycle, and the walk must end anyway.
+const MaxLineageDepth = 1000
+
+// nodeKey is a lineage node as stored: a version row id or a run id.
+type nodeKey struct {
+	versionID sql.NullInt64
+	runID     sql.NullString
+}
+
+// resolveNode finds the row behind a node; ENOTFOUND if there is none,
+// EINVALID if the node is malformed.
+func (t *tx) resolveNode(ctx context.Context, n cairn.Node) (nodeKey, error) {
+	switch n.Kind {
+	case cairn.NodeVersion:
+		id, err := t.versionID(ctx, n.Model, n.Version)
+		if err != nil {
+			return nodeKey{}, err
+		}
+		return nodeKey{versionID: sql.NullInt64{Int64: id, Valid: true}}, nil
+	case cairn.NodeRun:
+		var one int
+		err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, n.RunID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nodeKey{}, cairn.Errorf(cairn.ENOTFOUND, "run %q not found", n.RunID)
+		}
+		if err != nil {
+			return nodeKey{}, translate(err, "look up run %q", n.RunID)
+		}
+		return nodeKey{runID: sql.NullString{String: n.RunID, Valid: true}}, nil
+	}
+	return nodeKey{}, cairn.Errorf(cairn.EINVALID, "invalid lineage node kind %q", n.Kind)
+}
+
+// AddEdges inserts lineage edges; an edge that exists already (same ends
+// and type) is kept as it was. ENOTFOUND if a node does not exist.
+func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
+	for _, e := range edges {
+		from, err := t.resolveNode(ctx, e.From)
+		if err != nil {
+			return err
+		}
+		to, err := t.resolveNode(ctx, e.To)
+		if err != nil {
+			return err
+		}
+		if e.Type == "" {
+			return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s has no type", e.From, e.To)
+		}
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO lineage_edges
+			(from_version_id, from_run_id, to_version_id, to_run_id, type, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+			from.versionID, from.runID, to.versionID, to.runID, string(e.Type), e.CreatedBy, micros(e.CreatedAt)); err != nil {
+			return translate(err, "add lineage edge %s -> %s", e.From, e.To)
+		}
+	}
+	return nil
+}
+
+// lineageQueries walk the graph from a start node with one recursive query.
+// walk holds (edge, node reached, hops); the two recursive members follow
+// edges out of a reached version and out of a reached run, each through
+// its partial index. UNION drops repeated rows, and the depth bound ends
+// the walk even on a cycle. An edge reached at several depths is reported
+// once. The start condition's column is chosen from the fixed pair below,
+// never from input.
+func lineageQuery(dir cairn.Direction, start string) string {
+	near, far := "from", "to" // downstream: follow edges out of a node
+	if dir == cairn.Upstream {
+		near, far = "to", "from"
+	}
+	return `WITH RECURSIVE walk(edge_id, vid, rid, depth) AS (
+		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, 1
+			FROM lineage_edges e WHERE e.` + near + `_` + start + ` = ?
+		UNION
+		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, w.depth + 1
+			FROM walk w JOIN lineage_edges e ON e.` + near + `_version_id = w.vid
+			WHERE w.depth < ?
+		UNION
+		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, w.depth + 1
+			FROM walk w JOIN lineage_edges e ON e.` + near + `_run_id = w.rid
+			WHERE w.depth < ?
+	)
+	SELECT fm.name, fv.number, e.from_run_id, tm.name, tv.number, e.to_run_id,
+		e.type, e.created_by, e.created_at
+	FROM (SELECT edge_id, MIN(depth) AS depth FROM walk GROUP BY edge_id) w
+	JOIN lineage_edges e ON e.id = w.edge_id
+	LEFT JOIN versions fv ON fv.id = e.from_version_id
+	LEFT JOIN models fm ON fm.id = fv.model_id
+	LEFT JOIN versions tv ON tv.id = e.to_version_id
+	LEFT JOIN models tm ON tm.id = tv.model_id
+	ORDER BY w.depth, e.id`
+}
+
+// Lineage returns the edges reachable from n in the direction dir, up to
+// depth hops (at most MaxLineageDepth), nearest first. Edges keep their own
+// direction (From was used to make To) whichever way the walk goes.
+// EINVALID if depth < 1, ENOTFOUND if n does not exist.
+func (db *DB) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
+	return view(ctx, db, func(t *tx) ([]cairn.Edge, error) { return t.Lineage(ctx, n, dir, depth) })
+}
+
+func (t *tx) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
+	if depth < 1 {
+		return nil, cairn.Errorf(cairn.EINVALID, "lineage depth must be at least 1, got %d", depth)
+	}
+	depth = min(depth, MaxLineageDepth)
+	if dir != cairn.Upstream && dir != cairn.Downstream {
+		return nil, cairn.Errorf(cairn.EINVALID, "invalid lineage direction %q: want up or down", dir)
+	}
+	key, err := t.resolveNode(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		query string
+		start any
+	)
+	if key.versionID.Valid {
+		query, start = lineageQuery(dir, "version_id"), key.versionID.Int64
+	} else {
+		query, start = lineageQuery(dir, "run_id"), key.runID.String
+	}
+	rows, err := t.tx.QueryContext(ctx, query, start, depth, depth)
+	if err != nil {
+		return nil, translate(err, "query lineage of %s", n)
+	}
+	defer rows.Close()
+	out := []cairn.Edge{}
+	for rows.Next() {
+		var (
+			fromModel, fromRun, toModel, toRun sql.NullString
+			fromNum, toNum                     sql.NullInt64
+			e                                  cairn.Edge
+			at                                 int64
+		)
+		if err := rows.Scan(&fromModel, &fromNum, &fromRun, &toModel, &toNum, &toRun,
+			&e.Type, &e.CreatedBy, &at); err != nil {
+			return nil, translate(err, "query lineage of %s", n)
+		}
+		e.From = edgeNode(fromModel, fromNum, fromRun)
+		e.To = edgeNode(toModel, toNum, toRun)
+		e.CreatedAt = fromMicros(at)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "query lineage of %s", n)
+	}
+	return out, nil
+}
+
+func edgeNode(model sql.NullString, number sql.NullInt64, run sql.NullString) cairn.Node {
+	if run.Valid {
+		return cairn.RunNode(run.String)
+	}
+	return cairn.VersionNode(model.String, number.Int64)
+}

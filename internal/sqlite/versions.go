@@ -1,0 +1,376 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// versionColumns is what scanVersion reads, in order, from
+// versions v JOIN models m ON m.id = v.model_id.
+const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
+	v.digest, v.size, v.files, v.run_id, v.source, v.source_code_version,
+	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
+	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
+	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
+	v.updated_at, v.archived, v.stage, v.deleted_at`
+
+const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
+
+// The hot read paths, named so that plan_test.go can check that SQLite
+// answers them from indexes.
+const (
+	getVersionSQL    = `SELECT ` + versionColumns + versionFrom + ` WHERE m.name = ? AND v.number = ?`
+	latestVersionSQL = `SELECT ` + versionColumns + versionFrom + `
+		WHERE v.model_id = ? AND v.status = 'ready' AND v.archived = 0 AND v.deleted_at IS NULL
+		ORDER BY v.number DESC LIMIT 1`
+)
+
+// versionAliasesSQL selects the aliases of n versions, given as n
+// (model id, number) pairs.
+func versionAliasesSQL(n int) string {
+	return `SELECT a.model_id, a.version, a.name
+		FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") + `) k
+		JOIN aliases a ON a.model_id = k.column1 AND a.version = k.column2`
+}
+
+// listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
+// over models on the outside: in the default order (model name, then
+// number descending) it then walks the models' name index and each
+// model's (model_id, number) index backwards and stops after a page,
+// instead of sorting every version of every model. sqlfilter's
+// expressions use the same aliases, m and v.
+func listVersionsSQL(where []string, orderBy string) string {
+	q := `SELECT ` + versionColumns + ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	return q + ` ORDER BY ` + orderBy + ` LIMIT ? OFFSET ?`
+}
+
+// scanVersion scans one row of versionColumns and returns the model's row
+// id with it. Aliases is left empty for the caller to fill.
+func scanVersion(s scanner) (int64, *cairn.Version, error) {
+	var (
+		modelID                                      int64
+		v                                            cairn.Version
+		files, metrics, params, derived, inputs, tag string
+		signature                                    sql.NullString
+		verified, archived                           bool
+		createdAt, updatedAt                         int64
+		deletedAt                                    sql.NullInt64
+	)
+	if err := s.Scan(&modelID, &v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage,
+		&v.Digest, &v.Size, &files, &v.RunID, &v.Source, &v.SourceCodeVersion,
+		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
+		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
+		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
+		&updatedAt, &archived, &v.Stage, &deletedAt); err != nil {
+		return 0, nil, err
+	}
+	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
+	v.DerivedFrom, v.Inputs, v.Tags = []string{}, []string{}, map[string]string{}
+	for _, c := range []struct {
+		name, text string
+		dst        any
+	}{
+		{"versions.files", files, &v.Files},
+		{"versions.metrics", metrics, &v.Metrics},
+		{"versions.params", params, &v.Params},
+		{"versions.derived_from", derived, &v.DerivedFrom},
+		{"versions.inputs", inputs, &v.Inputs},
+		{"versions.tags", tag, &v.Tags},
+	} {
+		if err := decodeJSON(c.name, c.text, c.dst); err != nil {
+			return 0, nil, err
+		}
+	}
+	v.Signature = rawOrNil(signature)
+	v.CreatedByVerified = verified
+	v.Archived = archived
+	v.CreatedAt = fromMicros(createdAt)
+	v.UpdatedAt = fromMicros(updatedAt)
+	v.DeletedAt = fromNullMicros(deletedAt)
+	v.Aliases = []string{}
+	return modelID, &v, nil
+}
+
+// versionRow is a scanned version with its model's row id, the key of the
+// aliases table.
+type versionRow struct {
+	modelID int64
+	v       *cairn.Version
+}
+
+// queryVersions runs a query selecting versionColumns and fills the
+// versions' aliases with one more query for all of them.
+func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
+	rows, err := t.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	defer rows.Close()
+	var out []versionRow
+	for rows.Next() {
+		id, v, err := scanVersion(rows)
+		if err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		out = append(out, versionRow{id, v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	rows.Close()
+	if err := t.fillVersionAliases(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fillVersionAliases sets the Aliases of vs in one query: the page's
+// (model, number) keys are joined against the aliases_version index.
+func (t *tx) fillVersionAliases(ctx context.Context, vs []versionRow) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	type key struct{ model, number int64 }
+	byKey := make(map[key]*cairn.Version, len(vs))
+	args := make([]any, 0, 2*len(vs))
+	for _, r := range vs {
+		k := key{r.modelID, r.v.Number}
+		if _, dup := byKey[k]; dup {
+			continue
+		}
+		byKey[k] = r.v
+		args = append(args, r.modelID, r.v.Number)
+	}
+	rows, err := t.tx.QueryContext(ctx, versionAliasesSQL(len(byKey)), args...)
+	if err != nil {
+		return translate(err, "list aliases of versions")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k    key
+			name string
+		)
+		if err := rows.Scan(&k.model, &k.number, &name); err != nil {
+			return translate(err, "list aliases of versions")
+		}
+		if v := byKey[k]; v != nil {
+			v.Aliases = append(v.Aliases, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return translate(err, "list aliases of versions")
+	}
+	for _, v := range byKey {
+		slices.Sort(v.Aliases)
+	}
+	return nil
+}
+
+// GetVersion returns a version with its aliases, deleted or not; ENOTFOUND
+// if the model or the version does not exist.
+func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
+	return view(ctx, db, func(t *tx) (*cairn.Version, error) { return t.GetVersion(ctx, model, number) })
+}
+
+func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
+	rs, err := t.queryVersions(ctx, "get version", getVersionSQL, model, number)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
+	}
+	return rs[0].v, nil
+}
+
+// LatestVersion returns the highest-numbered ready, unarchived, undeleted
+// version of the model (the versions_latest index answers it); ENOTFOUND if
+// there is none or no such model.
+func (db *DB) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
+	return view(ctx, db, func(t *tx) (*cairn.Version, error) { return t.LatestVersion(ctx, model) })
+}
+
+func (t *tx) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
+	id, err := t.modelID(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := t.queryVersions(ctx, "get latest version", latestVersionSQL, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q has no ready version", model)
+	}
+	return rs[0].v, nil
+}
+
+// ListVersions lists the versions of one model, or of all models, in the
+// query's order, one page at a time. Without IncludeDeleted it leaves out
+// deleted versions and the versions of deleted models. ENOTFOUND if
+// q.Model names no model.
+func (db *DB) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.VersionPage, error) {
+	return view(ctx, db, func(t *tx) (*cairn.VersionPage, error) { return t.ListVersions(ctx, q) })
+}
+
+func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.VersionPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := decodeOffset(q.Page.Token)
+	if err != nil {
+		return nil, err
+	}
+	c, err := compileVersions(q.Filter, q.OrderBy)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if q.Model != "" {
+		id, err := t.modelID(ctx, q.Model)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, `m.id = ?`)
+		args = append(args, id)
+	}
+	if !q.IncludeDeleted {
+		where = append(where, `v.deleted_at IS NULL`, `m.deleted_at IS NULL`)
+	}
+	if c.Where != "" {
+		where = append(where, "("+c.Where+")")
+		args = append(args, c.Args...)
+	}
+	args = append(args, size+1, offset)
+	rs, err := t.queryVersions(ctx, "list versions", listVersionsSQL(where, c.OrderBy), args...)
+	if err != nil {
+		return nil, err
+	}
+	page := &cairn.VersionPage{Items: make([]*cairn.Version, 0, min(len(rs), size))}
+	for i, r := range rs {
+		if i == size {
+			page.NextToken = encodeOffset(offset + size)
+			break
+		}
+		page.Items = append(page.Items, r.v)
+	}
+	return page, nil
+}
+
+// StalePendingVersions returns up to limit versions still pending that were
+// created before before, oldest first (the versions_pending index).
+func (db *DB) StalePendingVersions(ctx context.Context, before time.Time, limit int) ([]*cairn.Version, error) {
+	return view(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.StalePendingVersions(ctx, before, limit) })
+}
+
+func (t *tx) StalePendingVersions(ctx context.Context, before time.Time, n int) ([]*cairn.Version, error) {
+	rs, err := t.queryVersions(ctx, "list stale pending versions", `SELECT `+versionColumns+versionFrom+`
+		WHERE v.status = 'pending' AND v.created_at < ?
+		ORDER BY v.created_at, v.id LIMIT ?`, micros(before), limit(n))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*cairn.Version, len(rs))
+	for i, r := range rs {
+		out[i] = r.v
+	}
+	return out, nil
+}
+
+// CreateVersion inserts v, whose number AllocateVersion returned; v.Kind
+// and v.Aliases are ignored (the kind is the model's, aliases live in
+// their own table). ENOTFOUND if the model does not exist, ECONFLICT if
+// the number is taken, EFAILEDPRECONDITION if it was never allocated.
+func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
+	cols := map[string]string{}
+	for name, val := range map[string]any{
+		"files": files0(v.Files), "metrics": floatMap(v.Metrics), "params": stringMap(v.Params),
+		"derived_from": strings0(v.DerivedFrom), "inputs": strings0(v.Inputs), "tags": stringMap(v.Tags),
+	} {
+		s, err := encodeJSON(val)
+		if err != nil {
+			return err
+		}
+		cols[name] = s
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO versions (model_id, number, status, status_message,
+		digest, size, files, run_id, source, source_code_version,
+		training_dataset, validation_dataset, metrics, params, signature,
+		dependencies, framework, trained_by, derived_from, inputs,
+		tags, description, created_by, created_by_verified, created_at,
+		updated_at, archived, stage, deleted_at)
+		SELECT m.id, ?, ?, ?,
+		?, ?, ?, ?, ?, ?,
+		?, ?, ?, ?, ?,
+		?, ?, ?, ?, ?,
+		?, ?, ?, ?, ?,
+		?, ?, ?, ?
+		FROM models m WHERE m.name = ? AND m.latest_version >= ?`,
+		v.Number, string(v.Status), v.StatusMessage,
+		string(v.Digest), v.Size, cols["files"], v.RunID, v.Source, v.SourceCodeVersion,
+		v.TrainingDataset, v.ValidationDataset, cols["metrics"], cols["params"], nullBytes(v.Signature),
+		v.Dependencies, v.Framework, v.TrainedBy, cols["derived_from"], cols["inputs"],
+		cols["tags"], v.Description, v.CreatedBy, boolInt(v.CreatedByVerified), micros(v.CreatedAt),
+		micros(v.UpdatedAt), boolInt(v.Archived), string(v.Stage), nullMicros(v.DeletedAt),
+		v.Model, v.Number)
+	if isUnique(err) {
+		return cairn.WrapError(cairn.ECONFLICT, err, "version %s already exists", v.Ref())
+	}
+	if err != nil {
+		return translate(err, "create version %s", v.Ref())
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return translate(err, "create version %s", v.Ref())
+	} else if n == 0 {
+		if _, err := t.modelID(ctx, v.Model); err != nil {
+			return err
+		}
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "version %s was not allocated", v.Ref())
+	}
+	return nil
+}
+
+// UpdateVersion writes v's mutable fields: tags, description, status,
+// status_message, archived, stage, deleted_at and updated_at. ENOTFOUND if
+// the version does not exist.
+func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
+	tags, err := encodeJSON(stringMap(v.Tags))
+	if err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE versions
+		SET tags = ?, description = ?, status = ?, status_message = ?, archived = ?,
+		    stage = ?, deleted_at = ?, updated_at = ?
+		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
+		tags, v.Description, string(v.Status), v.StatusMessage, boolInt(v.Archived),
+		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), v.Model, v.Number)
+	return t.expectOne(res, err, "version %s", v.Ref())
+}
+
+// versionID returns the row id of a version, or ENOTFOUND.
+func (t *tx) versionID(ctx context.Context, model string, number int64) (int64, error) {
+	var id int64
+	err := t.tx.QueryRowContext(ctx,
+		`SELECT v.id`+versionFrom+` WHERE m.name = ? AND v.number = ?`, model, number).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
+	}
+	if err != nil {
+		return 0, translate(err, "look up version %s", cairn.VersionRef(model, number))
+	}
+	return id, nil
+}

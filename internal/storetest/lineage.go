@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-registry/cairn"
+)
+
+var lineageTests = []test{
+	{"Walk", testLineageWalk},
+	{"Errors", testLineageErrors},
+}
+
+// edgeSummary describes edges as "from -type-> to", sorted: Lineage's order
+// is the store's to choose.
+func edgeSummary(es []cairn.Edge) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.From.String() + " -" + string(e.Type) + "-> " + e.To.String()
+	}
+	sort.Strings(out)
+	return out
+}
+
+// The graph
+//
+//	transactions@v1 -consumed_by-> run:r1 -produced-> churn@v1 -derived_from-> churn-small@v1
+//	                                                  churn@v1 -evaluates-> churn-eval@v1
+//	transactions@v1 -trained_on-> legacy@v1
+//
+// walked up and down from several nodes to several depths.
+func testLineageWalk(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "transactions", cairn.KindDataset)
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "churn-small", cairn.KindModel)
+	createModel(t, s, "churn-eval", cairn.KindEvaluation)
+	createModel(t, s, "legacy", cairn.KindModel)
+	for _, m := range []string{"transactions", "churn", "churn-small", "churn-eval", "legacy"} {
+		createVersion(t, s, m, nil)
+	}
+	// A deleted version stays in the graph.
+	createVersion(t, s, "churn-small", func(v *cairn.Version) { v.DeletedAt = ptr(at(9)) })
+	createRun(t, s, newRun("r1", "0", 0))
+
+	ds := cairn.VersionNode("transactions", 1)
+	run := cairn.RunNode("r1")
+	churn := cairn.VersionNode("churn", 1)
+	small := cairn.VersionNode("churn-small", 1)
+	small2 := cairn.VersionNode("churn-small", 2)
+	eval := cairn.VersionNode("churn-eval", 1)
+	legacy := cairn.VersionNode("legacy", 1)
+	edge := func(from, to cairn.Node, typ cairn.EdgeType) cairn.Edge {
+		return cairn.Edge{From: from, To: to, Type: typ, CreatedBy: "alice", CreatedAt: at(20)}
+	}
+	edges := []cairn.Edge{
+		edge(ds, run, cairn.EdgeConsumedBy),
+		edge(run, churn, cairn.EdgeProduced),
+		edge(churn, small, cairn.EdgeDerivedFrom),
+		edge(churn, eval, cairn.EdgeEvaluates),
+		edge(ds, legacy, cairn.EdgeTrainedOn),
+		edge(small, small2, cairn.EdgeDerivedFrom),
+	}
+	update(t, s, func(tx cairn.Tx) error { return tx.AddEdges(ctx, edges) })
+
+	// Adding edges again keeps the originals (and their creator and time).
+	again := append([]cairn.Edge(nil), edges[:2]...)
+	for i := range again {
+		again[i].CreatedBy, again[i].CreatedAt = "mallory", at(99)
+	}
+	update(t, s, func(tx cairn.Tx) error { return tx.AddEdges(ctx, again) })
+
+	const (
+		eDsRun     = "transactions@v1 -consumed_by-> run:r1"
+		eRunChurn  = "run:r1 -produced-> churn@v1"
+		eChurnSm   = "churn@v1 -derived_from-> churn-small@v1"
+		eChurnEval = "churn@v1 -evaluates-> churn-eval@v1"
+		eDsLegacy  = "transactions@v1 -trained_on-> legacy@v1"
+		eSmSm2     = "churn-small@v1 -derived_from-> churn-small@v2"
+	)
+	sorted := func(s ...string) []string { sort.Strings(s); return s }
+	for _, tc := range []struct {
+		name  string
+		node  cairn.Node
+		dir   cairn.Direction
+		depth int
+		want  []string
+	}{
+		{"dataset down 1", ds, cairn.Downstream, 1, sorted(eDsRun, eDsLegacy)},
+		{"dataset down 2", ds, cairn.Downstream, 2, sorted(eDsRun, eDsLegacy, eRunChurn)},
+		{"dataset down 3", ds, cairn.Downstream, 3, sorted(eDsRun, eDsLegacy, eRunChurn, eChurnSm, eChurnEval)},
+		{"dataset down far", ds, cairn.Downstream, 50, sorted(eDsRun, eDsLegacy, eRunChurn, eChurnSm, eChurnEval, eSmSm2)},
+		{"dataset up", ds, cairn.Upstream, 5, []string{}},
+		{"small up 1", small, cairn.Upstream, 1, sorted(eChurnSm)},
+		{"small up 2", small, cairn.Upstream, 2, sorted(eChurnSm, eRunChurn)},
+		{"small up 3", small, cairn.Upstream, 3, sorted(eChurnSm, eRunChurn, eDsRun)},
+		{"small2 up far", small2, cairn.Upstream, 10, sorted(eSmSm2, eChurnSm, eRunChurn, eDsRun)},
+		{"run up", run, cairn.Upstream, 1, sorted(eDsRun)},
+		{"run down 1", run, cairn.Downstream, 1, sorted(eRunChurn)},
+		{"run down 2", run, cairn.Downstream, 2, sorted(eRunChurn, eChurnSm, eChurnEval)},
+		{"eval down", eval, cairn.Downstream, 3, []string{}},
+		{"legacy up", legacy, cairn.Upstream, 1, sorted(eDsLegacy)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Lineage(ctx, tc.node, tc.dir, tc.depth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Error("Lineage returned nil, want an empty slice")
+			}
+			if diff := cmp.Diff(tc.want, edgeSummary(got)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			for _, e := range got {
+				if e.CreatedBy != "alice" || !e.CreatedAt.Equal(at(20)) {
+					t.Errorf("edge %s: created by %q at %v, want alice at %v", e.From, e.CreatedBy, e.CreatedAt, at(20))
+				}
+			}
+		})
+	}
+	// Inside a transaction too, and whole edges compare equal.
+	update(t, s, func(tx cairn.Tx) error {
+		got, err := tx.Lineage(ctx, run, cairn.Downstream, 1)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff([]cairn.Edge{edges[1]}, got); diff != "" {
+			t.Errorf("tx.Lineage (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+}
+
+func testLineageErrors(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	createVersion(t, s, "churn", nil)
+	createRun(t, s, newRun("r1", "0", 0))
+	v1 := cairn.VersionNode("churn", 1)
+	for name, e := range map[string]cairn.Edge{
+		"missing version": {From: v1, To: cairn.VersionNode("churn", 2), Type: cairn.EdgeDerivedFrom, CreatedBy: "a", CreatedAt: at(1)},
+		"missing model":   {From: cairn.VersionNode("nope", 1), To: v1, Type: cairn.EdgeInput, CreatedBy: "a", CreatedAt: at(1)},
+		"missing run":     {From: cairn.RunNode("nope"), To: v1, Type: cairn.EdgeProduced, CreatedBy: "a", CreatedAt: at(1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := s.Update(ctx, func(tx cairn.Tx) error { return tx.AddEdges(ctx, []cairn.Edge{e}) })
+			wantCode(t, err, cairn.ENOTFOUND)
+		})
+	}
+	_, err := s.Lineage(ctx, cairn.VersionNode("churn", 9), cairn.Upstream, 1)
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.Lineage(ctx, cairn.RunNode("nope"), cairn.Upstream, 1)
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.Lineage(ctx, v1, cairn.Upstream, 0)
+	wantCode(t, err, cairn.EINVALID)
+}

@@ -1,0 +1,532 @@
+package storetest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-registry/cairn"
+)
+
+var versionTests = []test{
+	{"RoundTrip", testVersionRoundTrip},
+	{"UpdateWritesOnlyMutable", testVersionUpdate},
+	{"AllocateGapFree", testVersionAllocate},
+	{"CreateErrors", testVersionCreateErrors},
+	{"Latest", testVersionLatest},
+	{"ListPages", testVersionListPages},
+	{"ListAllModels", testVersionListAllModels},
+	{"ListIncludeDeleted", testVersionListDeleted},
+	{"StalePending", testVersionStalePending},
+}
+
+// fullVersion returns a version record with every field set to something
+// other than its zero value.
+func fullVersion(model string, kind cairn.Kind, n int64) *cairn.Version {
+	files := []cairn.File{
+		{Path: "model/weights.bin", Size: 1 << 20, Digest: cairn.DigestOf([]byte("weights"))},
+		{Path: "requirements.txt", Size: 14, Digest: cairn.DigestOf([]byte("numpy==2.0\n"))},
+	}
+	return &cairn.Version{
+		Model:             model,
+		Number:            n,
+		Kind:              kind,
+		Files:             files,
+		Digest:            cairn.ManifestDigest(files),
+		Size:              cairn.TotalSize(files),
+		RunID:             "run-0042",
+		Source:            "s3://bucket/churn/run-0042",
+		SourceCodeVersion: "0123456789abcdef0123456789abcdef01234567",
+		TrainingDataset:   "transactions@v3",
+		ValidationDataset: "s3://bucket/validation.parquet",
+		Metrics:           map[string]float64{"auc": 0.9123456789012345, "loss": -1.5e-7, "count": 3},
+		Params:            map[string]string{"lr": "0.01", "layers": "3", "name with space": "ünïcødé"},
+		// Not canonical JSON: stores keep the bytes as given.
+		Signature:         json.RawMessage(`{"inputs": [{"name": "x", "type": "double"}],  "outputs":[]}`),
+		Dependencies:      "requirements.txt",
+		Framework:         "sklearn",
+		TrainedBy:         "dana",
+		DerivedFrom:       []string{"base@v1", "adapter@v7"},
+		Inputs:            []string{"s3://bucket/extra.csv", "lookup@v2"},
+		CreatedBy:         "alice",
+		CreatedByVerified: true,
+		CreatedAt:         at(1),
+		UpdatedAt:         at(2),
+		Tags:              map[string]string{"team": "fraud", "owner": "alice"},
+		Description:       "# Churn\n\nPredicts *churn*.",
+		Aliases:           []string{"champion", "beta"},
+		Status:            cairn.StatusFailed,
+		StatusMessage:     "blob sha256:… missing",
+		Archived:          true,
+		Stage:             cairn.StageStaging,
+		DeletedAt:         ptr(at(3)),
+	}
+}
+
+// Every field of a version survives the store: fixed fields as written,
+// Kind from the model, Aliases from the aliases table, sorted.
+func testVersionRoundTrip(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindDataset)
+	v := fullVersion("churn", cairn.KindDataset, 1)
+	requireAllFieldsSet(t, v)
+	update(t, s, func(tx cairn.Tx) error {
+		n, err := tx.AllocateVersion(ctx, "churn")
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("first AllocateVersion = %d, want 1", n)
+		}
+		in := *v
+		in.Aliases = []string{"ignored"} // CreateVersion does not write aliases
+		return tx.CreateVersion(ctx, &in)
+	})
+	moveAlias(t, s, "churn", "champion", 0, 1, at(4))
+	moveAlias(t, s, "churn", "beta", 0, 1, at(5))
+	want := *v
+	want.Aliases = []string{"beta", "champion"}
+
+	got, err := s.GetVersion(ctx, "churn", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("GetVersion (-want +got):\n%s", diff)
+	}
+	update(t, s, func(tx cairn.Tx) error {
+		got, err := tx.GetVersion(ctx, "churn", 1)
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(&want, got); diff != "" {
+			t.Errorf("tx.GetVersion (-want +got):\n%s", diff)
+		}
+		return nil
+	})
+	p, err := s.ListVersions(ctx, cairn.VersionQuery{Model: "churn", IncludeDeleted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Items) != 1 {
+		t.Fatalf("ListVersions: %d items, want 1", len(p.Items))
+	}
+	if diff := cmp.Diff(&want, p.Items[0]); diff != "" {
+		t.Errorf("ListVersions item (-want +got):\n%s", diff)
+	}
+
+	// A version with nothing optional comes back with empty maps and
+	// slices, not nil ones, and no signature.
+	bare := &cairn.Version{Model: "churn", Digest: cairn.ManifestDigest(nil), CreatedBy: "bob",
+		CreatedAt: at(9), UpdatedAt: at(9), Status: cairn.StatusPending, Stage: cairn.StageNone}
+	update(t, s, func(tx cairn.Tx) error {
+		n, err := tx.AllocateVersion(ctx, "churn")
+		if err != nil {
+			return err
+		}
+		bare.Number = n
+		return tx.CreateVersion(ctx, bare)
+	})
+	got, err = s.GetVersion(ctx, "churn", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBare := *bare
+	wantBare.Kind = cairn.KindDataset
+	wantBare.Files, wantBare.DerivedFrom, wantBare.Inputs, wantBare.Aliases = []cairn.File{}, []string{}, []string{}, []string{}
+	wantBare.Metrics, wantBare.Params, wantBare.Tags = map[string]float64{}, map[string]string{}, map[string]string{}
+	if diff := cmp.Diff(&wantBare, got); diff != "" {
+		t.Errorf("bare version (-want +got):\n%s", diff)
+	}
+	if got.Files == nil || got.Metrics == nil || got.Params == nil || got.Tags == nil ||
+		got.DerivedFrom == nil || got.Inputs == nil || got.Aliases == nil || got.Signature != nil {
+		t.Errorf("bare version has nil collections or a signature: %+v", got)
+	}
+}
+
+// UpdateVersion writes tags, description, status, status_message,
+// archived, stage, deleted_at and updated_at; every other field keeps its
+// value from creation even if the record passed in differs.
+func testVersionUpdate(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	orig := createVersion(t, s, "churn", func(v *cairn.Version) {
+		*v = *fullVersion("churn", cairn.KindModel, v.Number)
+		v.Aliases = []string{}
+		v.Status, v.StatusMessage, v.Archived, v.Stage, v.DeletedAt = cairn.StatusPending, "", false, cairn.StageNone, nil
+	})
+	files := testFiles("other")
+	changed := &cairn.Version{
+		Model:             "churn",
+		Number:            1,
+		Kind:              cairn.KindEvaluation,
+		Files:             files,
+		Digest:            cairn.ManifestDigest(files),
+		Size:              cairn.TotalSize(files) + 1,
+		RunID:             "run-other",
+		Source:            "file:///elsewhere",
+		SourceCodeVersion: "fedcba9",
+		TrainingDataset:   "other@v1",
+		ValidationDataset: "other@v2",
+		Metrics:           map[string]float64{"auc": 0.5},
+		Params:            map[string]string{"lr": "1"},
+		Signature:         json.RawMessage(`{"inputs":[]}`),
+		Dependencies:      "model.pkl",
+		Framework:         "pytorch",
+		TrainedBy:         "mallory",
+		DerivedFrom:       []string{"x@v1"},
+		Inputs:            []string{"y@v1"},
+		CreatedBy:         "mallory",
+		CreatedByVerified: false,
+		CreatedAt:         at(50),
+		UpdatedAt:         at(51),
+		Tags:              map[string]string{"team": "risk"},
+		Description:       "rewritten",
+		Aliases:           []string{"nope"},
+		Status:            cairn.StatusReady,
+		StatusMessage:     "verified",
+		Archived:          true,
+		Stage:             cairn.StageProduction,
+		DeletedAt:         ptr(at(52)),
+	}
+	want := wantAfterUpdate(t, orig, changed,
+		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt"},
+		[]string{"Model", "Number", "Aliases"})
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, changed) })
+	got, err := s.GetVersion(ctx, "churn", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("after UpdateVersion (-want +got):\n%s", diff)
+	}
+	missing := *changed
+	missing.Number = 2
+	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, &missing) }), cairn.ENOTFOUND)
+}
+
+// Version numbers are 1, 2, 3, …; a rolled-back allocation gives its number
+// back, and Model.LatestVersion is the highest number allocated.
+func testVersionAllocate(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "other", cairn.KindModel)
+	alloc := func(model string, fail bool) (int64, error) {
+		var n int64
+		err := s.Update(ctx, func(tx cairn.Tx) error {
+			var err error
+			if n, err = tx.AllocateVersion(ctx, model); err != nil {
+				return err
+			}
+			if fail {
+				return errRollback
+			}
+			return nil
+		})
+		return n, err
+	}
+	for i, step := range []struct {
+		model string
+		fail  bool
+		want  int64
+	}{
+		{"churn", false, 1},
+		{"churn", false, 2},
+		{"churn", true, 3}, // rolled back
+		{"churn", true, 3}, // rolled back again: same number
+		{"churn", false, 3},
+		{"other", false, 1}, // numbering is per model
+		{"churn", false, 4},
+	} {
+		n, err := alloc(step.model, step.fail)
+		if step.fail && !errors.Is(err, errRollback) || !step.fail && err != nil {
+			t.Fatalf("step %d: Update = %v", i, err)
+		}
+		if n != step.want {
+			t.Fatalf("step %d: AllocateVersion(%s) = %d, want %d", i, step.model, n, step.want)
+		}
+	}
+	m, err := s.GetModel(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LatestVersion != 4 {
+		t.Errorf("LatestVersion = %d, want 4", m.LatestVersion)
+	}
+	// Two allocations in one transaction take consecutive numbers.
+	update(t, s, func(tx cairn.Tx) error {
+		a, err := tx.AllocateVersion(ctx, "churn")
+		if err != nil {
+			return err
+		}
+		b, err := tx.AllocateVersion(ctx, "churn")
+		if err != nil {
+			return err
+		}
+		if a != 5 || b != 6 {
+			return fmt.Errorf("two allocations in one tx = %d, %d; want 5, 6", a, b)
+		}
+		return nil
+	})
+}
+
+var errRollback = errors.New("roll back on purpose")
+
+func testVersionCreateErrors(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	createVersion(t, s, "churn", nil)
+
+	dup := newVersion("churn", cairn.KindModel, 1)
+	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.CreateVersion(ctx, dup) }), cairn.ECONFLICT)
+
+	// A number AllocateVersion never returned would leave a gap.
+	unallocated := newVersion("churn", cairn.KindModel, 5)
+	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.CreateVersion(ctx, unallocated) }), cairn.EFAILEDPRECONDITION)
+
+	orphan := newVersion("nope", cairn.KindModel, 1)
+	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.CreateVersion(ctx, orphan) }), cairn.ENOTFOUND)
+
+	_, err := s.GetVersion(ctx, "churn", 2)
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.GetVersion(ctx, "nope", 1)
+	wantCode(t, err, cairn.ENOTFOUND)
+}
+
+// LatestVersion is the highest-numbered version that is ready, not
+// archived and not deleted.
+func testVersionLatest(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	_, err := s.LatestVersion(ctx, "churn")
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.LatestVersion(ctx, "nope")
+	wantCode(t, err, cairn.ENOTFOUND)
+
+	createVersion(t, s, "churn", nil)                                                       // 1 ready
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.Status = cairn.StatusReady })   // 2 ready
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.Archived = true })              // 3 archived
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.DeletedAt = ptr(at(9)) })       // 4 deleted
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.Status = cairn.StatusPending }) // 5 pending
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.Status = cairn.StatusFailed })  // 6 failed
+	moveAlias(t, s, "churn", "champion", 0, 2, at(10))
+
+	latest := func() int64 {
+		t.Helper()
+		v, err := s.LatestVersion(ctx, "churn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Number
+	}
+	if n := latest(); n != 2 {
+		t.Fatalf("LatestVersion = %d, want 2", n)
+	}
+	v, err := s.LatestVersion(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"champion"}, v.Aliases); diff != "" {
+		t.Errorf("LatestVersion's aliases (-want +got):\n%s", diff)
+	}
+	// Finalizing the pending version makes it the latest.
+	update(t, s, func(tx cairn.Tx) error {
+		v, err := tx.GetVersion(ctx, "churn", 5)
+		if err != nil {
+			return err
+		}
+		v.Status = cairn.StatusReady
+		return tx.UpdateVersion(ctx, v)
+	})
+	if n := latest(); n != 5 {
+		t.Fatalf("LatestVersion after finalizing 5 = %d, want 5", n)
+	}
+	update(t, s, func(tx cairn.Tx) error {
+		v, err := tx.LatestVersion(ctx, "churn")
+		if err != nil {
+			return err
+		}
+		if v.Number != 5 {
+			return fmt.Errorf("tx.LatestVersion = %d, want 5", v.Number)
+		}
+		v.Archived = true
+		return tx.UpdateVersion(ctx, v)
+	})
+	if n := latest(); n != 2 {
+		t.Fatalf("LatestVersion after archiving 5 = %d, want 2", n)
+	}
+}
+
+func versionNumbers(vs []*cairn.Version) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Ref()
+	}
+	return out
+}
+
+// listAllVersions pages through ListVersions with the given page size and
+// returns every item, checking page sizes on the way.
+func listAllVersions(t testing.TB, s cairn.Store, q cairn.VersionQuery) []*cairn.Version {
+	t.Helper()
+	var all []*cairn.Version
+	for pages := 0; ; pages++ {
+		if pages > 1000 {
+			t.Fatal("ListVersions never ends")
+		}
+		p, err := s.ListVersions(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Page.Size > 0 && len(p.Items) > q.Page.Size {
+			t.Fatalf("page of %d items, asked for %d", len(p.Items), q.Page.Size)
+		}
+		if p.NextToken != "" && len(p.Items) == 0 {
+			t.Fatal("empty page with a next token")
+		}
+		all = append(all, p.Items...)
+		if p.NextToken == "" {
+			return all
+		}
+		q.Page.Token = p.NextToken
+	}
+}
+
+// Versions of one model list newest first by default, over pages without
+// duplicates or omissions, each with its aliases.
+func testVersionListPages(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "other", cairn.KindModel)
+	var want []string
+	for i := 1; i <= 20; i++ {
+		createVersion(t, s, "churn", nil)
+		want = append([]string{cairn.VersionRef("churn", int64(i))}, want...)
+	}
+	createVersion(t, s, "other", nil)
+	moveAlias(t, s, "churn", "champion", 0, 7, at(30))
+	moveAlias(t, s, "churn", "beta", 0, 7, at(31))
+	moveAlias(t, s, "churn", "stable", 0, 3, at(32))
+
+	for _, size := range []int{0, 1, 7, 20, 21} {
+		got := listAllVersions(t, s, cairn.VersionQuery{Model: "churn", Page: cairn.Page{Size: size}})
+		if diff := cmp.Diff(want, versionNumbers(got)); diff != "" {
+			t.Errorf("page size %d (-want +got):\n%s", size, diff)
+		}
+		for _, v := range got {
+			wantAliases := map[int64][]string{7: {"beta", "champion"}, 3: {"stable"}}[v.Number]
+			if wantAliases == nil {
+				wantAliases = []string{}
+			}
+			if diff := cmp.Diff(wantAliases, v.Aliases); diff != "" {
+				t.Errorf("aliases of listed %s (-want +got):\n%s", v.Ref(), diff)
+			}
+		}
+	}
+	_, err := s.ListVersions(ctx, cairn.VersionQuery{Model: "nope"})
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.ListVersions(ctx, cairn.VersionQuery{Page: cairn.Page{Token: "%%%"}})
+	wantCode(t, err, cairn.EINVALID)
+}
+
+// Without a model, versions list by model name, then newest first.
+func testVersionListAllModels(t *testing.T, s cairn.Store) {
+	createModel(t, s, "b", cairn.KindModel)
+	createModel(t, s, "a", cairn.KindModel)
+	createModel(t, s, "c", cairn.KindModel) // no versions
+	createVersion(t, s, "b", nil)
+	createVersion(t, s, "a", nil)
+	createVersion(t, s, "b", nil)
+	createVersion(t, s, "a", nil)
+	createVersion(t, s, "a", nil)
+	want := []string{"a@v3", "a@v2", "a@v1", "b@v2", "b@v1"}
+	for _, size := range []int{0, 2} {
+		got := listAllVersions(t, s, cairn.VersionQuery{Page: cairn.Page{Size: size}})
+		if diff := cmp.Diff(want, versionNumbers(got)); diff != "" {
+			t.Errorf("page size %d (-want +got):\n%s", size, diff)
+		}
+	}
+}
+
+// Lists leave out deleted versions, and the versions of deleted models,
+// unless asked; archived ones stay.
+func testVersionListDeleted(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "a", cairn.KindModel)
+	createModel(t, s, "b", cairn.KindModel)
+	createVersion(t, s, "a", nil)
+	createVersion(t, s, "a", func(v *cairn.Version) { v.DeletedAt = ptr(at(5)) })
+	createVersion(t, s, "a", func(v *cairn.Version) { v.Archived = true })
+	createVersion(t, s, "b", nil)
+	update(t, s, func(tx cairn.Tx) error {
+		m, err := tx.LockModel(ctx, "b")
+		if err != nil {
+			return err
+		}
+		m.DeletedAt = ptr(at(6))
+		return tx.UpdateModel(ctx, m)
+	})
+	for _, tc := range []struct {
+		q    cairn.VersionQuery
+		want []string
+	}{
+		{cairn.VersionQuery{}, []string{"a@v3", "a@v1"}},
+		{cairn.VersionQuery{IncludeDeleted: true}, []string{"a@v3", "a@v2", "a@v1", "b@v1"}},
+		{cairn.VersionQuery{Model: "a"}, []string{"a@v3", "a@v1"}},
+		{cairn.VersionQuery{Model: "b"}, []string{}},
+		{cairn.VersionQuery{Model: "b", IncludeDeleted: true}, []string{"b@v1"}},
+	} {
+		p, err := s.ListVersions(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Items == nil {
+			t.Errorf("%+v: Items is nil, want an empty slice", tc.q)
+		}
+		if diff := cmp.Diff(tc.want, versionNumbers(p.Items)); diff != "" {
+			t.Errorf("%+v (-want +got):\n%s", tc.q, diff)
+		}
+	}
+	// Deleted versions are still there to look up.
+	if _, err := s.GetVersion(ctx, "a", 2); err != nil {
+		t.Errorf("GetVersion of a deleted version: %v", err)
+	}
+}
+
+// StalePendingVersions finds versions still pending that were created
+// before a time, oldest first, up to a limit.
+func testVersionStalePending(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	created := func(i int, st cairn.Status) func(*cairn.Version) {
+		return func(v *cairn.Version) { v.Status, v.CreatedAt, v.UpdatedAt = st, at(i), at(i) }
+	}
+	createVersion(t, s, "churn", created(30, cairn.StatusPending))  // 1: stale
+	createVersion(t, s, "churn", created(10, cairn.StatusPending))  // 2: stale, older
+	createVersion(t, s, "churn", created(5, cairn.StatusReady))     // 3: ready
+	createVersion(t, s, "churn", created(20, cairn.StatusFailed))   // 4: failed
+	createVersion(t, s, "churn", created(100, cairn.StatusPending)) // 5: recent
+	cases := []struct {
+		before time.Time
+		limit  int
+		want   []string
+	}{
+		{at(50), 10, []string{"churn@v2", "churn@v1"}},
+		{at(50), 1, []string{"churn@v2"}},
+		{at(10), 10, []string{}}, // strictly before
+		{at(101), 10, []string{"churn@v2", "churn@v1", "churn@v5"}},
+	}
+	for _, tc := range cases {
+		got, err := s.StalePendingVersions(ctx, tc.before, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, versionNumbers(got)); diff != "" {
+			t.Errorf("StalePendingVersions(%v, %d) (-want +got):\n%s", tc.before, tc.limit, diff)
+		}
+	}
+}
