@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/fsblob"
+	"github.com/cairn-registry/cairn/internal/httpapi"
+	"github.com/cairn-registry/cairn/internal/postgres"
+	"github.com/cairn-registry/cairn/internal/registry"
+	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/spf13/cobra"
+)
+
+// Server timing. There is deliberately no WriteTimeout: it would cut off
+// every download that takes longer, whatever its progress.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	shutdownTimeout   = 30 * time.Second
+	expiryInterval    = time.Minute
+	maxHeaderBytes    = 1 << 20
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	s := newServeSettings()
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Cairn server",
+		Long: `Run the Cairn server: the REST API under /api/v1, /healthz, /readyz and
+/metrics. With no settings it keeps everything under ./cairn-data: a SQLite
+database (cairn.db) and a blob directory (blobs). For many replicas, point
+every one at the same PostgreSQL database and S3 bucket:
+
+  cairn serve --addr :8080 --db postgres://cairn@db/cairn \
+      --blobs 's3://models/cairn?endpoint=https://s3.example.com&region=us-east-1'
+
+Each setting comes from its flag, else its CAIRN_* environment variable
+(CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
+CAIRN_LOG_LEVEL, CAIRN_LOG_FORMAT), else the config file (--config or
+CAIRN_CONFIG), else its default. The config file holds key = value lines
+with the flags' names as keys, and '#' comments:
+
+  # /etc/cairn/cairn.conf
+  addr = 0.0.0.0:8080
+  db = postgres://cairn@db.internal/cairn
+  pg-max-conns = 20
+
+The server prints the URL it listens on to stdout (with --json, an object
+with url), logs to stderr, and stops gracefully on SIGINT or SIGTERM.
+Authentication does not exist yet: keep the server on a loopback address or
+a trusted network.`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := s.resolve(c, a.getenv, a.path); err != nil {
+				return err
+			}
+			return a.serve(c, s)
+		},
+	}
+	s.register(c.Flags())
+	return c
+}
+
+// serve wires the stores, the registry and the HTTP API, and runs until
+// the command's context ends.
+func (a *app) serve(c *cobra.Command, s *serveSettings) error {
+	ctx := c.Context()
+	logger, err := newLogger(a.stderr(), s.logLevel, s.logFormat)
+	if err != nil {
+		return asUsage(c, err)
+	}
+	var pgMaxConns int
+	if s.pgMaxConns != "" {
+		if pgMaxConns, err = strconv.Atoi(s.pgMaxConns); err != nil || pgMaxConns < 0 {
+			return usageErr(c, "pg-max-conns %q: want a number of connections", s.pgMaxConns)
+		}
+	}
+
+	store, storeDesc, err := a.openStore(ctx, s, pgMaxConns)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			logger.Error("closing the metadata store", "err", err)
+		}
+	}()
+	blobs, blobsDesc, err := a.openBlobs(ctx, s)
+	if err != nil {
+		return err
+	}
+	if cl, ok := blobs.(interface{ Close() error }); ok {
+		defer cl.Close()
+	}
+
+	svc := registry.New(store, blobs, registry.Options{})
+	api := httpapi.New(svc, httpapi.Options{Logger: logger})
+
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", s.addr, err),
+			"choose another address with --addr or CAIRN_ADDR (port 0 picks a free one)")
+	}
+	u := "http://" + ln.Addr().String()
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+
+	logger.Info("cairn serving", "url", u, "db", storeDesc, "blobs", blobsDesc)
+	if !isLoopback(ln.Addr()) {
+		logger.Warn("listening on a non-loopback address without authentication: anyone who can reach " + u +
+			" can read, push, move aliases and delete; bind to 127.0.0.1 or keep the network trusted")
+		fmt.Fprintf(a.stderr(), "WARNING: cairn is listening on %s, reachable from other machines, and has NO AUTHENTICATION yet.\n", ln.Addr())
+	}
+	if a.json {
+		if err := a.printJSON(map[string]string{"url": u}); err != nil {
+			ln.Close()
+			return err
+		}
+	} else if _, err := fmt.Fprintln(a.stdout(), u); err != nil {
+		ln.Close()
+		return err
+	}
+
+	expiryCtx, stopExpiry := context.WithCancel(context.WithoutCancel(ctx))
+	expiryDone := make(chan struct{})
+	go func() {
+		defer close(expiryDone)
+		svc.RunExpiry(expiryCtx, expiryInterval, func(err error) {
+			logger.Error("expiring uploads and pending versions", "err", err)
+		})
+	}()
+	defer func() {
+		stopExpiry()
+		<-expiryDone
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("graceful shutdown did not finish; closing connections", "err", err)
+		srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// openStore opens the metadata store --db names: PostgreSQL for a
+// postgres:// URL, else SQLite at a path (default <data>/cairn.db).
+// Both bring the schema up to date.
+func (a *app) openStore(ctx context.Context, s *serveSettings, pgMaxConns int) (cairn.Store, string, error) {
+	db := s.db
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		st, err := postgres.Open(ctx, db, postgres.Options{MaxConns: pgMaxConns})
+		if err != nil {
+			return nil, "", fmt.Errorf("open database %s: %w", redactURL(db), err)
+		}
+		return st, redactURL(db), nil
+	case strings.Contains(db, "://"):
+		return nil, "", cairn.Errorf(cairn.EINVALID, "unsupported database URL %s: want postgres://… or a SQLite file path", redactURL(db))
+	}
+	path := strings.TrimPrefix(db, "sqlite:")
+	if path == "" {
+		path = filepath.Join(s.data, "cairn.db")
+	}
+	path = a.path(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, "", fmt.Errorf("create data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open database %s: %w", path, err)
+	}
+	return st, "sqlite:" + path, nil
+}
+
+// openBlobs opens the blob store --blobs names: S3 for s3://, else a
+// directory (default <data>/blobs), created if missing.
+func (a *app) openBlobs(ctx context.Context, s *serveSettings) (cairn.BlobStore, string, error) {
+	b := s.blobs
+	switch {
+	case strings.HasPrefix(b, "s3://"):
+		return openS3(ctx, b)
+	case strings.Contains(b, "://"):
+		return nil, "", cairn.Errorf(cairn.EINVALID, "unsupported blob store URL %s: want s3://… or a directory", redactURL(b))
+	}
+	dir := strings.TrimPrefix(b, "file:")
+	if dir == "" {
+		dir = filepath.Join(s.data, "blobs")
+	}
+	dir = a.path(dir)
+	st, err := fsblob.New(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("open blob directory %s: %w", dir, err)
+	}
+	return st, "file:" + dir, nil
+}
+
+// redactURL hides a password in a URL for logs and messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// isLoopback reports whether addr accepts connections only from this host.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
+// newLogger returns the server's structured logger on w.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log-format %q: want text or json", format)
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) showCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show REF",
+		Short: "Show a version: its files, metadata, aliases and status",
+		Long: `Show the whole record of the version a reference names: NAME (the latest
+ready version), NAME@v3 or NAME@alias.`,
+		Example: `  cairn show churn@champion
+  cairn show churn@v3 --json`,
+		Args: exactArgs("REF"),
+		RunE: a.runShowVersion,
+	}
+}
+
+// runShowVersion is `cairn show REF` and `cairn versions show REF`.
+func (a *app) runShowVersion(c *cobra.Command, args []string) error {
+	ref, err := parseRef(c, args[0])
+	if err != nil {
+		return err
+	}
+	cl, err := a.client(c)
+	if err != nil {
+		return err
+	}
+	v, err := cl.Resolve(c.Context(), ref.String())
+	if err != nil {
+		return err
+	}
+	return a.printVersion(v)
+}
+
+// printVersion prints a version record: JSON as the API returns it, or
+// for people every field that is set.
+func (a *app) printVersion(v *cairn.Version) error {
+	if a.json {
+		return a.printJSON(v)
+	}
+	f := newFields(a.stdout())
+	f.add("version", v.Ref())
+	f.add("kind", string(v.Kind))
+	status := string(v.Status)
+	if v.StatusMessage != "" {
+		status += " (" + v.StatusMessage + ")"
+	}
+	f.add("status", status)
+	if v.Archived {
+		f.add("archived", "yes")
+	}
+	if v.DeletedAt != nil {
+		f.add("deleted", formatTime(*v.DeletedAt))
+	}
+	if v.Stage != "" && v.Stage != cairn.StageNone {
+		f.add("stage", string(v.Stage))
+	}
+	f.add("aliases", strings.Join(v.Aliases, ", "))
+	f.add("digest", string(v.Digest))
+	f.add("size", fmt.Sprintf("%s in %d file%s", formatBytes(v.Size), len(v.Files), plural(len(v.Files))))
+	by := v.CreatedBy
+	if by != "" && !v.CreatedByVerified {
+		by += " (unverified)"
+	}
+	f.add("created", strings.TrimSpace(formatTime(v.CreatedAt)+" by "+by))
+	if !v.UpdatedAt.Equal(v.CreatedAt) {
+		f.add("updated", formatTime(v.UpdatedAt))
+	}
+	f.add("run", v.RunID)
+	f.add("source", v.Source)
+	f.add("code version", v.SourceCodeVersion)
+	f.add("framework", v.Framework)
+	f.add("trained by", v.TrainedBy)
+	f.add("training data", v.TrainingDataset)
+	f.add("validation data", v.ValidationDataset)
+	f.add("derived from", strings.Join(v.DerivedFrom, ", "))
+	f.add("inputs", strings.Join(v.Inputs, ", "))
+	f.add("dependencies", v.Dependencies)
+	f.add("metrics", formatMetrics(v.Metrics))
+	f.add("params", formatStrings(v.Params))
+	f.add("tags", formatStrings(v.Tags))
+	if len(v.Signature) > 0 {
+		f.add("signature", compactJSON(v.Signature))
+	}
+	if err := f.flush(); err != nil {
+		return err
+	}
+	if len(v.Files) > 0 {
+		fmt.Fprintln(a.stdout())
+		t := newTable(a.stdout(), "FILE", "SIZE", "DIGEST")
+		for _, file := range v.Files {
+			t.row(file.Path, formatBytes(file.Size), shortDigest(file.Digest))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return a.printDescription(v.Description)
+}
+
+// shortDigest abbreviates a digest for tables: sha256: and 12 hex digits.
+func shortDigest(d cairn.Digest) string {
+	s := string(d)
+	if len(s) > len("sha256:")+12 {
+		return s[:len("sha256:")+12]
+	}
+	return s
+}
