@@ -209,3 +209,26 @@ func mustJSON(t testing.TB, v any) string {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func cmpSnap(before, after snapshot) string { return cmp.Diff(before, after) }
+
+// rawChunked is raw with a body of unannounced length, sent chunked.
+func rawChunked(t testing.TB, e *apitest.Env, method, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.Server.URL+path, io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.Server.Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.ContentLength != 0 && req.ContentLength != -1 {
+		t.Fatalf("request was not chunked")
+	}
+	return resp, b
+}
