@@ -22,6 +22,10 @@ import (
 // the largest registry the targets speak of has versions.
 const DefaultBaselineRows = 1_000_000
 
+// baselineFile is the baseline database's file name; the number changes
+// with its schema, so that a cached file of another shape is never used.
+const baselineFile = "baseline-1.db"
+
 // Baseline is the bare reference server every figure of a run is compared
 // with: net/http, one SQLite primary-key lookup on a table of Rows rows
 // (modernc.org/sqlite, WAL, the same driver and pragmas as Cairn's store)
@@ -41,7 +45,7 @@ type Baseline struct {
 }
 
 // StartBaseline opens (creating and filling it if needed) the baseline
-// database baseline.db in dir with rows rows and serves
+// database baseline-1.db in dir with rows rows and serves
 // GET /items/{id} on 127.0.0.1 at a free port. An existing file with the
 // right number of rows is reused; filling a million rows takes a few
 // seconds.
@@ -49,7 +53,7 @@ func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, erro
 	if rows < 1 {
 		return nil, fmt.Errorf("bench: baseline needs at least one row, got %d", rows)
 	}
-	path := filepath.Join(dir, "baseline.db")
+	path := filepath.Join(dir, baselineFile)
 	b := &Baseline{Rows: rows}
 	built, err := fillBaseline(ctx, path, rows)
 	if err != nil {
@@ -67,7 +71,7 @@ func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, erro
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	b.db.SetMaxOpenConns(n)
 	b.db.SetMaxIdleConns(n)
-	stmt, err := b.db.PrepareContext(ctx, `SELECT id, model, number, status, digest, size, created_by, created_at FROM items WHERE id = ?`)
+	stmt, err := b.db.PrepareContext(ctx, `SELECT id, model, number, kind, status, digest, size, source, created_by, created_at FROM items WHERE id = ?`)
 	if err != nil {
 		b.db.Close()
 		return nil, fmt.Errorf("bench: baseline query: %w", err)
@@ -81,7 +85,7 @@ func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, erro
 			return
 		}
 		var it baselineItem
-		err = stmt.QueryRowContext(r.Context(), id).Scan(&it.ID, &it.Model, &it.Number, &it.Status, &it.Digest, &it.Size, &it.CreatedBy, &it.CreatedAt)
+		err = stmt.QueryRowContext(r.Context(), id).Scan(&it.ID, &it.Model, &it.Number, &it.Kind, &it.Status, &it.Digest, &it.Size, &it.Source, &it.CreatedBy, &it.CreatedAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
@@ -106,9 +110,10 @@ func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, erro
 
 // Close stops the server and closes the database; the file stays.
 func (b *Baseline) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	serr := b.srv.Shutdown(ctx)
+	// Connections a load generator opened but never used count as busy
+	// for Shutdown for five seconds; there is nothing to drain here, so
+	// close them.
+	serr := b.srv.Close()
 	derr := b.db.Close()
 	return errors.Join(serr, derr)
 }
@@ -127,9 +132,11 @@ type baselineItem struct {
 	ID        int64  `json:"id"`
 	Model     string `json:"model"`
 	Number    int64  `json:"number"`
+	Kind      string `json:"kind"`
 	Status    string `json:"status"`
 	Digest    string `json:"digest"`
 	Size      int64  `json:"size"`
+	Source    string `json:"source"`
 	CreatedBy string `json:"created_by"`
 	CreatedAt string `json:"created_at"`
 }
@@ -146,7 +153,8 @@ func fillBaseline(ctx context.Context, path string, rows int64) (time.Duration, 
 	db.SetMaxOpenConns(1)
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS items (
 		id INTEGER PRIMARY KEY, model TEXT NOT NULL, number INTEGER NOT NULL,
-		status TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL,
+		kind TEXT NOT NULL, status TEXT NOT NULL, digest TEXT NOT NULL,
+		size INTEGER NOT NULL, source TEXT NOT NULL,
 		created_by TEXT NOT NULL, created_at TEXT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("bench: baseline schema: %w", err)
 	}
@@ -157,6 +165,8 @@ func fillBaseline(ctx context.Context, path string, rows int64) (time.Duration, 
 	if have == rows {
 		return 0, nil
 	}
+	// The table is rebuilt from scratch rather than patched: a file of
+	// another size is from another run's settings.
 	start := time.Now()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -166,7 +176,7 @@ func fillBaseline(ctx context.Context, path string, rows int64) (time.Duration, 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM items`); err != nil {
 		return 0, fmt.Errorf("bench: baseline fill: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO items (id, model, number, status, digest, size, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO items (id, model, number, kind, status, digest, size, source, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return 0, fmt.Errorf("bench: baseline fill: %w", err)
 	}
@@ -176,8 +186,10 @@ func fillBaseline(ctx context.Context, path string, rows int64) (time.Duration, 
 			return 0, ctx.Err()
 		}
 		digest := fmt.Sprintf("sha256:%064x", uint64(i)*0x9E3779B97F4A7C15)
-		if _, err := ins.ExecContext(ctx, i, fmt.Sprintf("model-%05d", i%1000), i/1000+1, "ready", digest,
-			1024+i%4096, "bench", t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano)); err != nil {
+		model, number := fmt.Sprintf("model-%05d", i%1000), i/1000+1
+		source := fmt.Sprintf("s3://cairn-bench/%s/v%d/model.bin", model, number)
+		if _, err := ins.ExecContext(ctx, i, model, number, "model", "ready", digest, 1024+i%4096, source,
+			"bench", t0.Add(time.Duration(i)*time.Second).Format(time.RFC3339Nano)); err != nil {
 			return 0, fmt.Errorf("bench: baseline fill: %w", err)
 		}
 	}

@@ -231,7 +231,7 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 		}
 		res.Versions += batchVersions
 		res.Aliases += batchAliases
-		if opts.Progress != nil {
+		if opts.Progress != nil && batchVersions+batchAliases > 0 {
 			opts.Progress(res.Versions, time.Since(start))
 		}
 	}
@@ -346,10 +346,13 @@ func putSeedBlobs(ctx context.Context, blobs cairn.BlobStore) ([]cairn.File, err
 			b[j] = byte(rng.Uint32())
 		}
 		d := cairn.DigestOf(b)
-		if err := blobs.Put(ctx, d, int64(len(b)), bytes.NewReader(b)); err != nil {
+		files[i] = cairn.File{Path: "model.bin", Size: int64(len(b)), Digest: d}
+		if size, err := blobs.Stat(ctx, d); err == nil && size == int64(len(b)) {
+			continue // from an earlier seed
+		}
+		if err := blobs.Put(ctx, d, int64(len(b)), bytesReader(b)); err != nil {
 			return nil, fmt.Errorf("bench: seed: store a blob: %w", err)
 		}
-		files[i] = cairn.File{Path: "model.bin", Size: int64(len(b)), Digest: d}
 	}
 	return files, nil
 }
@@ -366,3 +369,5 @@ type joinedStore struct{ cairn.Tx }
 func (s joinedStore) Update(_ context.Context, fn func(cairn.Tx) error) error { return fn(s.Tx) }
 
 func (joinedStore) Close() error { return nil }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

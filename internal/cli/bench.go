@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-registry/cairn/internal/bench"
+	"github.com/spf13/cobra"
+)
+
+// benchSettings are the flags of `cairn bench`.
+type benchSettings struct {
+	concurrency  int
+	duration     time.Duration
+	requests     int64
+	warmup       time.Duration
+	scenarios    []string
+	baseline     bool
+	baselineRows int64
+	baselineDir  string
+	transferMiB  int64
+	transferDir  string
+	serverPID    int
+}
+
+func (a *app) benchCommand() *cobra.Command {
+	s := &benchSettings{}
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a server: req/s and latency of the hot paths, push and pull MiB/s",
+		Long: `Measure a running server (--url or CAIRN_URL) with closed-loop load:
+--concurrency workers, each one request in flight on its own keep-alive
+connection, for --duration (or --requests operations in all) after a
+--warmup. Scenarios, in order:
+
+  resolve  GET /api/v1/resolve/{model}@{alias}, random aliased model
+  get      GET /api/v1/models/{model}/versions/{n}, random version
+  list     GET /api/v1/models/{model}/versions?page_size=100
+  search   the same list with filter "` + bench.SearchFilter + `"
+           (across all models if the server has GET /api/v1/versions)
+  create   create a version with one 64-byte file, upload it, finalize
+  push     client push of a generated --transfer-mib file (one push)
+  pull     client pull of it, verifying the digest (one pull)
+
+The server needs data to read: fill it first with 'cairn bench seed'.
+With --baseline (the default) a bare reference server runs in this
+process for the same time before and after the scenarios: net/http doing
+one SQLite primary-key lookup in a table of --baseline-rows rows and
+answering 300 bytes of JSON. Each scenario's req/s is shown as a ratio to
+it, since absolute numbers on a shared machine vary from run to run.
+
+Load goes only to --url; run it on the server's machine or next to it.
+The results table (or --json) goes to stdout, with the machine it ran on;
+progress goes to stderr.`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error { return a.runBench(c, s) },
+	}
+	f := c.Flags()
+	f.IntVar(&s.concurrency, "concurrency", 32, "concurrent workers (connections)")
+	f.DurationVar(&s.duration, "duration", 10*time.Second, "how long each load scenario runs (0: until --requests)")
+	f.Int64Var(&s.requests, "requests", 0, "stop each load scenario after this many operations (0: no limit)")
+	f.DurationVar(&s.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario")
+	f.StringSliceVar(&s.scenarios, "scenarios", bench.Scenarios, "scenarios to run, comma-separated")
+	f.BoolVar(&s.baseline, "baseline", true, "also measure the bare baseline server, before and after")
+	f.Int64Var(&s.baselineRows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
+	f.StringVar(&s.baselineDir, "baseline-dir", "", "where the baseline database is kept between runs (default: the user cache directory)")
+	f.Int64Var(&s.transferMiB, "transfer-mib", 1024, "size of the pushed and pulled file, MiB")
+	f.StringVar(&s.transferDir, "transfer-dir", "", "where the file and its pulled copy are written (default: the temporary directory); needs twice the size free")
+	f.IntVar(&s.serverPID, "server-pid", 0, "the server's process id, if it runs on this machine: its memory is reported around push and pull")
+	c.AddCommand(a.benchSeedCommand())
+	return c
+}
+
+// benchReport is the --json output of `cairn bench`.
+type benchReport struct {
+	Machine  bench.Machine   `json:"machine"`
+	URL      string          `json:"url"`
+	Models   int             `json:"models"`
+	Versions int64           `json:"versions"`
+	Baseline []*bench.Result `json:"baseline,omitempty"`
+	Results  []*bench.Result `json:"results"`
+}
+
+func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
+	ctx := c.Context()
+	if s.concurrency < 1 {
+		return usageErr(c, "--concurrency must be at least 1")
+	}
+	if s.duration <= 0 && s.requests <= 0 {
+		return usageErr(c, "give --duration or --requests")
+	}
+	for _, sc := range s.scenarios {
+		if !slices.Contains(bench.Scenarios, sc) {
+			return usageErr(c, "unknown scenario %q: want some of %s", sc, strings.Join(bench.Scenarios, ","))
+		}
+	}
+	if _, err := a.client(c); err != nil { // validates the URL
+		return err
+	}
+	url := a.serverURL()
+	opts := bench.Options{Concurrency: s.concurrency, Duration: s.duration, Requests: s.requests, Warmup: s.warmup}
+	hc := bench.NewHTTPClient(s.concurrency)
+	rep := &benchReport{Machine: bench.ThisMachine(), URL: url}
+
+	a.infof("bench: %s", rep.Machine)
+	tg, err := bench.Discover(ctx, url, hc)
+	if err != nil {
+		return err
+	}
+	rep.Models, rep.Versions = tg.Models, tg.Versions
+	a.infof("bench: %s holds %d models, %d versions in the models sampled", url, tg.Models, tg.Versions)
+
+	var base *bench.Baseline
+	if s.baseline {
+		dir := s.baselineDir
+		if dir == "" {
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				cache = os.TempDir()
+			}
+			dir = filepath.Join(cache, "cairn-bench")
+		}
+		dir = a.path(dir)
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("baseline directory: %w", err)
+		}
+		a.infof("bench: starting the baseline server (%d rows in %s)…", s.baselineRows, dir)
+		base, err = bench.StartBaseline(ctx, dir, s.baselineRows)
+		if err != nil {
+			return err
+		}
+		defer base.Close()
+		if base.Built > 0 {
+			a.infof("bench: built the baseline table in %s", base.Built.Round(time.Millisecond))
+		}
+	}
+	runBaseline := func(label string) error {
+		if base == nil {
+			return nil
+		}
+		a.infof("bench: %s…", label)
+		r, err := bench.Run(ctx, "baseline", opts, base.Op(hc))
+		if err != nil {
+			return err
+		}
+		r.Note = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in %d rows, %s", s.baselineRows, label)
+		rep.Baseline = append(rep.Baseline, r)
+		return nil
+	}
+
+	if err := runBaseline("baseline before the scenarios"); err != nil {
+		return err
+	}
+	var transfer bool
+	for _, name := range bench.Scenarios {
+		if !slices.Contains(s.scenarios, name) {
+			continue
+		}
+		if name == bench.ScenarioPush || name == bench.ScenarioPull {
+			transfer = true
+			continue
+		}
+		op, note, err := tg.Op(name)
+		if err != nil {
+			return err
+		}
+		a.infof("bench: %s…", name)
+		r, err := bench.Run(ctx, name, opts, op)
+		if err != nil {
+			return err
+		}
+		r.Note = note
+		rep.Results = append(rep.Results, r)
+	}
+	if err := runBaseline("baseline after the scenarios"); err != nil {
+		return err
+	}
+	if transfer {
+		a.infof("bench: push and pull of %d MiB…", s.transferMiB)
+		push, pull, err := tg.Transfer(ctx, bench.TransferOptions{
+			Size: s.transferMiB << 20, Dir: a.path(s.transferDir), ServerPID: s.serverPID,
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range []*bench.Result{push, pull} {
+			if slices.Contains(s.scenarios, r.Name) {
+				rep.Results = append(rep.Results, r)
+			}
+		}
+	}
+
+	if a.json {
+		return a.printJSON(rep)
+	}
+	return a.printBench(rep)
+}
+
+// printBench writes the results table.
+func (a *app) printBench(rep *benchReport) error {
+	w := a.stdout()
+	fmt.Fprintf(w, "machine: %s\n", rep.Machine)
+	fmt.Fprintf(w, "server:  %s, %d models, %d versions\n\n", rep.URL, rep.Models, rep.Versions)
+	var baseRPS float64
+	for _, b := range rep.Baseline {
+		baseRPS += b.RPS / float64(len(rep.Baseline))
+	}
+	t := newTable(w, "SCENARIO", "CONN", "REQ/S", "VS BASELINE", "P50", "P90", "P99", "MAX", "ERRORS", "MIB/S")
+	row := func(r *bench.Result, ratio string) {
+		mibs := "-"
+		if r.MiBps > 0 && r.Concurrency == 1 {
+			mibs = fmt.Sprintf("%.0f", r.MiBps)
+		}
+		rps := fmt.Sprintf("%.0f", r.RPS)
+		if r.Name == bench.ScenarioPush || r.Name == bench.ScenarioPull {
+			rps = "-"
+		}
+		t.row(r.Name, r.Concurrency, rps, ratio, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, mibs)
+	}
+	for _, b := range rep.Baseline {
+		row(b, "1.00")
+	}
+	for _, r := range rep.Results {
+		ratio := "-"
+		if baseRPS > 0 && r.Name != bench.ScenarioPush && r.Name != bench.ScenarioPull {
+			ratio = fmt.Sprintf("%.2f", r.RPS/baseRPS)
+		}
+		row(r, ratio)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	for _, r := range append(slices.Clone(rep.Baseline), rep.Results...) {
+		fmt.Fprintf(w, "%-9s %s\n", r.Name+":", r.Note)
+		if r.Errors > 0 {
+			fmt.Fprintf(w, "%-9s first error: %s\n", "", r.FirstError)
+		}
+	}
+	return nil
+}
+
+// ms formats a latency in milliseconds.
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+// benchSeedSettings are the flags of `cairn bench seed`.
+type benchSeedSettings struct {
+	data, db, blobs string
+	models          int
+	versions        int64
+	batch           int
+	viaService      bool
+	randSeed        uint64
+}
+
+func (a *app) benchSeedCommand() *cobra.Command {
+	s := &benchSeedSettings{}
+	c := &cobra.Command{
+		Use:   "seed",
+		Short: "Fill a registry with many versions, fast, for benchmarks",
+		Long: `Fill a registry with --versions versions spread over --models models
+(bench-00000, bench-00001, …), for 'cairn bench' to read. It writes to the
+stores directly, the way 'cairn serve' opens them (--data, --db, --blobs
+as for serve), in transactions of --batch versions, through the registry
+service's own code: the versions, their audit entries and events, the
+models and the aliases champion and staging on each model are what pushes
+through the API would have made, except that they commit in batches.
+Running it again adds versions to the same models.
+
+Each version has one small file (64 distinct blobs are shared), metrics
+auc, accuracy and loss, params, a framework and tags team and env: the
+bench's search filter matches about a fifth of them.
+
+On SQLite it adds several hundred versions a second on two cores. A server
+may run on the same data meanwhile; its writes wait for each batch.`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error { return a.runBenchSeed(c, s) },
+	}
+	f := c.Flags()
+	f.StringVar(&s.data, "data", "./cairn-data", "data directory, as for serve")
+	f.StringVar(&s.db, "db", "", "metadata database, as for serve (default <data>/cairn.db)")
+	f.StringVar(&s.blobs, "blobs", "", "blob storage, as for serve (default <data>/blobs)")
+	f.IntVar(&s.models, "models", 1000, "number of models")
+	f.Int64Var(&s.versions, "versions", 100_000, "number of versions to add, over all models")
+	f.IntVar(&s.batch, "batch", 2000, "versions per transaction")
+	f.BoolVar(&s.viaService, "via-service", false, "make every version through the service's create and finalize (slower; the default path writes the same records)")
+	f.Uint64Var(&s.randSeed, "seed", 1, "random seed for metrics and tags")
+	return c
+}
+
+func (a *app) runBenchSeed(c *cobra.Command, s *benchSeedSettings) error {
+	ctx := c.Context()
+	if s.models < 1 || s.versions < 0 || s.batch < 1 {
+		return usageErr(c, "--models and --batch must be positive and --versions not negative")
+	}
+	ss := newServeSettings()
+	ss.data, ss.db, ss.blobs = s.data, s.db, s.blobs
+	store, storeDesc, err := a.openStore(ctx, ss, 0)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	blobs, blobsDesc, err := a.openBlobs(ctx, ss)
+	if err != nil {
+		return err
+	}
+	if cl, ok := blobs.(interface{ Close() error }); ok {
+		defer cl.Close()
+	}
+	a.infof("bench seed: %d versions over %d models into %s, %s", s.versions, s.models, storeDesc, blobsDesc)
+	var last time.Time
+	res, err := bench.Seed(ctx, store, blobs, bench.SeedOptions{
+		Models: s.models, Versions: s.versions, Batch: s.batch, ViaService: s.viaService, RandSeed: s.randSeed,
+		Progress: func(done int64, elapsed time.Duration) {
+			if time.Since(last) < 2*time.Second && done < s.versions {
+				return
+			}
+			last = time.Now()
+			a.infof("bench seed: %d/%d versions, %s, %.0f/s", done, s.versions, elapsed.Round(time.Second), float64(done)/elapsed.Seconds())
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(res)
+	}
+	fmt.Fprintf(a.stdout(), "seeded %d versions over %d models (%d alias moves) in %s: %.0f versions/s (%d CPUs)\n",
+		res.Versions, res.Models, res.Aliases, res.Elapsed.Round(time.Millisecond), res.PerSec, runtime.NumCPU())
+	return nil
+}
