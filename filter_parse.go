@@ -119,7 +119,9 @@ func ParseFilterField(s string) (Field, error) {
 // params., strings single-quoted, and only the parentheses the tree needs,
 // so that it never nests deeper than the filter it was parsed from.
 // ParseFilter(f.String()) returns a tree equal to f for every f that
-// ParseFilter returned. A nil filter is "".
+// ParseFilter returned, unless the canonical form outgrows MaxFilterLength:
+// it can be longer than a terse spelling (spaces around operators, 1e5
+// written 100000). A nil filter is "".
 func (f *Filter) String() string {
 	if f == nil || f.Root == nil {
 		return ""
