@@ -188,10 +188,11 @@ func Run(ctx context.Context, name string, opts Options, op Op) (*Result, error)
 }
 
 // NewHTTPClient returns the client every worker of a run shares: keep-alive
-// with up to concurrency idle connections to the one host (the default of
-// two would make most workers reconnect on every request), no proxy from
-// the environment (load goes exactly where it is pointed), no transparent
-// compression (it would measure gzip, not the server).
+// with up to concurrency connections to the one host, all kept open between
+// requests (the default of two idle ones would make most workers reconnect
+// on every request), no proxy from the environment (load goes exactly where
+// it is pointed), no transparent compression (it would measure gzip, not
+// the server).
 func NewHTTPClient(concurrency int) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
@@ -199,6 +200,11 @@ func NewHTTPClient(concurrency int) *http.Client {
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        concurrency,
 			MaxIdleConnsPerHost: concurrency,
+			// A request that finds no idle connection dials a new one, even
+			// if another frees up before the dial completes; bound the
+			// total so the run uses exactly as many connections as
+			// workers.
+			MaxConnsPerHost: concurrency,
 			IdleConnTimeout:     90 * time.Second,
 			DisableCompression:  true,
 			ForceAttemptHTTP2:   false,

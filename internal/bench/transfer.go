@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -61,8 +60,10 @@ func (t *Target) Transfer(ctx context.Context, opts TransferOptions) (push, pull
 		return nil, nil, err
 	}
 	// Transfers may take long: no overall timeout, unlike the load
-	// client; keep-alive as for the load.
-	hc := &http.Client{Transport: t.HTTP.Transport}
+	// client, and enough connections for the client's parallel parts.
+	hc := NewHTTPClient(2 * client.DefaultParallel)
+	hc.Timeout = 0
+	defer hc.CloseIdleConnections()
 	cl := client.New(t.URL, client.WithHTTPClient(hc), client.WithUser("cairn-bench"), client.WithUserAgent("cairn-bench"))
 
 	mem := func() string {

@@ -133,7 +133,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
 		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(),
 	)
-	add("server", a.serveCommand())
+	add("server", a.serveCommand(), a.benchCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,
 	// each a method returning its *cobra.Command.
 	return root
