@@ -204,10 +204,10 @@ func NewHTTPClient(concurrency int) *http.Client {
 			// if another frees up before the dial completes; bound the
 			// total so the run uses exactly as many connections as
 			// workers.
-			MaxConnsPerHost: concurrency,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-			ForceAttemptHTTP2:   false,
+			MaxConnsPerHost:    concurrency,
+			IdleConnTimeout:    90 * time.Second,
+			DisableCompression: true,
+			ForceAttemptHTTP2:  false,
 		},
 		Timeout: 60 * time.Second,
 	}
