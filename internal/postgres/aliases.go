@@ -53,11 +53,17 @@ func (r reader) AliasHistory(ctx context.Context, model, alias string, page cair
 			}
 			return translate(err, "alias history of %q", model)
 		}
-		rows, err := q.Query(ctx, `SELECT seq, alias, from_version, to_version, actor, at, request_id
-			FROM alias_history
-			WHERE model_id = $1 AND ($2 = '' OR alias = $2) AND ($3 = 0 OR seq < $3)
-			ORDER BY seq DESC
-			LIMIT $4`, modelID, alias, before, size+1)
+		var a args
+		sql := `SELECT seq, alias, from_version, to_version, actor, at, request_id
+			FROM alias_history WHERE model_id = ` + a.add(modelID)
+		if alias != "" {
+			sql += ` AND alias = ` + a.add(alias)
+		}
+		if before > 0 {
+			sql += ` AND seq < ` + a.add(before)
+		}
+		sql += ` ORDER BY seq DESC LIMIT ` + a.add(size+1)
+		rows, err := q.Query(ctx, sql, a...)
 		if err != nil {
 			return translate(err, "alias history of %q", model)
 		}

@@ -54,26 +54,27 @@ func (t *tx) AppendAudit(ctx context.Context, e *cairn.AuditEntry) error {
 // ListAudit lists audit entries in sequence order, after q.AfterSeq,
 // matching q's target prefix, actor, action and time range [Since, Until).
 func (r reader) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.AuditEntry, error) {
-	var since, until *int64
+	var a args
+	sql := `SELECT seq, at, actor, actor_verified, action, target,
+			before, after, request_id, prev_hash, hash
+		FROM audit_log WHERE seq > ` + a.add(q.AfterSeq)
+	if q.Target != "" {
+		sql += ` AND starts_with(target, ` + a.add(q.Target) + `)`
+	}
+	if q.Actor != "" {
+		sql += ` AND actor = ` + a.add(q.Actor)
+	}
+	if q.Action != "" {
+		sql += ` AND action = ` + a.add(q.Action)
+	}
 	if !q.Since.IsZero() {
-		s := micros(q.Since)
-		since = &s
+		sql += ` AND at >= ` + a.add(micros(q.Since))
 	}
 	if !q.Until.IsZero() {
-		u := micros(q.Until)
-		until = &u
+		sql += ` AND at < ` + a.add(micros(q.Until))
 	}
-	rows, err := r.q.Query(ctx, `SELECT seq, at, actor, actor_verified, action, target,
-			before, after, request_id, prev_hash, hash
-		FROM audit_log
-		WHERE seq > $1
-		  AND ($2 = '' OR starts_with(target, $2))
-		  AND ($3 = '' OR actor = $3)
-		  AND ($4 = '' OR action = $4)
-		  AND ($5::bigint IS NULL OR at >= $5)
-		  AND ($6::bigint IS NULL OR at < $6)
-		ORDER BY seq
-		LIMIT $7`, q.AfterSeq, q.Target, q.Actor, q.Action, since, until, limit(q.Limit))
+	sql += ` ORDER BY seq LIMIT ` + a.add(limit(q.Limit))
+	rows, err := r.q.Query(ctx, sql, a...)
 	if err != nil {
 		return nil, translate(err, "list audit entries")
 	}

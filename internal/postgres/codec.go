@@ -186,3 +186,12 @@ func decodeCursor(token string) (cursor, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// args collects the arguments of a query built piece by piece; add returns
+// the placeholder of the value it appends.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return placeholder(len(*a))
+}

@@ -66,8 +66,9 @@ type Options struct {
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		// The error may quote the URL, password included: do not wrap it.
-		return nil, cairn.Errorf(cairn.EINVALID, "postgres: invalid connection URL")
+		// pgconn redacts the password in the URL it quotes (the tests
+		// check), so the cause can travel with the error.
+		return nil, cairn.WrapError(cairn.EINVALID, err, "postgres: invalid connection URL")
 	}
 	if opts.MaxConns < 0 {
 		return nil, cairn.Errorf(cairn.EINVALID, "postgres: MaxConns is %d; want 0 (default) or more", opts.MaxConns)

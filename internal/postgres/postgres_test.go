@@ -15,8 +15,21 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/storetest"
 	"github.com/cairn-registry/cairn/internal/testenv"
 )
+
+// TestStore runs the conformance suite every metadata store passes, each
+// subtest on a fresh database.
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(tb testing.TB) cairn.Store {
+		db, err := Open(context.Background(), testenv.PostgresURL(tb), Options{MaxConns: 4})
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return db
+	})
+}
 
 func testContext(t *testing.T) context.Context {
 	t.Helper()

@@ -54,7 +54,8 @@ func (r reader) GetRun(ctx context.Context, id string) (*cairn.Run, error) {
 }
 
 // ListRuns lists undeleted runs, of one experiment or of all, newest first
-// (created_at, then id, descending). Page tokens are keyset cursors.
+// (created_at descending, then id ascending). Page tokens are keyset
+// cursors, so runs created while a client pages do not shift the pages.
 func (r reader) ListRuns(ctx context.Context, q cairn.RunQuery) (*cairn.RunPage, error) {
 	size, err := pageSize(q.Page.Size)
 	if err != nil {
@@ -68,12 +69,17 @@ func (r reader) ListRuns(ctx context.Context, q cairn.RunQuery) (*cairn.RunPage,
 		}
 		after = true
 	}
-	rows, err := r.q.Query(ctx, `SELECT `+runColumns+` FROM runs r
-		WHERE r.deleted_at IS NULL
-		  AND ($1 = '' OR r.experiment_id = $1)
-		  AND (NOT $2 OR (r.created_at, r.id) < ($3, $4))
-		ORDER BY r.created_at DESC, r.id DESC
-		LIMIT $5`, q.ExperimentID, after, c.n, c.s, size+1)
+	var a args
+	sql := `SELECT ` + runColumns + ` FROM runs r WHERE r.deleted_at IS NULL`
+	if q.ExperimentID != "" {
+		sql += ` AND r.experiment_id = ` + a.add(q.ExperimentID)
+	}
+	if after {
+		t, id := a.add(c.n), a.add(c.s)
+		sql += ` AND (r.created_at < ` + t + ` OR (r.created_at = ` + t + ` AND r.id > ` + id + `))`
+	}
+	sql += ` ORDER BY r.created_at DESC, r.id LIMIT ` + a.add(size+1)
+	rows, err := r.q.Query(ctx, sql, a...)
 	if err != nil {
 		return nil, translate(err, "list runs")
 	}

@@ -111,7 +111,9 @@ func (r reader) LatestVersion(ctx context.Context, model string) (*cairn.Version
 }
 
 // ListVersions lists versions of one model, or of every model, matching q's
-// filter in q's order, one page at a time. Page tokens are offsets
+// filter in q's order, one page at a time. Unless q.IncludeDeleted, deleted
+// versions and the versions of deleted models are left out. ENOTFOUND if
+// q.Model does not exist. Page tokens are offsets
 // (sqlfilter.EncodePageToken).
 func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.VersionPage, error) {
 	size, err := pageSize(q.Page.Size)
@@ -131,7 +133,7 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 		sql += ` AND m.name = $1`
 	}
 	if !q.IncludeDeleted {
-		sql += ` AND v.deleted_at IS NULL`
+		sql += ` AND v.deleted_at IS NULL AND m.deleted_at IS NULL`
 	}
 	c, err := sqlfilter.Versions(q.Filter, q.OrderBy, sqlfilter.Postgres, len(args)+1)
 	if err != nil {
@@ -151,6 +153,13 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 	vs, err := collectVersions(rows)
 	if err != nil {
 		return nil, translate(err, "list versions")
+	}
+	if len(vs) == 0 && q.Model != "" {
+		// Nothing listed: tell a model without (visible) versions from a
+		// model that does not exist.
+		if _, err := getModel(ctx, r.q, q.Model, false); err != nil {
+			return nil, err
+		}
 	}
 	page := &cairn.VersionPage{Items: vs}
 	if len(vs) > size {
@@ -179,13 +188,15 @@ func (r reader) StalePendingVersions(ctx context.Context, t time.Time, n int) ([
 }
 
 // ReferencedDigests calls fn for every blob digest that a version (deleted
-// ones included) or an upload session refers to, each once. The rows stream
+// ones included: its manifest and its files) or an upload session refers
+// to, each once. The rows stream
 // from the server, so memory stays flat however many versions there are;
 // fn must therefore not use the store's transaction it was called on (the
 // connection is busy), though it may use the DB.
 func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error) error {
-	rows, err := r.q.Query(ctx, `SELECT f.digest FROM versions v,
-			jsonb_to_recordset(v.files) AS f(digest TEXT)
+	rows, err := r.q.Query(ctx, `SELECT digest FROM versions
+		UNION
+		SELECT f.digest FROM versions v, jsonb_to_recordset(v.files) AS f(digest TEXT)
 		UNION
 		SELECT digest FROM uploads`)
 	if err != nil {
@@ -205,8 +216,9 @@ func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) err
 }
 
 // CreateVersion inserts v, whose number AllocateVersion returned. ENOTFOUND
-// if the model does not exist, ECONFLICT if the number is taken; neither
-// aborts the transaction.
+// if the model does not exist, ECONFLICT if the number is taken,
+// EFAILEDPRECONDITION if it was never allocated (it would leave a gap);
+// none of them aborts the transaction.
 func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 	var enc [6]string
 	for i, c := range []struct {
@@ -238,7 +250,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		       $13::jsonb, $14::jsonb, $15::json, $16, $17, $18, $19::jsonb, $20::jsonb,
 		       $21::jsonb, $22, $23, $24, $25, $26,
 		       $27, $28, $29::bigint
-		FROM models m WHERE m.name = $1
+		FROM models m WHERE m.name = $1 AND m.latest_version >= $2
 		ON CONFLICT (model_id, number) DO NOTHING
 		RETURNING id`,
 		v.Model, v.Number, string(v.Status), v.StatusMessage, string(v.Digest), v.Size, enc[0],
@@ -247,8 +259,13 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		enc[5], v.Description, v.CreatedBy, v.CreatedByVerified, micros(v.CreatedAt), micros(v.UpdatedAt),
 		v.Archived, string(stage), nullMicros(v.DeletedAt)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if _, err := getModel(ctx, t.q, v.Model, false); err != nil {
+		m, err := getModel(ctx, t.q, v.Model, false)
+		if err != nil {
 			return err
+		}
+		if v.Number > m.LatestVersion {
+			return cairn.Errorf(cairn.EFAILEDPRECONDITION,
+				"version %s was not allocated (the latest allocated is %d): numbers come from AllocateVersion", v.Ref(), m.LatestVersion)
 		}
 		return cairn.Errorf(cairn.ECONFLICT, "version %s already exists", v.Ref())
 	}

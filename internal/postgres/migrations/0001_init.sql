@@ -88,6 +88,8 @@ CREATE TABLE alias_history (
     request_id   TEXT   NOT NULL DEFAULT ''
 );
 CREATE INDEX alias_history_alias ON alias_history (model_id, alias, seq DESC);
+-- AliasHistory(model, "") lists every alias's moves of one model, newest first.
+CREATE INDEX alias_history_model ON alias_history (model_id, seq DESC);
 
 CREATE TABLE runs (
     id            TEXT   COLLATE "C" PRIMARY KEY,
@@ -106,6 +108,8 @@ CREATE TABLE runs (
     deleted_at    BIGINT
 );
 CREATE INDEX runs_experiment ON runs (experiment_id, created_at DESC);
+-- ListRuns across all experiments, newest first.
+CREATE INDEX runs_created ON runs (created_at DESC, id);
 
 CREATE TABLE run_metrics (
     run_id    TEXT             COLLATE "C" NOT NULL REFERENCES runs(id),
