@@ -230,7 +230,7 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 		where = append(where, `m.deleted_at IS NULL`)
 	}
 	if c.Where != "" {
-		where = append(where, "("+c.Where+")")
+		where = append(where, c.Where) // "safe to AND with others"
 	}
 	args := append(append([]any(nil), c.Args...), size+1, offset)
 	rows, err := t.tx.QueryContext(ctx, listModelsSQL(where, c.OrderBy), args...)

@@ -252,9 +252,11 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 		where = append(where, `v.deleted_at IS NULL`, `m.deleted_at IS NULL`)
 	}
 	if c.Where != "" {
-		where = append(where, "("+c.Where+")")
-		args = append(args, c.Args...)
+		where = append(where, c.Where)
 	}
+	// c.Args binds the filter's placeholders, then the order's (a metric
+	// key), which follow it in the SQL.
+	args = append(args, c.Args...)
 	args = append(args, size+1, offset)
 	rs, err := t.queryVersions(ctx, "list versions", listVersionsSQL(where, c.OrderBy), args...)
 	if err != nil {
