@@ -45,7 +45,7 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 	}
 	if m.To == 0 {
 		res, err := t.tx.ExecContext(ctx, `DELETE FROM aliases WHERE model_id = ? AND name = ?`, modelID, m.Alias)
-		if err := t.expectOne(res, err, "alias %s@%s", m.Model, m.Alias); err != nil {
+		if err := expectOne(res, err, "alias %s@%s", m.Model, m.Alias); err != nil {
 			return err
 		}
 	} else {

@@ -137,7 +137,7 @@ func (db *DB) Close() error {
 // connection and across processes by SQLite's write lock. fn must not call
 // Update itself (it would wait for its own connection); reads on db from
 // inside fn see the state before the transaction.
-func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) (err error) {
+func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) error {
 	sqltx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err, "begin transaction")
@@ -156,6 +156,11 @@ func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) (err error) {
 	}
 	done = true
 	if err := sqltx.Commit(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			// database/sql rolled back when ctx ended; say why, not
+			// "transaction has already been committed or rolled back".
+			err = cerr
+		}
 		return translate(err, "commit transaction")
 	}
 	return nil

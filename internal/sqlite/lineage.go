@@ -8,9 +8,9 @@ import (
 	"github.com/cairn-registry/cairn"
 )
 
-// MaxLineageDepth bounds Lineage's depth. The graph is acyclic in practice,
+// maxLineageDepth bounds Lineage's depth. The graph is acyclic in practice,
 // but nothing in the schema forbids a cycle, and the walk must end anyway.
-const MaxLineageDepth = 1000
+const maxLineageDepth = 1000
 
 // nodeKey is a lineage node as stored: a version row id or a run id.
 type nodeKey struct {
@@ -103,7 +103,7 @@ func lineageQuery(dir cairn.Direction, start string) string {
 }
 
 // Lineage returns the edges reachable from n in the direction dir, up to
-// depth hops (at most MaxLineageDepth), nearest first. Edges keep their own
+// depth hops (at most maxLineageDepth), nearest first. Edges keep their own
 // direction (From was used to make To) whichever way the walk goes.
 // EINVALID if depth < 1, ENOTFOUND if n does not exist.
 func (db *DB) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
@@ -114,7 +114,7 @@ func (t *tx) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, dep
 	if depth < 1 {
 		return nil, cairn.Errorf(cairn.EINVALID, "lineage depth must be at least 1, got %d", depth)
 	}
-	depth = min(depth, MaxLineageDepth)
+	depth = min(depth, maxLineageDepth)
 	if dir != cairn.Upstream && dir != cairn.Downstream {
 		return nil, cairn.Errorf(cairn.EINVALID, "invalid lineage direction %q: want up or down", dir)
 	}

@@ -157,7 +157,7 @@ func (t *tx) UpdateModel(ctx context.Context, m *cairn.Model) error {
 		SET description = ?, tags = ?, archived = ?, deleted_at = ?, updated_at = ?
 		WHERE name = ?`,
 		m.Description, tags, boolInt(m.Archived), nullMicros(m.DeletedAt), micros(m.UpdatedAt), m.Name)
-	return t.expectOne(res, err, "model %q", m.Name)
+	return expectOne(res, err, "model %q", m.Name)
 }
 
 // RenameModel renames a model. Versions, aliases and their history refer
@@ -169,12 +169,12 @@ func (t *tx) RenameModel(ctx context.Context, oldName, newName string, at time.T
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "cannot rename model %q: %q already exists", oldName, newName)
 	}
-	return t.expectOne(res, err, "model %q", oldName)
+	return expectOne(res, err, "model %q", oldName)
 }
 
 // expectOne checks that an UPDATE or DELETE hit a row: ENOTFOUND, naming
 // what, if it hit none.
-func (t *tx) expectOne(res sql.Result, err error, what string, args ...any) error {
+func expectOne(res sql.Result, err error, what string, args ...any) error {
 	if err != nil {
 		return translate(err, "update "+what, args...)
 	}

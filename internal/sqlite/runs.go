@@ -141,7 +141,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 		SET name = ?, status = ?, end_time = ?, tags = ?, deleted_at = ?, updated_at = ?
 		WHERE id = ?`,
 		r.Name, string(r.Status), nullMicros(r.EndTime), tags, nullMicros(r.DeletedAt), micros(r.UpdatedAt), r.ID)
-	return t.expectOne(res, err, "run %q", r.ID)
+	return expectOne(res, err, "run %q", r.ID)
 }
 
 // LogRun appends metric points to the run's history and sets params. The

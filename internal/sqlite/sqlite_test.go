@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -184,4 +185,57 @@ func TestHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Println("registered", n)
+}
+
+// A transaction whose context ends before it commits is rolled back, and
+// Update says so.
+func TestUpdateContextCanceled(t *testing.T) {
+	t.Parallel()
+	db := open(t, filepath.Join(t.TempDir(), "cairn.db"))
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	err := db.Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.CreateModel(ctx, &cairn.Model{Name: "churn", Kind: cairn.KindModel, CreatedBy: "a"}); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Update with a canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := db.GetModel(context.Background(), "churn"); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Fatalf("GetModel after the canceled Update: %v, want not_found", err)
+	}
+	// The write connection is usable again.
+	createModel(t, db)
+	if _, err := db.GetModel(context.Background(), "churn"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A panic in fn rolls the transaction back, propagates, and leaves the
+// write connection usable.
+func TestUpdatePanic(t *testing.T) {
+	t.Parallel()
+	db := open(t, filepath.Join(t.TempDir(), "cairn.db"))
+	defer db.Close()
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the panic from fn", r)
+			}
+		}()
+		db.Update(ctx, func(tx cairn.Tx) error {
+			if err := tx.CreateModel(ctx, &cairn.Model{Name: "churn", Kind: cairn.KindModel, CreatedBy: "a"}); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	if _, err := db.GetModel(ctx, "churn"); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Fatalf("GetModel after a panicking Update: %v, want not_found", err)
+	}
+	createModel(t, db)
 }

@@ -146,7 +146,7 @@ func (t *tx) PutPart(ctx context.Context, uploadID string, p cairn.Part) error {
 // there is none.
 func (t *tx) DeleteUpload(ctx context.Context, id string) error {
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
-	return t.expectOne(res, err, "upload %q", id)
+	return expectOne(res, err, "upload %q", id)
 }
 
 // ReferencedDigests calls fn once for every distinct blob digest that a

@@ -360,7 +360,7 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
 		tags, v.Description, string(v.Status), v.StatusMessage, boolInt(v.Archived),
 		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), v.Model, v.Number)
-	return t.expectOne(res, err, "version %s", v.Ref())
+	return expectOne(res, err, "version %s", v.Ref())
 }
 
 // versionID returns the row id of a version, or ENOTFOUND.

@@ -145,32 +145,33 @@ func auditSeqs(es []*cairn.AuditEntry) []int64 {
 func testAuditList(t *testing.T, s cairn.Store) {
 	ctx := t.Context()
 	appendAudit(t, s,
-		auditEntry(1, "alice", cairn.EventModelCreated, "churn"),           // 1
-		auditEntry(2, "alice", cairn.EventVersionCreated, "churn@v1"),      // 2
-		auditEntry(3, "bob", cairn.EventModelCreated, "fraud"),             // 3
-		auditEntry(4, "bob", cairn.EventAliasSet, "churn@champion"),        // 4
-		auditEntry(5, "alice", cairn.EventVersionCreated, "fraud@v1"),      // 5
-		auditEntry(6, "carol", cairn.EventModelCreated, "churn_100%"),      // 6: LIKE wildcards are literal
-		auditEntry(7, "carol", cairn.EventVersionCreated, "churn_100%@v1"), // 7
-		auditEntry(8, "dan", cairn.EventModelCreated, "churnx1000"),        // 8: LIKE 'churn_100%' would match
+		auditEntry(1, "alice", cairn.EventModelCreated, "churn"),               // 1
+		auditEntry(2, "alice", cairn.EventVersionCreated, "churn@v1"),          // 2
+		auditEntry(3, "bob", cairn.EventModelCreated, "fraud"),                 // 3
+		auditEntry(4, "bob", cairn.EventAliasSet, "churn@champion"),            // 4
+		auditEntry(5, "alice", cairn.EventVersionCreated, "fraud@v1"),          // 5
+		auditEntry(6, "carol", cairn.EventModelCreated, "churn_100%"),          // 6: LIKE wildcards are literal
+		auditEntry(7, "carol", cairn.EventVersionCreated, "churn_100%@v1"),     // 7
+		auditEntry(8, "dan", cairn.EventModelCreated, "churnx1000"),            // 8: LIKE 'churn_100%' would match
+		auditEntry(9, "dan", cairn.EventModelCreated, "fraud\u00e9\U0010fffd"), // 9: non-ASCII after the prefix
 	)
 	for _, tc := range []struct {
 		name string
 		q    cairn.AuditQuery
 		want []int64
 	}{
-		{"all", cairn.AuditQuery{}, []int64{1, 2, 3, 4, 5, 6, 7, 8}},
-		{"after", cairn.AuditQuery{AfterSeq: 5}, []int64{6, 7, 8}},
+		{"all", cairn.AuditQuery{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9}},
+		{"after", cairn.AuditQuery{AfterSeq: 5}, []int64{6, 7, 8, 9}},
 		{"limit", cairn.AuditQuery{Limit: 2}, []int64{1, 2}},
 		{"after and limit", cairn.AuditQuery{AfterSeq: 2, Limit: 2}, []int64{3, 4}},
 		{"target prefix", cairn.AuditQuery{Target: "churn@"}, []int64{2, 4}},
-		{"target model", cairn.AuditQuery{Target: "fraud"}, []int64{3, 5}},
+		{"target model", cairn.AuditQuery{Target: "fraud"}, []int64{3, 5, 9}},
 		{"target with wildcards", cairn.AuditQuery{Target: "churn_100%"}, []int64{6, 7}},
 		{"target no match", cairn.AuditQuery{Target: "churn_1000"}, []int64{}},
 		{"actor", cairn.AuditQuery{Actor: "bob"}, []int64{3, 4}},
 		{"action", cairn.AuditQuery{Action: cairn.EventVersionCreated}, []int64{2, 5, 7}},
 		{"actor and action", cairn.AuditQuery{Actor: "alice", Action: cairn.EventVersionCreated}, []int64{2, 5}},
-		{"since", cairn.AuditQuery{Since: at(6)}, []int64{6, 7, 8}},
+		{"since", cairn.AuditQuery{Since: at(6)}, []int64{6, 7, 8, 9}},
 		{"until (exclusive)", cairn.AuditQuery{Until: at(3)}, []int64{1, 2}},
 		{"since and until", cairn.AuditQuery{Since: at(2), Until: at(4)}, []int64{2, 3}},
 		{"nothing", cairn.AuditQuery{Actor: "nobody"}, []int64{}},

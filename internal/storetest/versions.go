@@ -86,10 +86,12 @@ func testVersionRoundTrip(t *testing.T, s cairn.Store) {
 		in.Aliases = []string{"ignored"} // CreateVersion does not write aliases
 		return tx.CreateVersion(ctx, &in)
 	})
+	// Neither insertion order nor its reverse is sorted.
 	moveAlias(t, s, "churn", "champion", 0, 1, at(4))
-	moveAlias(t, s, "churn", "beta", 0, 1, at(5))
+	moveAlias(t, s, "churn", "alpha", 0, 1, at(5))
+	moveAlias(t, s, "churn", "beta", 0, 1, at(6))
 	want := *v
-	want.Aliases = []string{"beta", "champion"}
+	want.Aliases = []string{"alpha", "beta", "champion"}
 
 	got, err := s.GetVersion(ctx, "churn", 1)
 	if err != nil {
