@@ -139,12 +139,12 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 			a.infof("bench: built the baseline table in %s", base.Built.Round(time.Millisecond))
 		}
 	}
-	runBaseline := func(label string) error {
+	runBaseline := func(name, label string) error {
 		if base == nil {
 			return nil
 		}
 		a.infof("bench: %s…", label)
-		r, err := bench.Run(ctx, "baseline", opts, base.Op(hc))
+		r, err := bench.Run(ctx, name, opts, base.Op(hc))
 		if err != nil {
 			return err
 		}
@@ -153,7 +153,7 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 		return nil
 	}
 
-	if err := runBaseline("baseline before the scenarios"); err != nil {
+	if err := runBaseline("baseline-1", "baseline before the scenarios"); err != nil {
 		return err
 	}
 	var transfer bool
@@ -177,7 +177,7 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 		r.Note = note
 		rep.Results = append(rep.Results, r)
 	}
-	if err := runBaseline("baseline after the scenarios"); err != nil {
+	if err := runBaseline("baseline-2", "baseline after the scenarios"); err != nil {
 		return err
 	}
 	if transfer {
@@ -206,6 +206,8 @@ func (a *app) printBench(rep *benchReport) error {
 	w := a.stdout()
 	fmt.Fprintf(w, "machine: %s\n", rep.Machine)
 	fmt.Fprintf(w, "server:  %s, %d models, %d versions\n\n", rep.URL, rep.Models, rep.Versions)
+	// The ratio is to the mean of the baseline's runs before and after the
+	// scenarios; how far those two differ shows how noisy the machine was.
 	var baseRPS float64
 	for _, b := range rep.Baseline {
 		baseRPS += b.RPS / float64(len(rep.Baseline))
@@ -223,7 +225,7 @@ func (a *app) printBench(rep *benchReport) error {
 		t.row(r.Name, r.Concurrency, rps, ratio, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, mibs)
 	}
 	for _, b := range rep.Baseline {
-		row(b, "1.00")
+		row(b, fmt.Sprintf("%.2f", b.RPS/baseRPS))
 	}
 	for _, r := range rep.Results {
 		ratio := "-"
@@ -237,9 +239,9 @@ func (a *app) printBench(rep *benchReport) error {
 	}
 	fmt.Fprintln(w)
 	for _, r := range append(slices.Clone(rep.Baseline), rep.Results...) {
-		fmt.Fprintf(w, "%-9s %s\n", r.Name+":", r.Note)
+		fmt.Fprintf(w, "%-11s %s\n", r.Name+":", r.Note)
 		if r.Errors > 0 {
-			fmt.Fprintf(w, "%-9s first error: %s\n", "", r.FirstError)
+			fmt.Fprintf(w, "%-11s first error: %s\n", "", r.FirstError)
 		}
 	}
 	return nil
