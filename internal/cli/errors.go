@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/client"
 	"github.com/spf13/cobra"
 )
 
@@ -101,7 +102,18 @@ func (a *app) errorMessage(err error) string {
 		// The transport's message repeats the URL twice; say it once.
 		return "cannot connect to " + a.serverURL() + ": connection refused"
 	}
-	return strings.TrimSpace(err.Error())
+	msg := strings.TrimSpace(err.Error())
+	var se *client.StatusError
+	if errors.As(err, &se) {
+		// The server's message says what went wrong; the HTTP status is
+		// noise to people, and the request id matters only when the
+		// server failed, to find its log line.
+		msg = strings.Replace(msg, ": "+se.Error(), "", 1)
+		if se.StatusCode >= 500 && se.RequestID != "" {
+			msg += " (request id " + se.RequestID + ")"
+		}
+	}
+	return msg
 }
 
 // hint returns what the user might do about err, or "".
