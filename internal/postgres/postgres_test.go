@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -591,5 +595,93 @@ func TestTranslate(t *testing.T) {
 	}
 	if err := translate(context.Canceled, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("translate hid context.Canceled: %v", err)
+	}
+}
+
+// schemaShape is what the two dialects' migrations must agree on: tables
+// with their columns in order, and index names.
+type schemaShape struct {
+	Tables  map[string][]string
+	Indexes []string
+}
+
+var (
+	createTableRE = regexp.MustCompile(`(?is)CREATE TABLE (\w+) \((.*?)\n\);`)
+	createIndexRE = regexp.MustCompile(`(?i)CREATE (?:UNIQUE )?INDEX (\w+) ON`)
+	constraintRE  = regexp.MustCompile(`(?i)^(PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|CONSTRAINT)\b`)
+	columnRE      = regexp.MustCompile(`^(\w+)\s+\w+`)
+)
+
+func parseSchema(t *testing.T, sql string) schemaShape {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(sql, "\n") {
+		if i := strings.Index(l, "--"); i >= 0 {
+			l = l[:i]
+		}
+		lines = append(lines, l)
+	}
+	sql = strings.Join(lines, "\n")
+	s := schemaShape{Tables: map[string][]string{}}
+	for _, m := range createTableRE.FindAllStringSubmatch(sql, -1) {
+		var cols []string
+		for _, l := range strings.Split(m[2], "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || constraintRE.MatchString(l) {
+				continue
+			}
+			c := columnRE.FindStringSubmatch(l)
+			if c == nil {
+				continue // continuation of a multi-line constraint
+			}
+			cols = append(cols, c[1])
+		}
+		s.Tables[m[1]] = cols
+	}
+	for _, m := range createIndexRE.FindAllStringSubmatch(sql, -1) {
+		s.Indexes = append(s.Indexes, m[1])
+	}
+	sort.Strings(s.Indexes)
+	return s
+}
+
+// The PostgreSQL migrations have the same file names, tables, columns and
+// indexes as the SQLite ones, so that the stores, sqlfilter and exports
+// see one schema.
+func TestSchemaInStepWithSQLite(t *testing.T) {
+	pgFiles, err := filepath.Glob("migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	liteFiles, err := filepath.Glob("../sqlite/migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func(paths []string) []string {
+		out := make([]string, len(paths))
+		for i, p := range paths {
+			out[i] = filepath.Base(p)
+		}
+		return out
+	}
+	if diff := cmp.Diff(base(liteFiles), base(pgFiles)); diff != "" {
+		t.Fatalf("migration files (-sqlite +postgres):\n%s", diff)
+	}
+	for _, name := range base(pgFiles) {
+		pg, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lite, err := os.ReadFile(filepath.Join("..", "sqlite", "migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := parseSchema(t, string(lite)), parseSchema(t, string(pg))
+		if len(got.Tables) == 0 {
+			t.Fatalf("%s: parsed no tables; the parser no longer fits the file", name)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: schema (-sqlite +postgres):\n%s", name, diff)
+		}
 	}
 }
