@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -120,33 +121,45 @@ func (s *Store) putMultipart(ctx context.Context, key string, d cairn.Digest, si
 		return translate(err, "blob %s", d)
 	}
 	uploadID := up.UploadId
-	uctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var inflight chan partResult
+	// Parts upload detached from ctx's cancellation. On failure the part in
+	// flight is allowed to finish (for up to partGrace) before the upload is
+	// aborted: cutting a part off mid-body can leave the server writing it
+	// after the abort, which resurrects the upload.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer pcancel()
+	var pending []chan partResult // parts in flight, oldest first; at most two
 	defer func() {
-		if inflight != nil {
-			cancel()
-			<-inflight // its buffer goes back to the pool
+		if len(pending) > 0 {
+			t := time.NewTimer(partGrace)
+			for _, ch := range pending {
+				select {
+				case <-ch:
+				case <-t.C:
+					pcancel()
+					<-ch // its buffer goes back to the pool
+				}
+			}
+			t.Stop()
 		}
 		if err != nil {
-			cctx, ccancel := cleanupContext(ctx)
-			defer ccancel()
-			s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-				Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: uploadID,
-			})
+			s.abortMultipart(ctx, key, uploadID)
 		}
 	}()
 
 	var nums []int32
 	var etags []string
 	collect := func() error {
-		res := <-inflight
-		inflight = nil
-		if res.err != nil {
-			return res.err
+		select {
+		case res := <-pending[0]:
+			pending = pending[1:]
+			if res.err != nil {
+				return res.err
+			}
+			nums, etags = append(nums, res.num), append(etags, res.etag)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		nums, etags = append(nums, res.num), append(etags, res.etag)
-		return nil
 	}
 	data, eof := bufs[0][:n], false
 	for num := int32(1); ; num++ {
@@ -155,16 +168,15 @@ func (s *Store) putMultipart(ctx context.Context, key string, d cairn.Digest, si
 		}
 		ch := make(chan partResult, 1)
 		go func(num int32, data []byte) {
-			ch <- s.uploadBufferedPart(uctx, key, uploadID, num, data)
+			ch <- s.uploadBufferedPart(pctx, key, uploadID, num, data)
 		}(num, data)
+		pending = append(pending, ch)
 		// Wait for the part before, whose buffer is the one to fill next.
-		if inflight != nil {
+		if len(pending) > 1 {
 			if err := collect(); err != nil {
-				inflight = ch
 				return err
 			}
 		}
-		inflight = ch
 		if eof {
 			break
 		}
@@ -181,8 +193,10 @@ func (s *Store) putMultipart(ctx context.Context, key string, d cairn.Digest, si
 		}
 		data, eof = next[:m], last
 	}
-	if err := collect(); err != nil {
-		return err
+	for len(pending) > 0 {
+		if err := collect(); err != nil {
+			return err
+		}
 	}
 	if err := verify(dg, d, size); err != nil {
 		return err
@@ -200,6 +214,33 @@ func (s *Store) putMultipart(ctx context.Context, key string, d cairn.Digest, si
 		return translate(err, "blob %s", d)
 	}
 	return nil
+}
+
+// partGrace is how long a failing Put waits for its part in flight before
+// cutting it off.
+const partGrace = 30 * time.Second
+
+// abortMultipart aborts an upload, also when ctx is canceled. As S3
+// documents, a part still arriving can outlive an abort, so it checks that
+// the upload is gone and aborts again if not. Whatever it cannot release,
+// RemoveStale does later.
+func (s *Store) abortMultipart(ctx context.Context, key string, uploadID *string) {
+	cctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	for range 3 {
+		_, err := s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: uploadID,
+		})
+		if err != nil && apiCode(err) != "NoSuchUpload" {
+			return
+		}
+		_, err = s.client.ListParts(cctx, &s3.ListPartsInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(key), UploadId: uploadID, MaxParts: aws.Int32(1),
+		})
+		if err != nil {
+			return // NoSuchUpload: gone; anything else: nothing more to try
+		}
+	}
 }
 
 type partResult struct {

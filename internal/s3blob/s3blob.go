@@ -106,6 +106,7 @@ type Store struct {
 	copyPartSize  int64 // UploadPartCopy's part size (grown to fit MaxParts)
 	copyWorkers   int   // concurrent UploadPartCopy requests
 	verifyBufSize int
+	listPageSize  int32 // ListObjectsV2 page size; 0: the server's default (1000)
 
 	bufs sync.Pool // *[]byte of partSize
 }
@@ -364,10 +365,11 @@ func (s *Store) Delete(ctx context.Context, d cairn.Digest) error {
 // under the blob prefix whose names are not digests are skipped.
 func (s *Store) Walk(ctx context.Context, fn func(d cairn.Digest, size int64, modTime time.Time) error) error {
 	prefix := s.blobsPrefix()
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
-		Bucket: aws.String(s.bucket),
-		Prefix: aws.String(prefix),
-	})
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
+	if s.listPageSize > 0 {
+		in.MaxKeys = aws.Int32(s.listPageSize)
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

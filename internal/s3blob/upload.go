@@ -35,11 +35,7 @@ func (s *Store) StartUpload(ctx context.Context) (string, error) {
 	uploadID := aws.ToString(out.UploadId)
 	if !validUploadID(uploadID) {
 		// We could not parse our own handle back; refuse now, not later.
-		cctx, cancel := cleanupContext(ctx)
-		defer cancel()
-		s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-			Bucket: aws.String(s.bucket), Key: aws.String(s.uploadKey(id)), UploadId: out.UploadId,
-		})
+		s.abortMultipart(ctx, s.uploadKey(id), out.UploadId)
 		return "", fmt.Errorf("start upload: storage returned an upload id Cairn cannot use: %q", uploadID)
 	}
 	return id + keySep + uploadID, nil
@@ -330,11 +326,7 @@ func (s *Store) copyMultipart(ctx context.Context, src, final string, d cairn.Di
 	}
 	defer func() {
 		if err != nil {
-			cctx, cancel := cleanupContext(ctx)
-			defer cancel()
-			s.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
-				Bucket: aws.String(s.bucket), Key: aws.String(final), UploadId: up.UploadId,
-			})
+			s.abortMultipart(ctx, final, up.UploadId)
 		}
 	}()
 
