@@ -11,8 +11,10 @@ import (
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/fsblob"
+	"github.com/cairn-registry/cairn/internal/postgres"
 	"github.com/cairn-registry/cairn/internal/registry"
 	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/cairn-registry/cairn/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -33,13 +35,36 @@ func openSQLite(t testing.TB) (cairn.Store, cairn.BlobStore) {
 	return db, blobs
 }
 
+// openPostgres opens a fresh registry on PostgreSQL (testenv provisions
+// the database) and a blob directory.
+func openPostgres(t testing.TB) (cairn.Store, cairn.BlobStore) {
+	t.Helper()
+	url := testenv.PostgresURL(t)
+	db, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := fsblob.New(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { blobs.Close() })
+	return db, blobs
+}
+
 func TestSeed(t *testing.T) {
-	for _, via := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ViaService=%v", via), func(t *testing.T) {
-			t.Parallel()
-			store, blobs := openSQLite(t)
-			seedAndCheck(t, store, blobs, via)
-		})
+	for _, backend := range []struct {
+		name string
+		open func(testing.TB) (cairn.Store, cairn.BlobStore)
+	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+		for _, via := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/ViaService=%v", backend.name, via), func(t *testing.T) {
+				t.Parallel()
+				store, blobs := backend.open(t)
+				seedAndCheck(t, store, blobs, via)
+			})
+		}
 	}
 }
 
