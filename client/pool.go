@@ -5,31 +5,32 @@ import (
 	"sync"
 )
 
-// pool runs tasks on a fixed number of workers. The first task error
-// cancels the pool's context; later tasks are skipped, and wait returns
-// that first error.
+// pool runs tasks on a fixed number of workers. After the first task
+// error it starts no further task, but lets the running ones finish: for
+// resumable uploads every part that completes is a part a retry need not
+// send again. Tasks get the caller's context, so cancelling that stops
+// everything at once. wait returns the first error.
 type pool struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	tasks  chan func(context.Context) error
-	wg     sync.WaitGroup
+	ctx   context.Context
+	tasks chan func(context.Context) error
+	stop  chan struct{} // closed on the first error
+	wg    sync.WaitGroup
 
 	mu  sync.Mutex
 	err error
 }
 
 func newPool(ctx context.Context, workers int) *pool {
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pool{ctx: ctx, cancel: cancel, tasks: make(chan func(context.Context) error)}
+	p := &pool{ctx: ctx, tasks: make(chan func(context.Context) error), stop: make(chan struct{})}
 	for range max(workers, 1) {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
 			for task := range p.tasks {
-				if p.ctx.Err() != nil {
-					continue // drain: a task failed or the caller gave up
+				if p.failed() || ctx.Err() != nil {
+					continue // drain
 				}
-				if err := task(p.ctx); err != nil {
+				if err := task(ctx); err != nil {
 					p.fail(err)
 				}
 			}
@@ -38,21 +39,33 @@ func newPool(ctx context.Context, workers int) *pool {
 	return p
 }
 
-func (p *pool) fail(err error) {
-	p.mu.Lock()
-	if p.err == nil {
-		p.err = err
+func (p *pool) failed() bool {
+	select {
+	case <-p.stop:
+		return true
+	default:
+		return false
 	}
-	p.mu.Unlock()
-	p.cancel()
 }
 
-// submit queues a task; false if the pool has failed (or its context
-// ended), in which case the task will not run.
+// fail records err (if it is the first) and stops dispatching.
+func (p *pool) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err == nil {
+		p.err = err
+		close(p.stop)
+	}
+}
+
+// submit queues a task; false if the pool has failed or the context ended,
+// in which case the task will not run.
 func (p *pool) submit(task func(context.Context) error) bool {
 	select {
 	case p.tasks <- task:
 		return true
+	case <-p.stop:
+		return false
 	case <-p.ctx.Done():
 		return false
 	}
@@ -63,7 +76,6 @@ func (p *pool) submit(task func(context.Context) error) bool {
 func (p *pool) wait() error {
 	close(p.tasks)
 	p.wg.Wait()
-	defer p.cancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
