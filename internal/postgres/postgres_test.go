@@ -645,9 +645,15 @@ func parseSchema(t *testing.T, sql string) schemaShape {
 	return s
 }
 
+// pgOnlyIndexes are the indexes, per migration, that only PostgreSQL has,
+// for its planner (see the comments in the migration).
+var pgOnlyIndexes = map[string][]string{
+	"0001_init.sql": {"versions_list"},
+}
+
 // The PostgreSQL migrations have the same file names, tables, columns and
-// indexes as the SQLite ones, so that the stores, sqlfilter and exports
-// see one schema.
+// indexes as the SQLite ones (plus pgOnlyIndexes), so that the stores,
+// sqlfilter and exports see one schema.
 func TestSchemaInStepWithSQLite(t *testing.T) {
 	pgFiles, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
@@ -677,6 +683,8 @@ func TestSchemaInStepWithSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, got := parseSchema(t, string(lite)), parseSchema(t, string(pg))
+		want.Indexes = append(want.Indexes, pgOnlyIndexes[name]...)
+		sort.Strings(want.Indexes)
 		if len(got.Tables) == 0 {
 			t.Fatalf("%s: parsed no tables; the parser no longer fits the file", name)
 		}

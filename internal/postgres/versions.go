@@ -96,11 +96,17 @@ func (r reader) GetVersion(ctx context.Context, model string, number int64) (*ca
 // LatestVersion returns the highest-numbered ready, unarchived, undeleted
 // version of model: one descent of the versions_latest index.
 func (r reader) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
+	// The LATERAL subquery makes the plan one descent of versions_latest
+	// that stops at the first row; a plain join sorts every ready version
+	// of the model.
 	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
-		FROM versions v JOIN models m ON m.id = v.model_id
-		WHERE m.name = $1 AND v.status = 'ready' AND NOT v.archived AND v.deleted_at IS NULL
-		ORDER BY v.number DESC
-		LIMIT 1`, model))
+		FROM models m CROSS JOIN LATERAL (
+			SELECT * FROM versions v
+			WHERE v.model_id = m.id AND v.status = 'ready' AND NOT v.archived AND v.deleted_at IS NULL
+			ORDER BY v.number DESC
+			LIMIT 1
+		) v
+		WHERE m.name = $1`, model))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q has no ready version", model)
 	}
@@ -127,24 +133,51 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 		}
 	}
 	var args []any
-	sql := `SELECT ` + versionColumns + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
 	if q.Model != "" {
 		args = append(args, q.Model)
-		sql += ` AND m.name = $1`
-	}
-	if !q.IncludeDeleted {
-		sql += ` AND v.deleted_at IS NULL AND m.deleted_at IS NULL`
 	}
 	c, err := sqlfilter.Versions(q.Filter, q.OrderBy, sqlfilter.Postgres, len(args)+1)
 	if err != nil {
 		return nil, err
 	}
-	if c.Where != "" {
-		sql += ` AND (` + c.Where + `)`
-	}
 	args = append(args, c.Args...)
-	sql += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + placeholder(len(args)+1) + ` OFFSET ` + placeholder(len(args)+2)
+	lim, off := placeholder(len(args)+1), placeholder(len(args)+2)
 	args = append(args, size+1, offset)
+
+	var sql string
+	if q.Model == "" {
+		sql = `SELECT ` + versionColumns + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
+		if !q.IncludeDeleted {
+			sql += ` AND v.deleted_at IS NULL AND m.deleted_at IS NULL`
+		}
+		if c.Where != "" {
+			sql += ` AND (` + c.Where + `)`
+		}
+		sql += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + lim + ` OFFSET ` + off
+	} else {
+		// One model: the page is cut inside a LATERAL subquery that sees
+		// the model as a single outer row. There the planner knows the
+		// model's columns are constants and can walk versions_list in
+		// order, stopping after the page; a plain join sorts every version
+		// of the model first, which the planner cannot foresee for a model
+		// with far more versions than the average. The outer ORDER BY
+		// repeats the order (SQL guarantees none otherwise) over one page.
+		sql = `SELECT ` + versionColumns + ` FROM models m CROSS JOIN LATERAL (
+			SELECT v.* FROM versions v WHERE v.model_id = m.id`
+		if !q.IncludeDeleted {
+			sql += ` AND v.deleted_at IS NULL`
+		}
+		if c.Where != "" {
+			sql += ` AND (` + c.Where + `)`
+		}
+		sql += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + lim + ` OFFSET ` + off + `
+		) v
+		WHERE m.name = $1`
+		if !q.IncludeDeleted {
+			sql += ` AND m.deleted_at IS NULL`
+		}
+		sql += ` ORDER BY ` + c.OrderBy
+	}
 
 	rows, err := r.q.Query(ctx, sql, args...)
 	if err != nil {

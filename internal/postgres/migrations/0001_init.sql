@@ -62,6 +62,9 @@ CREATE TABLE versions (
     UNIQUE (model_id, number)
 );
 CREATE INDEX versions_latest ON versions (model_id, status, archived, number DESC) WHERE deleted_at IS NULL;
+-- PostgreSQL only: a model's versions newest first, so that a page of
+-- ListVersions(model) reads one page of index whatever the model's size.
+CREATE INDEX versions_list ON versions (model_id, number DESC) WHERE deleted_at IS NULL;
 CREATE INDEX versions_digest ON versions (digest);
 CREATE INDEX versions_pending ON versions (created_at) WHERE status = 'pending';
 CREATE INDEX versions_run ON versions (run_id) WHERE run_id <> '';
