@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -129,12 +130,14 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 			" can read, push, move aliases and delete; bind to 127.0.0.1 or keep the network trusted")
 		fmt.Fprintf(a.stderr(), "WARNING: cairn is listening on %s, reachable from other machines, and has NO AUTHENTICATION yet.\n", ln.Addr())
 	}
+	// One line either way, so that a supervisor can read it as soon as
+	// the server listens.
+	line := u
 	if a.json {
-		if err := a.printJSON(map[string]string{"url": u}); err != nil {
-			ln.Close()
-			return err
-		}
-	} else if _, err := fmt.Fprintln(a.stdout(), u); err != nil {
+		b, _ := json.Marshal(map[string]string{"url": u})
+		line = string(b)
+	}
+	if _, err := fmt.Fprintln(a.stdout(), line); err != nil {
 		ln.Close()
 		return err
 	}
