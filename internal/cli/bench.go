@@ -54,6 +54,10 @@ one SQLite primary-key lookup in a table of --baseline-rows rows and
 answering 300 bytes of JSON. Each scenario's req/s is shown as a ratio to
 it, since absolute numbers on a shared machine vary from run to run.
 
+The create scenario adds versions to models named bench-create-*, and
+push stores a new --transfer-mib blob on the server at every run (model
+bench-transfer): point it at a registry made for benchmarks.
+
 Load goes only to --url; run it on the server's machine or next to it.
 The results table (or --json) goes to stdout, with the machine it ran on;
 progress goes to stderr.`,
