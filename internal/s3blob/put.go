@@ -51,8 +51,7 @@ func (s *Store) put(ctx context.Context, key string, d cairn.Digest, size int64,
 	switch _, err := s.head(ctx, key, d); {
 	case err == nil:
 		// Present already: consume r, still refusing bytes that are not d.
-		buf := make([]byte, s.verifyBufSize)
-		if _, err := io.CopyBuffer(io.Discard, src, buf); err != nil {
+		if _, err := io.Copy(io.Discard, src); err != nil {
 			return err
 		}
 		return verify(dg, d, size)
@@ -69,9 +68,10 @@ func (s *Store) put(ctx context.Context, key string, d cairn.Digest, size int64,
 		}
 	}
 
-	// The first buffer: the whole blob when it is small.
+	// The first buffer holds the whole blob when it is small; a small blob
+	// of known size gets a buffer of its own size.
 	var first []byte
-	if size >= 0 && size < partSize {
+	if size >= 0 && size < smallBlobSize {
 		first = make([]byte, size+1)
 	} else {
 		first = s.buffer(partSize)
@@ -215,6 +215,10 @@ func (s *Store) putMultipart(ctx context.Context, key string, d cairn.Digest, si
 	}
 	return nil
 }
+
+// smallBlobSize is the size under which a blob of known size is read into a
+// buffer of its own size rather than a pooled part buffer.
+const smallBlobSize = 1 << 20
 
 // partGrace is how long a failing Put waits for its part in flight before
 // cutting it off.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -636,6 +637,36 @@ func TestCompleteUploadResumes(t *testing.T) {
 	}
 }
 
+// TestCompleteUploadStalePart checks that a parts list naming a part that
+// has been re-sent since (another ETag) is refused, and the upload kept.
+func TestCompleteUploadStalePart(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, "p")
+	ctx := t.Context()
+	key, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.PutPart(ctx, key, 1, strings.NewReader("first version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := s.PutPart(ctx, key, 1, strings.NewReader("later version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.ETag == cur.ETag {
+		t.Fatalf("re-sent part kept ETag %s", old.ETag)
+	}
+	d := cairn.DigestOf([]byte("later version"))
+	if err := s.CompleteUpload(ctx, key, []cairn.Part{old}, d, 13); !cairn.IsCode(err, cairn.EINVALID) {
+		t.Errorf("CompleteUpload with a stale part: %v, want code %s", err, cairn.EINVALID)
+	}
+	if err := s.CompleteUpload(ctx, key, []cairn.Part{cur}, d, 13); err != nil {
+		t.Errorf("CompleteUpload with the current part: %v", err)
+	}
+}
+
 // TestCompleteUploadLargeCopy lowers the CopyObject limit so that
 // publishing takes the UploadPartCopy path (real objects over 5 GiB would be
 // slow to test).
@@ -726,6 +757,28 @@ func TestPutTooLarge(t *testing.T) {
 	err := s.Put(t.Context(), d, maxBufferedPartSize*cairn.MaxParts+1, strings.NewReader("huge"))
 	if !cairn.IsCode(err, cairn.ETOOLARGE) {
 		t.Errorf("Put declaring %d bytes: %v, want code %s", int64(maxBufferedPartSize*cairn.MaxParts+1), err, cairn.ETOOLARGE)
+	}
+}
+
+// TestPutPartTooLarge lowers the part limit (5 GiB would be slow to send)
+// and checks that an oversized part is refused and its spool file removed.
+func TestPutPartTooLarge(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, "p")
+	s.maxPartSize = 1 << 20
+	ctx := t.Context()
+	key, err := s.StartUpload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutPart(ctx, key, 1, bytes.NewReader(make([]byte, 1<<20+1))); !cairn.IsCode(err, cairn.ETOOLARGE) {
+		t.Fatalf("PutPart over the limit: %v, want code %s", err, cairn.ETOOLARGE)
+	}
+	if p, err := s.PutPart(ctx, key, 1, bytes.NewReader(make([]byte, 1<<20))); err != nil || p.Size != 1<<20 {
+		t.Fatalf("PutPart at the limit: %+v, %v", p, err)
+	}
+	if left, err := os.ReadDir(s.tempDir); err != nil || len(left) != 0 {
+		t.Errorf("spool files left: %v, %v", left, err)
 	}
 }
 
