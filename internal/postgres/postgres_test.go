@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -205,7 +206,14 @@ func TestOpenOptions(t *testing.T) {
 		t.Errorf("MaxConns 3: pool allows %d connections", got)
 	}
 	// With MaxConns 0 the URL's pool_max_conns applies.
-	db2 := open(t, url+"&pool_max_conns=5", Options{})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := u.Query()
+	qs.Set("pool_max_conns", "5")
+	u.RawQuery = qs.Encode()
+	db2 := open(t, u.String(), Options{})
 	if got := db2.pool.Config().MaxConns; got != 5 {
 		t.Errorf("pool_max_conns=5: pool allows %d connections", got)
 	}
