@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,7 +48,7 @@ func getModel(ctx context.Context, q querier, name string, lock bool) (*cairn.Mo
 		sql += ` FOR UPDATE OF m`
 	}
 	m, err := scanModel(q.QueryRow(ctx, sql, name))
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", name)
 	}
 	if err != nil {
@@ -135,7 +136,7 @@ func (t *tx) CreateModel(ctx context.Context, m *cairn.Model) error {
 		RETURNING id`,
 		m.Name, string(m.Kind), m.Description, tags, m.Archived, m.CreatedBy,
 		micros(m.CreatedAt), micros(m.UpdatedAt), nullMicros(m.DeletedAt)).Scan(&id)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return cairn.Errorf(cairn.ECONFLICT, "model %q already exists", m.Name)
 	}
 	return translate(err, "create model %q", m.Name)
@@ -194,7 +195,7 @@ func (t *tx) AllocateVersion(ctx context.Context, model string) (int64, error) {
 	err := t.q.QueryRow(ctx,
 		`UPDATE models SET latest_version = latest_version + 1 WHERE name = $1 RETURNING latest_version`,
 		model).Scan(&n)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", model)
 	}
 	if err != nil {
