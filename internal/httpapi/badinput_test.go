@@ -147,8 +147,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 
 		// Lists and queries.
 		{"filter syntax error", "GET", "/api/v1/models?filter=" + url.QueryEscape("name LIKE"), ``, nil, 400, cairn.EINVALID, "invalid filter"},
-		{"filter unknown field", "GET", "/api/v1/models?filter=" + url.QueryEscape("colour = 'red'"), ``, nil, 400, cairn.EINVALID, "filter"},
-		{"version filter unknown field", "GET", "/api/v1/models/m/versions?filter=" + url.QueryEscape("colour = 'red'"), ``, nil, 400, cairn.EINVALID, "filter"},
+		{"filter unknown field", "GET", "/api/v1/models?filter=" + url.QueryEscape("colour = 'red'"), ``, nil, 400, cairn.EINVALID, "colour"},
+		{"version filter unknown field", "GET", "/api/v1/models/m/versions?filter=" + url.QueryEscape("colour = 'red'"), ``, nil, 400, cairn.EINVALID, "colour"},
 		{"bad order_by", "GET", "/api/v1/models?order_by=" + url.QueryEscape("name sideways"), ``, nil, 400, cairn.EINVALID, "order_by"},
 		{"page_size 0", "GET", "/api/v1/models?page_size=0", ``, nil, 400, cairn.EINVALID, "page_size"},
 		{"page_size too big", "GET", "/api/v1/models?page_size=1001", ``, nil, 400, cairn.EINVALID, "page_size"},

@@ -57,11 +57,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		status := rw.statusCode()
 		dur := time.Since(start)
 		s.metrics.observe(route, r.Method, status, dur, body.n, rw.n)
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		s.log.LogAttrs(ctx, level, "http request",
+		// Info even for 5xx: the cause of an internal error is logged once,
+		// at error level, by writeError; this line is the access log.
+		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
 			slog.String("request_id", reqID),
 			slog.String("method", r.Method),
 			slog.String("route", route),

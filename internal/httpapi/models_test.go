@@ -131,3 +131,53 @@ func TestModelActionBodies(t *testing.T) {
 		t.Fatalf("detail %q lacks %q", p.Detail, want)
 	}
 }
+
+// TestListFilterAndOrder: filter and order_by reach the store's compiler.
+func TestListFilterAndOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.Client
+	for _, name := range []string{"churn-a", "churn-b", "fraud"} {
+		must[*cairn.Model](t)(c.CreateModel(ctx, registry.ModelCreate{Name: name, Tags: map[string]string{"team": name[:5]}}))
+	}
+	page, err := c.ListModels(ctx, registry.ListRequest{Filter: "name LIKE 'churn%'", OrderBy: []string{"name DESC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range page.Items {
+		names = append(names, m.Name)
+	}
+	if diff := cmp.Diff([]string{"churn-b", "churn-a"}, names); diff != "" {
+		t.Fatalf("filtered models (-want +got):\n%s", diff)
+	}
+	page, err = c.ListModels(ctx, registry.ListRequest{Filter: "tags.team = 'fraud' OR name = 'churn-a'", OrderBy: []string{"name"}})
+	if err != nil || len(page.Items) != 2 || page.Items[0].Name != "churn-a" {
+		t.Fatalf("OR filter = %+v, %v", page, err)
+	}
+
+	pushBytes(t, e, "churn-a", map[string]string{"w": "1"}, cairn.VersionSpec{Metrics: map[string]float64{"auc": 0.7}})
+	pushBytes(t, e, "churn-a", map[string]string{"w": "2"}, cairn.VersionSpec{Metrics: map[string]float64{"auc": 0.9}})
+	pushBytes(t, e, "churn-a", map[string]string{"w": "3"}, cairn.VersionSpec{Metrics: map[string]float64{"auc": 0.8}})
+	vp, err := c.ListVersions(ctx, "churn-a", registry.ListRequest{Filter: "metrics.auc >= 0.75", OrderBy: []string{"metrics.auc DESC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nums []int64
+	for _, v := range vp.Items {
+		nums = append(nums, v.Number)
+	}
+	if diff := cmp.Diff([]int64{2, 3}, nums); diff != "" {
+		t.Fatalf("filtered versions (-want +got):\n%s", diff)
+	}
+	// order_by repeats on the wire.
+	resp, body := raw(t, e, "GET", "/api/v1/models?order_by=team&order_by=name", "")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("order by an unknown field = %d %s", resp.StatusCode, body)
+	}
+	resp, body = raw(t, e, "GET", "/api/v1/models?order_by=created_at%20DESC&order_by=name", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("two order_by = %d %s", resp.StatusCode, body)
+	}
+}
