@@ -614,7 +614,7 @@ type schemaShape struct {
 }
 
 var (
-	createTableRE = regexp.MustCompile(`(?is)CREATE TABLE (\w+) \((.*?)\n\);`)
+	createTableRE = regexp.MustCompile(`(?ims)^CREATE TABLE (\w+) \((.*?)^\)`) // the body ends at the first line starting with ")"
 	createIndexRE = regexp.MustCompile(`(?i)CREATE (?:UNIQUE )?INDEX (\w+) ON`)
 	constraintRE  = regexp.MustCompile(`(?i)^(PRIMARY KEY|UNIQUE|FOREIGN KEY|CHECK|CONSTRAINT)\b`)
 	columnRE      = regexp.MustCompile(`^(\w+)\s+\w+`)
