@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Idempotency", idempotencyTests},
 		{"Concurrency", concurrencyTests},
 		{"Filter", filterTests},
+		{"Import", importTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,100 @@
+package cairn
+
+import "context"
+
+// Moving a whole registry from one store to another (cairn migrate-store)
+// needs two powers that Store and Tx deliberately withhold: listing records
+// that the ordinary lists hide (deleted runs, every lineage edge), and
+// writing records with the numbers, sequence numbers and hashes they already
+// have instead of allocating new ones. They live in these two interfaces,
+// apart from Store and Tx, so that the registry service never reaches them.
+//
+// What the ordinary contract already does faithfully is reused as is:
+// CreateVersion writes every column of a version as given (its number must
+// not exceed the model's LatestVersion, which ImportModel sets), AddEdges
+// keeps an edge's CreatedBy and CreatedAt, and ListModels, ListVersions
+// (IncludeDeleted), AliasHistory, MetricHistory, ListAudit and ListEvents
+// read everything else.
+
+// Exporter is implemented by metadata stores (the Store, outside a
+// transaction) that can list every record of a kind, in a stable order,
+// for copying them to another store.
+type Exporter interface {
+	// ExportRuns lists every run, deleted ones included, by id.
+	ExportRuns(ctx context.Context, page Page) (*RunPage, error)
+	// ExportEdges lists every lineage edge in the order the edges were
+	// added, which is the order Lineage breaks ties in.
+	ExportEdges(ctx context.Context, page Page) (*EdgePage, error)
+}
+
+// EdgePage is one page of lineage edges.
+type EdgePage struct {
+	Items     []Edge `json:"items"`
+	NextToken string `json:"next_page_token"`
+}
+
+// Importer is implemented by a metadata store's transactions (the Tx that
+// Update passes) that can write records exactly as another store recorded
+// them. Nothing is allocated: the caller supplies every number, sequence
+// number, time and hash. Each method returns ECONFLICT, without aborting the
+// transaction, if the record is there already, so that a resumed copy skips
+// what an interrupted one committed.
+type Importer interface {
+	// ImportModel inserts m with its times, archived and deleted state and
+	// its LatestVersion, the version counter: versions up to it may be
+	// created with CreateVersion, and AllocateVersion continues after it.
+	// It ignores m.Aliases. ECONFLICT if the name is taken.
+	ImportModel(ctx context.Context, m *Model) error
+	// ImportAlias points an alias at a version with the given UpdatedBy and
+	// UpdatedAt, without recording a move (the history is imported with
+	// ImportAliasMove). ENOTFOUND if the version does not exist, ECONFLICT
+	// if the alias exists.
+	ImportAlias(ctx context.Context, a *Alias) error
+	// ImportAliasMove appends m to the history of m.Model's aliases keeping
+	// m.Seq; moves made later by MoveAlias number after the highest
+	// imported. ENOTFOUND if the model does not exist, ECONFLICT if a move
+	// with m.Seq exists.
+	ImportAliasMove(ctx context.Context, m *AliasMove) error
+	// ImportRun inserts r as it is (params, latest metrics, tags, times,
+	// deleted state) and history, its metric points, in the order given.
+	// ECONFLICT if a run with r.ID exists.
+	ImportRun(ctx context.Context, r *Run, history []MetricPoint) error
+	// ImportAudit appends e keeping its Seq, Time, PrevHash and Hash, and
+	// moves the audit counter to e.Seq, so AppendAudit continues the chain.
+	// e must extend the chain: e.Seq is one more than the last entry's,
+	// e.PrevHash is that entry's Hash ("" for entry 1) and e.Hash is
+	// e.ComputeHash(e.PrevHash); otherwise EFAILEDPRECONDITION (EINVALID if
+	// the hash is wrong). ECONFLICT if an entry with e.Seq and e.Hash exists;
+	// EFAILEDPRECONDITION if the entry with e.Seq differs.
+	ImportAudit(ctx context.Context, e *AuditEntry) error
+	// ImportEvent appends ev keeping its Seq and ID, and moves the event
+	// counter to ev.Seq, so AppendEvent continues after it. ev.Seq must be
+	// one more than the last event's (EFAILEDPRECONDITION otherwise).
+	// ECONFLICT if an event with ev.Seq exists.
+	ImportEvent(ctx context.Context, ev *Event) error
+}
+
+// Follows checks that e is the entry after the one numbered prevSeq with
+// hash prevHash (prevSeq 0 and prevHash "" for the first entry): its Seq is
+// the next number, its PrevHash links to prevHash, its Time has the
+// microsecond precision stores keep, and its Hash is what ComputeHash
+// gives. It returns EFAILEDPRECONDITION if e does not continue the chain
+// there and EINVALID if e's own hash is wrong. Stores call it in
+// ImportAudit; a verifier walks a chain with it.
+func (e *AuditEntry) Follows(prevSeq int64, prevHash string) error {
+	if e.Seq != prevSeq+1 {
+		return Errorf(EFAILEDPRECONDITION, "audit entry %d does not follow entry %d", e.Seq, prevSeq)
+	}
+	if e.PrevHash != prevHash {
+		return Errorf(EFAILEDPRECONDITION, "audit entry %d: prev_hash %q is not the hash of entry %d, %q",
+			e.Seq, truncate(e.PrevHash, 80), prevSeq, truncate(prevHash, 80))
+	}
+	if !e.Time.Equal(Timestamp(e.Time)) {
+		return Errorf(EINVALID, "audit entry %d: time %s is finer than a microsecond", e.Seq, e.Time)
+	}
+	if h := e.ComputeHash(e.PrevHash); e.Hash != h {
+		return Errorf(EINVALID, "audit entry %d: hash %q does not match its content (want %q)",
+			e.Seq, truncate(e.Hash, 80), h)
+	}
+	return nil
+}
