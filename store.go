@@ -67,6 +67,11 @@ type Reader interface {
 	// ReferencedDigests calls fn for every blob digest that a version
 	// (deleted ones included) or an upload session refers to.
 	ReferencedDigests(ctx context.Context, fn func(Digest) error) error
+	// ReferencedAmong returns those of ds that a version (deleted ones
+	// included: its manifest digest or one of its files) or an upload
+	// session refers to, in no particular order. It looks each digest up
+	// by index, so its cost follows len(ds), not the registry's size.
+	ReferencedAmong(ctx context.Context, ds []Digest) ([]Digest, error)
 
 	GetIdempotency(ctx context.Context, key string) (*IdempotentResponse, error)
 }
@@ -128,6 +133,21 @@ type Tx interface {
 
 	// PutIdempotency stores a response under key; ECONFLICT if the key exists.
 	PutIdempotency(ctx context.Context, r *IdempotentResponse) error
+
+	// LockBlobRefs takes the blob-references lock exclusively until the
+	// transaction ends. Every transaction that inserts a version holds the
+	// same lock in shared mode from the insert to its end, so while
+	// LockBlobRefs is held no new reference to a blob can commit: a digest
+	// that ReferencedAmong reports unreferenced in this transaction stays
+	// so until it ends. Garbage collection deletes blobs under it.
+	LockBlobRefs(ctx context.Context) error
+	// AcquireLease takes the named lease for holder until until, or renews
+	// it if holder has it already. It returns false, changing nothing, if
+	// another holder's lease has not expired at now.
+	AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+	// ReleaseLease gives up holder's lease; releasing a lease one does not
+	// hold (any more) is not an error and changes nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Page asks for one page of a list.

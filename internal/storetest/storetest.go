@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Concurrency", concurrencyTests},
 		{"Filter", filterTests},
 		{"Import", importTests},
+		{"GC", gcTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/testenv"
+)
+
+// insertVersion inserts the next version of model with one file of the
+// given content, as a push's CreateVersion does.
+func insertVersion(ctx context.Context, tx cairn.Tx, model, content string) error {
+	if _, err := tx.LockModel(ctx, model); err != nil {
+		return err
+	}
+	n, err := tx.AllocateVersion(ctx, model)
+	if err != nil {
+		return err
+	}
+	v := newVersion(model, n)
+	v.Files = []cairn.File{{Path: "f", Size: int64(len(content)), Digest: cairn.DigestOf([]byte(content))}}
+	v.Digest = cairn.ManifestDigest(v.Files)
+	return tx.CreateVersion(ctx, v)
+}
+
+// waitForAdvisoryWaiter polls pg_locks until some session of this database
+// waits for an advisory lock.
+func waitForAdvisoryWaiter(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := testContext(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+			WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session waits for the blob references lock after 30s: inserting a version does not take it")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// While a transaction holds LockBlobRefs, a version inserted by another
+// replica waits for it (at the insert, in the trigger) and is not visible
+// to it; it commits once the lock is released.
+func TestLockBlobRefsHoldsOffVersionInserts(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	collector, replica := open(t, url, Options{}), open(t, url, Options{})
+	ctx := testContext(t)
+	createModel(t, collector, "m")
+	d := cairn.DigestOf([]byte("old orphan"))
+
+	locked := make(chan struct{})
+	inserted := make(chan error, 1)
+	go func() {
+		<-locked
+		inserted <- replica.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m", "old orphan") })
+	}()
+	err := collector.Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.LockBlobRefs(ctx); err != nil {
+			return err
+		}
+		close(locked)
+		waitForAdvisoryWaiter(t, collector)
+		got, err := tx.ReferencedAmong(ctx, []cairn.Digest{d})
+		if err != nil {
+			return err
+		}
+		if len(got) != 0 {
+			t.Errorf("under LockBlobRefs, a version still waiting to insert counts as a reference: %v", got)
+		}
+		select {
+		case err := <-inserted:
+			t.Errorf("the insert finished (%v) while LockBlobRefs was held", err)
+		default:
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-inserted; err != nil {
+		t.Fatalf("insert after the lock was released: %v", err)
+	}
+	got, err := collector.ReferencedAmong(ctx, []cairn.Digest{d})
+	if err != nil || len(got) != 1 {
+		t.Errorf("after the insert committed: ReferencedAmong = %v, %v; want the digest", got, err)
+	}
+}
+
+// Transactions inserting versions hold the lock in shared mode: they do
+// not wait for each other.
+func TestVersionInsertsShareTheBlobRefsLock(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	a, b := open(t, url, Options{}), open(t, url, Options{})
+	ctx := testContext(t)
+	createModel(t, a, "m1")
+	createModel(t, a, "m2")
+	bDone := make(chan error, 1)
+	err := a.Update(ctx, func(tx cairn.Tx) error {
+		if err := insertVersion(ctx, tx, "m1", "one"); err != nil {
+			return err
+		}
+		// a holds the lock (shared) until it commits; b inserts meanwhile.
+		go func() {
+			bDone <- b.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m2", "two") })
+		}()
+		return <-bDone
+	})
+	if err != nil {
+		t.Fatalf("two concurrent version inserts: %v", err)
+	}
+}
