@@ -247,14 +247,14 @@ func (s *Store) copyVerified(ctx context.Context, w io.Writer, r io.Reader, d ca
 	if size >= 0 {
 		src = io.LimitReader(src, size+1)
 	}
-	if err := s.copy(w, src); err != nil {
+	if err := s.copyBuffered(w, src); err != nil {
 		return err
 	}
 	return verify(dg, d, size)
 }
 
-// copy is io.Copy through a pooled buffer.
-func (s *Store) copy(w io.Writer, r io.Reader) error {
+// copyBuffered is io.Copy through a pooled buffer.
+func (s *Store) copyBuffered(w io.Writer, r io.Reader) error {
 	buf := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(buf)
 	_, err := io.CopyBuffer(w, r, *buf)
@@ -458,7 +458,7 @@ func (s *Store) PutPart(ctx context.Context, key string, n int, r io.Reader) (pa
 	}()
 	dg := cairn.NewDigester()
 	src := io.LimitReader(ctxReader{ctx, r}, s.maxPartSize+1)
-	if err := s.copy(io.MultiWriter(f, dg), src); err != nil {
+	if err := s.copyBuffered(io.MultiWriter(f, dg), src); err != nil {
 		return cairn.Part{}, fmt.Errorf("put part %d: %w", n, err)
 	}
 	if dg.Size() > s.maxPartSize {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -353,3 +354,42 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 type cancelReader struct{ cancel context.CancelFunc }
 
 func (c cancelReader) Read([]byte) (int, error) { c.cancel(); return 0, io.EOF }
+
+// TestPutMemory checks that Put streams: a 64 MiB blob of unknown length
+// allocates a small fraction of its size. (Not parallel: it reads
+// process-wide allocation counters.)
+func TestPutMemory(t *testing.T) {
+	s, _ := newStore(t)
+	const size = 64 << 20
+	dg := cairn.NewDigester()
+	if _, err := io.Copy(dg, &pattern{n: size}); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if err := s.Put(t.Context(), dg.Digest(), -1, &pattern{n: size}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	t.Logf("Put of %d MiB allocated %.1f MiB", size>>20, float64(allocated)/(1<<20))
+	if allocated > 8<<20 {
+		t.Errorf("Put of %d MiB allocated %d MiB: memory grows with the blob", size>>20, allocated>>20)
+	}
+}
+
+// pattern yields n bytes of a repeating pattern, hiding its length.
+type pattern struct{ n, off int64 }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		b[i] = byte((p.off + int64(i)) % 251)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
