@@ -143,3 +143,30 @@ func TestUserHeader(t *testing.T) {
 		t.Fatalf("created %+v, %v", m, err)
 	}
 }
+
+// TestRequestHeaders: the options become headers on every request, and a
+// blob answer naming another digest is refused.
+func TestRequestHeaders(t *testing.T) {
+	t.Parallel()
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Clone())
+		w.Header().Set("X-Cairn-Digest", string(cairn.DigestOf([]byte("other"))))
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	c := client.New(srv.URL+"/", client.WithToken("tok"), client.WithUser("bob"), client.WithUserAgent("cairn-cli/1"))
+	if c.BaseURL() != srv.URL {
+		t.Fatalf("BaseURL = %q", c.BaseURL())
+	}
+	if _, err := c.GetModel(context.Background(), "m"); err != nil {
+		t.Fatal(err)
+	}
+	h := got.Load().(http.Header)
+	if h.Get("Authorization") != "Bearer tok" || h.Get("X-Cairn-User") != "bob" || h.Get("User-Agent") != "cairn-cli/1" {
+		t.Fatalf("headers = %v", h)
+	}
+	if _, _, err := c.OpenBlob(context.Background(), cairn.DigestOf([]byte("mine"))); err == nil {
+		t.Fatal("OpenBlob accepted an answer for another digest")
+	}
+}
