@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,9 +63,13 @@ func TestRunDurationBound(t *testing.T) {
 	if res.Errors != 0 {
 		t.Errorf("%d errors: %s", res.Errors, res.FirstError)
 	}
-	// 4 workers × 200 ms / 5 ms ≈ 160, less scheduling slack.
-	if res.Requests < 60 || res.Requests > 170 {
-		t.Errorf("%d operations in 200 ms with 4 workers sleeping 5 ms", res.Requests)
+	if res.Elapsed < 200*time.Millisecond {
+		t.Errorf("measured for %v; want at least the 200 ms asked for", res.Elapsed)
+	}
+	// Closed loop: each worker has one operation in flight, so 4 workers
+	// whose operations take at least 5 ms finish at most 4 per 5 ms.
+	if most := uint64(4*res.Elapsed/(5*time.Millisecond)) + 4; res.Requests == 0 || res.Requests > most {
+		t.Errorf("%d operations in %v with 4 workers sleeping 5 ms; want 1 to %d", res.Requests, res.Elapsed, most)
 	}
 	if res.P50 < 5*time.Millisecond {
 		t.Errorf("p50 %v below the 5 ms each operation sleeps", res.P50)
@@ -87,18 +92,27 @@ func TestRunOptions(t *testing.T) {
 	}
 }
 
-// TestHTTPClientReusesConnections checks that the shared client keeps one
-// connection per worker open: a load generator that reconnects measures
-// TCP handshakes.
+// TestHTTPClientReusesConnections checks that the shared client keeps
+// connections open across requests and never opens more than one per
+// worker at a time: a load generator that reconnects measures TCP
+// handshakes.
 func TestHTTPClientReusesConnections(t *testing.T) {
 	t.Parallel()
-	var conns atomic.Int64
+	var mu sync.Mutex
+	var open, peak, total int
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"ok":true}`))
 	}))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
+		mu.Lock()
+		defer mu.Unlock()
+		switch s {
+		case http.StateNew:
+			open++
+			total++
+			peak = max(peak, open)
+		case http.StateClosed, http.StateHijacked:
+			open--
 		}
 	}
 	srv.Start()
@@ -113,7 +127,13 @@ func TestHTTPClientReusesConnections(t *testing.T) {
 	if res.Errors != 0 || res.Requests != 2000 {
 		t.Fatalf("%d requests, %d errors: %s", res.Requests, res.Errors, res.FirstError)
 	}
-	if n := conns.Load(); n > 16 {
-		t.Errorf("%d connections for 16 workers", n)
+	mu.Lock()
+	defer mu.Unlock()
+	// A dial that loses the race to a freed connection may replace an
+	// idle one now and then, and the server sees the close a little after
+	// the client dialed anew: allow a little slack. Reconnecting per
+	// request would be ~2000 in all.
+	if peak > 18 || total > 32 {
+		t.Errorf("%d connections at most at once, %d in all, for 16 workers and 2000 requests", peak, total)
 	}
 }
