@@ -50,21 +50,15 @@ func Run(ctx context.Context, args []string, env Env) int {
 	a := &app{env: env}
 	root := a.rootCommand()
 	root.SetArgs(args)
-	err := executeRoot(ctx, root)
-	if err == nil {
-		return 0
+	if _, err := root.ExecuteContextC(ctx); err != nil {
+		return a.report(err)
 	}
-	return a.report(err)
+	return exitOK
 }
 
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-func executeRoot(ctx context.Context, root *cobra.Command) (err error) {
-	_, err = root.ExecuteContextC(ctx)
-	return err
-}
 
 // app holds the global flags and the environment; commands are methods or
 // closures over it, so nothing lives in package variables.
