@@ -114,7 +114,7 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		return withHint(fmt.Errorf("listen on %s: %w", s.addr, err),
 			"choose another address with --addr or CAIRN_ADDR (port 0 picks a free one)")
 	}
-	u := "http://" + ln.Addr().String()
+	u := "http://" + dialAddr(ln.Addr())
 	srv := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -188,8 +188,13 @@ func (a *app) openStore(ctx context.Context, s *serveSettings, pgMaxConns int) (
 			return nil, "", fmt.Errorf("open database %s: %w", redactURL(db), err)
 		}
 		return st, redactURL(db), nil
+	case strings.HasPrefix(db, "sqlite://"):
+		db = strings.TrimPrefix(db, "sqlite://")
 	case strings.Contains(db, "://"):
 		return nil, "", cairn.Errorf(cairn.EINVALID, "unsupported database URL %s: want postgres://… or a SQLite file path", redactURL(db))
+	}
+	if pgMaxConns > 0 {
+		return nil, "", cairn.Errorf(cairn.EINVALID, "pg-max-conns is set but the database is SQLite; it applies to postgres:// databases only")
 	}
 	path := strings.TrimPrefix(db, "sqlite:")
 	if path == "" {
@@ -213,10 +218,10 @@ func (a *app) openBlobs(ctx context.Context, s *serveSettings) (cairn.BlobStore,
 	switch {
 	case strings.HasPrefix(b, "s3://"):
 		return openS3(ctx, b)
-	case strings.Contains(b, "://"):
+	case strings.Contains(b, "://") && !strings.HasPrefix(b, "file://"):
 		return nil, "", cairn.Errorf(cairn.EINVALID, "unsupported blob store URL %s: want s3://… or a directory", redactURL(b))
 	}
-	dir := strings.TrimPrefix(b, "file:")
+	dir := strings.TrimPrefix(strings.TrimPrefix(b, "file://"), "file:")
 	if dir == "" {
 		dir = filepath.Join(s.data, "blobs")
 	}
@@ -235,6 +240,16 @@ func redactURL(s string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// dialAddr is the address to reach a listener at: a wildcard listener
+// (0.0.0.0, [::]) is reached on this host through the loopback address.
+func dialAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
 
 // isLoopback reports whether addr accepts connections only from this host.

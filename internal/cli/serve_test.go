@@ -117,6 +117,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 		{"flag over env", map[string]string{"CAIRN_DATA": "from-env"}, []string{"--config", conf, "--data", "from-flag"}, "from-flag"},
 		{"default", nil, []string{"--addr", "127.0.0.1:0"}, "cairn-data"},
 		{"db and blobs", nil, []string{"--addr", "127.0.0.1:0", "--db", "sqlite:own/meta.db", "--blobs", "file:own/b"}, "own"},
+		{"db and blobs as URLs", map[string]string{"CAIRN_DB": "sqlite://own/meta.db", "CAIRN_BLOBS": "file://own/b"}, []string{"--addr", "127.0.0.1:0"}, "own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,7 +135,7 @@ func TestServeSettingsPrecedence(t *testing.T) {
 				t.Fatalf("serve exited %d; stderr:\n%s", code, s.stderr.String())
 			}
 			db, blobs := filepath.Join(wd, tt.want, "cairn.db"), filepath.Join(wd, tt.want, "blobs")
-			if tt.name == "db and blobs" {
+			if tt.want == "own" {
 				db, blobs = filepath.Join(wd, "own", "meta.db"), filepath.Join(wd, "own", "b")
 			}
 			for _, p := range []string{db, blobs} {
@@ -157,8 +158,11 @@ func TestServeWarnsOffLoopbackAndPrintsJSON(t *testing.T) {
 	var out struct {
 		URL string `json:"url"`
 	}
-	if err := json.Unmarshal([]byte(s.first), &out); err != nil || !strings.HasPrefix(out.URL, "http://") {
-		t.Fatalf("serve --json printed %q, want {\"url\": …}", s.first)
+	if err := json.Unmarshal([]byte(s.first), &out); err != nil || !strings.HasPrefix(out.URL, "http://127.0.0.1:") {
+		t.Fatalf("serve --json printed %q, want {\"url\": \"http://127.0.0.1:…\"}", s.first)
+	}
+	if err := client.New(out.URL).Health(context.Background()); err != nil {
+		t.Fatalf("the printed URL does not reach the server: %v", err)
 	}
 	if code := s.stop(); code != 0 {
 		t.Fatalf("serve exited %d", code)
@@ -202,6 +206,7 @@ func TestServeBadSettings(t *testing.T) {
 		{"missing config", []string{"--config", filepath.Join(dir, "nope.conf")}, 1, "config file"},
 		{"log level", []string{"--log-level", "loud"}, 2, "log-level"},
 		{"pg conns", []string{"--pg-max-conns", "-3"}, 2, "pg-max-conns"},
+		{"pg conns on sqlite", []string{"--addr", "127.0.0.1:0", "--pg-max-conns", "8"}, 1, "applies to postgres:// databases only"},
 		{"db scheme", []string{"--addr", "127.0.0.1:0", "--db", "mysql://x"}, 1, "unsupported database URL"},
 		{"blob scheme", []string{"--addr", "127.0.0.1:0", "--blobs", "gs://bucket"}, 1, "unsupported blob store URL"},
 		{"bad s3 url", []string{"--addr", "127.0.0.1:0", "--blobs", "s3://"}, 1, "S3 bucket"},
