@@ -1,0 +1,717 @@
+package migrate_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/fsblob"
+	"github.com/cairn-registry/cairn/internal/migrate"
+	"github.com/cairn-registry/cairn/internal/postgres"
+	"github.com/cairn-registry/cairn/internal/registry"
+	"github.com/cairn-registry/cairn/internal/s3blob"
+	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/cairn-registry/cairn/internal/testenv"
+)
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return cairn.NewContextWithActor(ctx, cairn.Actor{Name: "alice"})
+}
+
+// sqliteStores opens a SQLite database and a blob directory in a temporary
+// directory, as `cairn serve --data DIR` does.
+func sqliteStores(t *testing.T) migrate.Stores {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "cairn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := fsblob.New(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrate.Stores{Meta: db, Blobs: blobs}
+}
+
+// pgS3Stores opens a fresh PostgreSQL database and a fresh S3 bucket.
+func pgS3Stores(t *testing.T) migrate.Stores {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), testenv.PostgresURL(t), postgres.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	env := testenv.S3(t)
+	blobs, err := s3blob.New(t.Context(), s3blob.Config{
+		Bucket: env.Bucket, Prefix: "cairn", Endpoint: env.Endpoint, Region: env.Region,
+		AccessKey: env.AccessKey, SecretKey: env.SecretKey, PathStyle: true, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return migrate.Stores{Meta: db, Blobs: blobs}
+}
+
+// service returns a registry over st whose clock ticks by a little over a
+// second (with sub-microsecond noise, which stores drop) at every reading.
+func service(st migrate.Stores, start time.Time) *registry.Service {
+	var ticks atomic.Int64
+	return registry.New(st.Meta, st.Blobs, registry.Options{Now: func() time.Time {
+		n := ticks.Add(1)
+		return start.Add(time.Duration(n)*time.Second + time.Duration(n%7)*time.Microsecond + 321*time.Nanosecond)
+	}})
+}
+
+// content is a deterministic stream of n bytes, generated as read: large
+// blobs are never held in memory.
+type content struct {
+	seed string
+	n, i int64
+}
+
+func (c *content) Read(p []byte) (int, error) {
+	if c.i >= c.n {
+		return 0, io.EOF
+	}
+	k := 0
+	for k < len(p) && c.i < c.n {
+		p[k] = c.seed[c.i%int64(len(c.seed))] ^ byte(c.i/251)
+		k++
+		c.i++
+	}
+	return k, nil
+}
+
+func fileOf(t *testing.T, path, seed string, n int64) cairn.File {
+	t.Helper()
+	h := sha256.New()
+	if _, err := io.Copy(h, &content{seed: seed, n: n}); err != nil {
+		t.Fatal(err)
+	}
+	return cairn.File{Path: path, Size: n, Digest: cairn.Digest("sha256:" + hex.EncodeToString(h.Sum(nil)))}
+}
+
+type pushFile struct {
+	path, seed string
+	size       int64
+}
+
+// push creates, uploads and finalizes a version through the service.
+func push(t *testing.T, ctx context.Context, svc *registry.Service, model string, spec cairn.VersionSpec, files ...pushFile) *cairn.Version {
+	t.Helper()
+	v := create(t, ctx, svc, model, spec, files...)
+	got, err := svc.FinalizeVersion(ctx, model, v.Number, spec.Aliases)
+	if err != nil {
+		t.Fatalf("FinalizeVersion %s: %v", v.Ref(), err)
+	}
+	return got
+}
+
+// create creates a version and uploads its files, leaving it pending.
+func create(t *testing.T, ctx context.Context, svc *registry.Service, model string, spec cairn.VersionSpec, files ...pushFile) *cairn.Version {
+	t.Helper()
+	seeds := map[cairn.Digest]pushFile{}
+	for _, f := range files {
+		file := fileOf(t, f.path, f.seed, f.size)
+		spec.Files = append(spec.Files, file)
+		seeds[file.Digest] = f
+	}
+	res, err := svc.CreateVersion(ctx, model, spec)
+	if err != nil {
+		t.Fatalf("CreateVersion %s: %v", model, err)
+	}
+	for _, d := range res.Missing {
+		f := seeds[d]
+		if err := svc.PutBlob(ctx, d, f.size, &content{seed: f.seed, n: f.size}); err != nil {
+			t.Fatalf("PutBlob: %v", err)
+		}
+	}
+	return res.Version
+}
+
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func check(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// build fills a registry through the service with a bit of everything:
+// datasets and models with several versions of several files (one blob
+// shared by two models, one of 6 MiB), aliases moved several times and
+// deleted, tags, a stage, a rename, an archived model and version, a
+// deleted version, a version left pending, runs with metric histories and
+// params (one deleted), and lineage from pushes and from run links.
+func build(t *testing.T, ctx context.Context, svc *registry.Service) {
+	t.Helper()
+	mm := must[*cairn.Model](t)
+	mv := must[*cairn.Version](t)
+	ma := must[*cairn.Alias](t)
+	mr := must[*cairn.Run](t)
+
+	mm(svc.CreateModel(ctx, registry.ModelCreate{Name: "transactions", Kind: cairn.KindDataset,
+		Description: "Card **transactions**.", Tags: map[string]string{"team": "fraud", "pii": "yes"}}))
+	push(t, ctx, svc, "transactions", cairn.VersionSpec{Kind: cairn.KindDataset, Source: "s3://raw/2026-01"},
+		pushFile{"part-0.parquet", "jan", 4096})
+	push(t, ctx, svc, "transactions", cairn.VersionSpec{Kind: cairn.KindDataset, Source: "s3://raw/2026-02"},
+		pushFile{"part-0.parquet", "feb", 5000}, pushFile{"part-1.parquet", "feb-2", 1})
+
+	sig := json.RawMessage(`{"inputs": [{"name":"amount","type":"double"}],  "outputs":[{"type":"long"}]}`)
+	push(t, ctx, svc, "churn", cairn.VersionSpec{
+		TrainingDataset: "transactions@v1", Metrics: map[string]float64{"auc": 0.81}, Params: map[string]string{"depth": "6"},
+		Signature: sig, Framework: "sklearn", SourceCodeVersion: "abc1234", Dependencies: "requirements.txt",
+		Tags: map[string]string{"owner": "alice"}, Description: "first", Aliases: []string{"champion"},
+	}, pushFile{"model.pkl", "churn-1", 2048}, pushFile{"requirements.txt", "numpy", 12})
+	push(t, ctx, svc, "churn", cairn.VersionSpec{
+		TrainingDataset: "transactions@v2", ValidationDataset: "transactions@v1", DerivedFrom: []string{"churn@v1"},
+		Metrics: map[string]float64{"auc": 0.86}, TrainedBy: "bob", Inputs: []string{"https://example.com/features"},
+	}, pushFile{"model.pkl", "churn-2", 6 << 20}, pushFile{"requirements.txt", "numpy", 12})
+	push(t, ctx, svc, "churn", cairn.VersionSpec{Metrics: map[string]float64{"auc": 0.9}, Aliases: []string{"staging"}},
+		pushFile{"model.pkl", "churn-3", 3000})
+	push(t, ctx, svc, "churn", cairn.VersionSpec{Metrics: map[string]float64{"auc": 0.5}},
+		pushFile{"model.pkl", "churn-4-bad", 100})
+	// A version whose upload never finished: pending, its blob nowhere.
+	res, err := svc.CreateVersion(ctx, "churn", cairn.VersionSpec{Files: []cairn.File{fileOf(t, "model.pkl", "never-uploaded", 77)}})
+	check(t, err)
+	if res.Version.Status != cairn.StatusPending || len(res.Missing) != 1 {
+		t.Fatalf("pending version: %+v", res)
+	}
+
+	// Aliases moved several times, one deleted.
+	ma(svc.SetAlias(ctx, "churn", "champion", 2, nil))
+	ma(svc.SetAlias(ctx, "churn", "champion", 3, ptr(int64(2))))
+	ma(svc.SetAlias(ctx, "churn", "staging", 2, nil))
+	ma(svc.SetAlias(ctx, "churn", "canary", 4, nil))
+	check(t, svc.DeleteAlias(ctx, "churn", "canary", nil))
+	ma(svc.SetAlias(ctx, "transactions", "current", 2, nil))
+
+	// Tags, description, stage, archive, delete.
+	mv(svc.UpdateVersion(ctx, "churn", 3, registry.VersionUpdate{Description: ptr("the best"),
+		SetTags: map[string]string{"approved": "yes"}}))
+	mm(svc.UpdateModel(ctx, "churn", registry.ModelUpdate{SetTags: map[string]string{"tier": "1"}, Description: ptr("Churn model")}))
+	mv(svc.SetStage(ctx, "churn", 3, cairn.StageProduction, false))
+	mv(svc.ArchiveVersion(ctx, "churn", 1, false))
+	check(t, svc.DeleteVersion(ctx, "churn", 4, true))
+
+	// A second model sharing a blob with churn, renamed, then archived.
+	push(t, ctx, svc, "fraud", cairn.VersionSpec{DerivedFrom: []string{"churn@v2"}, Aliases: []string{"prod"}},
+		pushFile{"model.pkl", "fraud-1", 999}, pushFile{"requirements.txt", "numpy", 12})
+	push(t, ctx, svc, "fraud", cairn.VersionSpec{}, pushFile{"model.pkl", "fraud-2", 1000})
+	ma(svc.SetAlias(ctx, "fraud", "prod", 2, nil))
+	mm(svc.RenameModel(ctx, "fraud", "fraud-detector"))
+	ma(svc.SetAlias(ctx, "fraud-detector", "prod", 1, nil))
+	mm(svc.CreateModel(ctx, registry.ModelCreate{Name: "legacy", Kind: cairn.KindOther}))
+	mm(svc.ArchiveModel(ctx, "legacy"))
+
+	// Runs with metric histories, params, tags, links; one deleted.
+	r1 := mr(svc.CreateRun(ctx, registry.RunCreate{ExperimentID: "7", Name: "train churn", Tags: map[string]string{"git": "abc"}}))
+	for step := int64(0); step < 5; step++ {
+		check(t, svc.LogRun(ctx, r1.ID, registry.RunLog{Metrics: []cairn.MetricPoint{
+			{Key: "loss", Value: 1 / float64(step+1), Timestamp: time.Date(2026, 1, 1, 0, 0, int(step), 0, time.UTC), Step: step},
+			{Key: "auc", Value: 0.5 + float64(step)/10, Timestamp: time.Date(2026, 1, 1, 0, 0, int(step), 0, time.UTC), Step: step},
+		}}))
+	}
+	check(t, svc.LogRun(ctx, r1.ID, registry.RunLog{Params: map[string]string{"lr": "0.1", "depth": "6"}}))
+	check(t, svc.LinkRun(ctx, r1.ID, registry.RunLinks{Inputs: []string{"transactions@v2"}, Outputs: []string{"churn@v3"}}))
+	mr(svc.UpdateRun(ctx, r1.ID, registry.RunUpdate{Status: ptr(cairn.RunFinished), EndTime: ptr(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))}))
+	r2 := mr(svc.CreateRun(ctx, registry.RunCreate{Name: "eval"}))
+	check(t, svc.LogRun(ctx, r2.ID, registry.RunLog{Metrics: []cairn.MetricPoint{{Key: "acc", Value: 0.7, Timestamp: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)}}}))
+	check(t, svc.LinkRun(ctx, r2.ID, registry.RunLinks{Inputs: []string{"churn@v3", "fraud-detector@v1"}}))
+	r3 := mr(svc.CreateRun(ctx, registry.RunCreate{Name: "scratch"}))
+	if _, err := svc.Store().GetRun(ctx, r3.ID); err != nil {
+		t.Fatal(err)
+	}
+	deleteRun(t, ctx, svc, r3.ID)
+}
+
+// deleteRun tombstones a run in the store (the service has no run deletion
+// yet), so that the copy is shown to carry deleted runs too.
+func deleteRun(t *testing.T, ctx context.Context, svc *registry.Service, id string) {
+	t.Helper()
+	check(t, svc.Store().Update(ctx, func(tx cairn.Tx) error {
+		r, err := tx.GetRun(ctx, id)
+		if err != nil {
+			return err
+		}
+		r.DeletedAt = ptr(cairn.Timestamp(time.Date(2026, 1, 4, 0, 0, 0, 0, time.UTC)))
+		return tx.UpdateRun(ctx, r)
+	}))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// dump is everything a client can read back from a registry, through the
+// service, plus the tombstones only the store shows.
+type dump struct {
+	Models       []*cairn.Model
+	Versions     map[string][]*cairn.Version
+	AllVersions  []*cairn.Version // the store's, deleted ones and deleted models' included
+	Aliases      map[string]*cairn.Alias
+	AliasHistory map[string][]*cairn.AliasMove
+	Runs         []*cairn.Run
+	AllRuns      []*cairn.Run // the store's, deleted ones included
+	Metrics      map[string][]cairn.MetricPoint
+	Lineage      map[string]*registry.LineageGraph
+	Audit        []*cairn.AuditEntry
+	Events       []*cairn.Event
+	Blobs        map[cairn.Digest]string // digest → size and sha256 of the bytes read back
+}
+
+func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
+	t.Helper()
+	d := &dump{Versions: map[string][]*cairn.Version{}, Aliases: map[string]*cairn.Alias{},
+		AliasHistory: map[string][]*cairn.AliasMove{}, Metrics: map[string][]cairn.MetricPoint{},
+		Lineage: map[string]*registry.LineageGraph{}, Blobs: map[cairn.Digest]string{}}
+	for token := ""; ; {
+		p, err := svc.ListModels(ctx, registry.ListRequest{PageSize: 2, PageToken: token})
+		check(t, err)
+		d.Models = append(d.Models, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
+	for _, m := range d.Models {
+		for token := ""; ; {
+			p, err := svc.ListVersions(ctx, m.Name, registry.ListRequest{PageToken: token})
+			check(t, err)
+			d.Versions[m.Name] = append(d.Versions[m.Name], p.Items...)
+			if token = p.NextToken; token == "" {
+				break
+			}
+		}
+		for a := range m.Aliases {
+			al, err := svc.GetAlias(ctx, m.Name, a)
+			check(t, err)
+			d.Aliases[m.Name+"@"+a] = al
+		}
+		h, err := svc.AliasHistory(ctx, m.Name, "", 1000, "")
+		check(t, err)
+		d.AliasHistory[m.Name] = h.Items
+	}
+	for token := ""; ; {
+		p, err := svc.Store().ListVersions(ctx, cairn.VersionQuery{IncludeDeleted: true, Page: cairn.Page{Size: 3, Token: token}})
+		check(t, err)
+		d.AllVersions = append(d.AllVersions, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
+	for _, v := range d.AllVersions {
+		for _, dir := range []cairn.Direction{cairn.Upstream, cairn.Downstream} {
+			g, err := svc.Lineage(ctx, v.Ref(), dir, 10)
+			if cairn.IsCode(err, cairn.ENOTFOUND) {
+				continue // a deleted version
+			}
+			check(t, err)
+			d.Lineage[v.Ref()+" "+string(dir)] = g
+		}
+		for _, f := range v.Files {
+			r, size, err := svc.OpenBlob(ctx, f.Digest)
+			if cairn.IsCode(err, cairn.ENOTFOUND) {
+				d.Blobs[f.Digest] = "missing"
+				continue
+			}
+			check(t, err)
+			h := sha256.New()
+			n, err := io.Copy(h, r)
+			r.Close()
+			check(t, err)
+			d.Blobs[f.Digest] = fmt.Sprintf("%d/%d sha256:%x", size, n, h.Sum(nil))
+		}
+	}
+	runs, err := svc.ListRuns(ctx, "", 1000, "")
+	check(t, err)
+	d.Runs = runs.Items
+	exp := svc.Store().(cairn.Exporter)
+	for token := ""; ; {
+		p, err := exp.ExportRuns(ctx, cairn.Page{Size: 2, Token: token})
+		check(t, err)
+		d.AllRuns = append(d.AllRuns, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
+	for _, r := range d.AllRuns {
+		for k := range r.Metrics {
+			h, err := svc.MetricHistory(ctx, r.ID, k)
+			if cairn.IsCode(err, cairn.ENOTFOUND) {
+				continue
+			}
+			check(t, err)
+			// Points at the same step and time may come in either order.
+			sort.SliceStable(h, func(i, j int) bool {
+				if h[i].Step != h[j].Step {
+					return h[i].Step < h[j].Step
+				}
+				if !h[i].Timestamp.Equal(h[j].Timestamp) {
+					return h[i].Timestamp.Before(h[j].Timestamp)
+				}
+				return h[i].Value < h[j].Value
+			})
+			d.Metrics[r.ID+"/"+k] = h
+		}
+		for _, dir := range []cairn.Direction{cairn.Upstream, cairn.Downstream} {
+			g, err := svc.Lineage(ctx, "run:"+r.ID, dir, 10)
+			if cairn.IsCode(err, cairn.ENOTFOUND) {
+				continue
+			}
+			check(t, err)
+			d.Lineage["run:"+r.ID+" "+string(dir)] = g
+		}
+	}
+	for after := int64(0); ; {
+		es, err := svc.ListAudit(ctx, cairn.AuditQuery{AfterSeq: after, Limit: 7})
+		check(t, err)
+		if len(es) == 0 {
+			break
+		}
+		d.Audit = append(d.Audit, es...)
+		after = es[len(es)-1].Seq
+	}
+	for after := int64(0); ; {
+		evs, err := svc.ListEvents(ctx, after, 7)
+		check(t, err)
+		if len(evs) == 0 {
+			break
+		}
+		d.Events = append(d.Events, evs...)
+		after = evs[len(evs)-1].Seq
+	}
+	return d
+}
+
+// verifyChain recomputes the audit chain: seqs 1, 2, 3 … with no gap, each
+// prev_hash the hash before, each hash what ComputeHash gives.
+func verifyChain(t *testing.T, es []*cairn.AuditEntry) {
+	t.Helper()
+	if len(es) == 0 {
+		t.Fatal("no audit entries")
+	}
+	prev := ""
+	for i, e := range es {
+		if e.Seq != int64(i+1) {
+			t.Fatalf("audit entry %d has seq %d", i+1, e.Seq)
+		}
+		if e.PrevHash != prev {
+			t.Fatalf("audit entry %d: prev_hash %q, want %q", e.Seq, e.PrevHash, prev)
+		}
+		if h := e.ComputeHash(prev); h != e.Hash {
+			t.Fatalf("audit entry %d: hash %q, recomputed %q", e.Seq, e.Hash, h)
+		}
+		prev = e.Hash
+	}
+}
+
+func diffDumps(t *testing.T, what string, want, got *dump) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("%s (-source +target):\n%s", what, diff)
+	}
+}
+
+// sanity checks that the fixture has what the test claims to copy, so
+// that an empty dump cannot compare equal by accident.
+func sanity(t *testing.T, d *dump) {
+	t.Helper()
+	var deletedVersions, pending, archived int
+	for _, v := range d.AllVersions {
+		switch {
+		case v.DeletedAt != nil:
+			deletedVersions++
+		case v.Status == cairn.StatusPending:
+			pending++
+		case v.Archived:
+			archived++
+		}
+	}
+	var deletedRuns int
+	for _, r := range d.AllRuns {
+		if r.DeletedAt != nil {
+			deletedRuns++
+		}
+	}
+	var edges int
+	for _, g := range d.Lineage {
+		edges += len(g.Edges)
+	}
+	for what, n := range map[string]int{
+		"models": len(d.Models), "versions": len(d.AllVersions), "deleted versions": deletedVersions,
+		"pending versions": pending, "archived versions": archived, "aliases": len(d.Aliases),
+		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
+		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
+		"events": len(d.Events), "blobs": len(d.Blobs),
+	} {
+		if n == 0 {
+			t.Errorf("the fixture has no %s", what)
+		}
+	}
+	if len(d.AliasHistory["churn"]) < 6 || len(d.AliasHistory["fraud-detector"]) < 3 {
+		t.Errorf("alias history: %d moves of churn, %d of fraud-detector", len(d.AliasHistory["churn"]), len(d.AliasHistory["fraud-detector"]))
+	}
+	if d.Blobs[fileOf(t, "model.pkl", "never-uploaded", 77).Digest] != "missing" {
+		t.Errorf("the pending version's blob should be missing")
+	}
+}
+
+// TestCopyRoundTrip builds a registry on SQLite and a blob directory,
+// copies it to PostgreSQL and S3, compares everything the API shows,
+// verifies the audit chain, writes on the copy, and copies it back to a
+// fresh SQLite and blob directory.
+func TestCopyRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	svcA := service(a, start)
+	build(t, ctx, svcA)
+	want := takeDump(t, ctx, svcA)
+	sanity(t, want)
+	verifyChain(t, want.Audit)
+
+	b := pgS3Stores(t)
+	var progress int
+	rep, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 3, BlobWorkers: 2, Progress: func(migrate.Report) { progress++ }})
+	if err != nil {
+		t.Fatalf("Copy to PostgreSQL + S3: %v", err)
+	}
+	if rep.Phase != "done" || progress < 10 || rep.AbsentBlobs != 1 || rep.BlobBytes < 6<<20 {
+		t.Errorf("report %+v after %d progress calls", rep, progress)
+	}
+	for kind, n := range map[string]int{
+		migrate.KindAudit: len(want.Audit), migrate.KindEvents: len(want.Events),
+		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns),
+		migrate.KindBlobs: len(want.Blobs) - 1, // not the pending version's
+	} {
+		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
+			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
+		}
+	}
+	svcB := service(b, start.Add(time.Hour))
+	got := takeDump(t, ctx, svcB)
+	diffDumps(t, "after copying to PostgreSQL + S3", want, got)
+	verifyChain(t, got.Audit)
+
+	// Writes on the copy continue every number and sequence.
+	maxMove := int64(0)
+	for _, h := range got.AliasHistory {
+		for _, m := range h {
+			maxMove = max(maxMove, m.Seq)
+		}
+	}
+	v := push(t, ctx, svcB, "churn", cairn.VersionSpec{Aliases: []string{"champion"}}, pushFile{"model.pkl", "churn-6", 10})
+	if v.Number != 6 {
+		t.Errorf("the next churn version on the copy is %d, want 6 (5 were allocated, one is deleted, one pending)", v.Number)
+	}
+	after := takeDump(t, ctx, svcB)
+	verifyChain(t, after.Audit)
+	if len(after.Audit) <= len(got.Audit) || len(after.Events) <= len(got.Events) {
+		t.Fatalf("the push appended no audit entries or events")
+	}
+	for i, ev := range after.Events {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: the sequence has a gap after the copy", i+1, ev.Seq)
+		}
+	}
+	newMove := after.AliasHistory["churn"][0]
+	if newMove.Seq <= maxMove || newMove.To != 6 || newMove.From != 3 {
+		t.Errorf("the alias move on the copy is %+v; want from 3 to 6 with a seq above %d", newMove, maxMove)
+	}
+	if after.Aliases["churn@champion"].Version != 6 {
+		t.Errorf("churn@champion = %d, want 6", after.Aliases["churn@champion"].Version)
+	}
+
+	// The source cannot be copied again onto the copy now that it has
+	// moved on: its audit log is no longer a prefix of the source's.
+	_, err = migrate.Copy(ctx, a, b, migrate.Options{})
+	if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) {
+		t.Fatalf("Copy onto a target written since: %v, want failed_precondition", err)
+	}
+
+	// And back to a fresh SQLite + directory.
+	c := sqliteStores(t)
+	if _, err := migrate.Copy(ctx, b, c, migrate.Options{}); err != nil {
+		t.Fatalf("Copy back to SQLite: %v", err)
+	}
+	svcC := service(c, start.Add(2*time.Hour))
+	back := takeDump(t, ctx, svcC)
+	diffDumps(t, "after copying back to SQLite", after, back)
+	verifyChain(t, back.Audit)
+
+	// Copying again when all is there copies nothing and changes nothing.
+	rep, err = migrate.Copy(ctx, b, c, migrate.Options{})
+	if err != nil {
+		t.Fatalf("Copy again: %v", err)
+	}
+	for kind, n := range rep.Copied {
+		if n != 0 && kind != migrate.KindEdges {
+			t.Errorf("a repeated copy copied %d %s", n, kind)
+		}
+	}
+	if rep.Skipped[migrate.KindAudit] != int64(len(after.Audit)) || rep.Skipped[migrate.KindVersions] != int64(len(after.AllVersions)) {
+		t.Errorf("a repeated copy skipped %v", rep.Skipped)
+	}
+	diffDumps(t, "after copying again", after, takeDump(t, ctx, svcC))
+}
+
+// TestCopyRefusesForeignTarget: a target that holds another registry is
+// refused before anything is written.
+func TestCopyRefusesForeignTarget(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	build(t, ctx, service(a, start))
+	other := sqliteStores(t)
+	svcO := service(other, start)
+	push(t, ctx, svcO, "mine", cairn.VersionSpec{}, pushFile{"x", "mine", 5})
+	before := takeDump(t, ctx, svcO)
+
+	_, err := migrate.Copy(ctx, a, other, migrate.Options{})
+	if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) || !strings.Contains(err.Error(), "not a copy of the source") {
+		t.Fatalf("Copy onto another registry: %v, want failed_precondition", err)
+	}
+	diffDumps(t, "the refused target", before, takeDump(t, ctx, svcO))
+
+	// A target with records but no audit log is refused too.
+	bare := sqliteStores(t)
+	check(t, bare.Meta.Update(ctx, func(tx cairn.Tx) error {
+		return tx.CreateModel(ctx, &cairn.Model{Name: "x", Kind: cairn.KindModel, CreatedBy: "x", CreatedAt: start, UpdatedAt: start})
+	}))
+	if _, err := migrate.Copy(ctx, a, bare, migrate.Options{}); !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) {
+		t.Fatalf("Copy onto a non-empty target without audit log: %v, want failed_precondition", err)
+	}
+}
+
+// failingBlobs is a blob store whose Put fails, after reading part of the
+// blob, once fail says so: a copy cut off in the middle of a blob.
+type failingBlobs struct {
+	cairn.BlobStore
+	puts atomic.Int64
+	fail func(n int64) bool
+}
+
+var errCut = errors.New("connection cut")
+
+func (f *failingBlobs) Put(ctx context.Context, d cairn.Digest, size int64, r io.Reader) error {
+	if f.fail(f.puts.Add(1)) {
+		return f.BlobStore.Put(ctx, d, size, io.MultiReader(io.LimitReader(r, size/2), &errReader{}))
+	}
+	return f.BlobStore.Put(ctx, d, size, r)
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errCut }
+
+// TestCopyResumes interrupts copies at many points (a canceled context
+// between batches, a blob cut off half-way) and checks that running the
+// copy again finishes it, with a result equal to the source.
+func TestCopyResumes(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	svcA := service(a, start)
+	build(t, ctx, svcA)
+	want := takeDump(t, ctx, svcA)
+
+	// How many batches a whole copy commits, to cut at each stage.
+	var total int
+	if _, err := migrate.Copy(ctx, a, sqliteStores(t), migrate.Options{Batch: 4, Progress: func(migrate.Report) { total++ }}); err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{1, total / 4, total / 2, 3 * total / 4, total - 2} {
+		t.Run(fmt.Sprintf("canceled after batch %d of %d", cut, total), func(t *testing.T) {
+			b := sqliteStores(t)
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var n int
+			var phase string
+			rep1, err := migrate.Copy(cctx, a, b, migrate.Options{Batch: 4, Progress: func(r migrate.Report) {
+				if n++; n == cut {
+					phase = r.Phase
+					cancel()
+				}
+			}})
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("the interrupted copy returned %v, want context.Canceled", err)
+			}
+			rep2, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+			if err != nil {
+				t.Fatalf("resumed copy (cut in %s): %v", phase, err)
+			}
+			for _, kind := range []string{migrate.KindAudit, migrate.KindEvents, migrate.KindModels, migrate.KindVersions, migrate.KindRuns} {
+				if got, all := rep1.Copied[kind]+rep2.Copied[kind], rep2.Copied[kind]+rep2.Skipped[kind]; got != all {
+					t.Errorf("%s: %d copied before the cut and %d after, but %d in all", kind, rep1.Copied[kind], rep2.Copied[kind], all)
+				}
+			}
+			diffDumps(t, "after a resumed copy", want, takeDump(t, ctx, service(b, start)))
+		})
+	}
+
+	t.Run("blob cut off half-way to S3", func(t *testing.T) {
+		b := pgS3Stores(t)
+		fb := &failingBlobs{BlobStore: b.Blobs, fail: func(n int64) bool { return n == 3 }}
+		_, err := migrate.Copy(ctx, a, migrate.Stores{Meta: b.Meta, Blobs: fb}, migrate.Options{Batch: 4, BlobWorkers: 1})
+		if err == nil || !strings.Contains(err.Error(), "connection cut") {
+			t.Fatalf("the interrupted copy returned %v, want the cut", err)
+		}
+		rep, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		if err != nil {
+			t.Fatalf("resumed copy: %v", err)
+		}
+		if rep.Skipped[migrate.KindBlobs] != 2 || rep.Skipped[migrate.KindAudit] == 0 {
+			t.Errorf("the resumed copy skipped %v; want the 2 blobs and the audit log copied before the cut", rep.Skipped)
+		}
+		got := takeDump(t, ctx, service(b, start))
+		diffDumps(t, "after a copy resumed after a cut blob", want, got)
+		verifyChain(t, got.Audit)
+	})
+}
+
+// TestCopyRefusesMissingBlob: a ready version whose bytes the source lacks
+// stops the copy with a message naming it, before the version is written.
+func TestCopyRefusesMissingBlob(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	v := push(t, ctx, service(a, start), "churn", cairn.VersionSpec{}, pushFile{"model.pkl", "gone", 10})
+	check(t, a.Blobs.Delete(ctx, v.Files[0].Digest))
+	b := sqliteStores(t)
+	_, err := migrate.Copy(ctx, a, b, migrate.Options{})
+	if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) || !strings.Contains(err.Error(), "churn@v1/model.pkl") {
+		t.Fatalf("Copy with a missing blob: %v, want failed_precondition naming churn@v1/model.pkl", err)
+	}
+	if _, err := b.Meta.GetVersion(ctx, "churn", 1); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("the version was copied without its blob: %v", err)
+	}
+}
