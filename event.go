@@ -36,6 +36,9 @@ const (
 	EventApprovalExpired  = "approval.expired"
 	EventPolicyChanged    = "policy.changed"
 	EventVersionFlagged   = "version.flagged"
+	// EventBlobCollected records blobs that garbage collection deleted; its
+	// payload lists their digests and the bytes freed.
+	EventBlobCollected = "blob.collected"
 )
 
 // Event is one entry of the outbox. Seq is gap-free in commit order, so a
