@@ -3,6 +3,7 @@ package cairn
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrorCode classifies an error. Codes are stable: they appear as the `code`
@@ -75,20 +76,38 @@ func ErrorCodeOf(err error) ErrorCode {
 	return EINTERNAL
 }
 
-// ErrorMessage returns the client-safe message of err: the message of the
-// first *Error in its chain, or "internal error" for anything else.
+// ErrorMessage returns the client-safe message of err: the messages of the
+// *Error values in its chain, outermost first, joined with ": " — so
+// WrapError(EINVALID, digestErr, "file %q") reads `file "a": invalid
+// digest …` — or "internal error" if the outermost *Error is internal or
+// there is none. Causes that are not *Error (driver errors, I/O errors) are
+// never included: they may leak internals.
 func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) && e.Code != EINTERNAL {
-		if e.Message != "" {
-			return e.Message
+	var parts []string
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			break
 		}
-		return e.Error()
+		if len(parts) == 0 && e.Code == EINTERNAL {
+			return "internal error"
+		}
+		if e.Message != "" && (len(parts) == 0 || parts[len(parts)-1] != e.Message) {
+			parts = append(parts, e.Message)
+		}
+		err = e.Err
 	}
-	return "internal error"
+	if len(parts) == 0 {
+		var e *Error
+		if errors.As(err, &e) {
+			return string(e.Code)
+		}
+		return "internal error"
+	}
+	return strings.Join(parts, ": ")
 }
 
 // IsCode reports whether err carries the given code.

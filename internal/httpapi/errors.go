@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -110,7 +109,7 @@ func problemFor(err error, requestID string) Problem {
 		Type:      problemTypePrefix + string(code),
 		Title:     http.StatusText(status),
 		Status:    status,
-		Detail:    detailOf(err, code),
+		Detail:    cairn.ErrorMessage(err),
 		Code:      code,
 		RequestID: requestID,
 	}
@@ -150,30 +149,4 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
-}
-
-// detailOf is the problem's detail: "internal error" for internal errors,
-// else the messages of the *cairn.Error values in err's chain, outermost
-// first ("file \"a\": invalid digest …"). Only cairn.Error messages are
-// shown: they are client-safe by contract, while other errors in a chain
-// (driver errors, paths) may not be.
-func detailOf(err error, code cairn.ErrorCode) string {
-	if code == cairn.EINTERNAL {
-		return "internal error"
-	}
-	var parts []string
-	for err != nil {
-		var ce *cairn.Error
-		if !errors.As(err, &ce) {
-			break
-		}
-		if ce.Message != "" && (len(parts) == 0 || parts[len(parts)-1] != ce.Message) {
-			parts = append(parts, ce.Message)
-		}
-		err = ce.Err
-	}
-	if len(parts) == 0 {
-		return string(code)
-	}
-	return strings.Join(parts, ": ")
 }

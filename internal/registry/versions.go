@@ -41,6 +41,9 @@ func (s *Service) CreateVersion(ctx context.Context, model string, spec cairn.Ve
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.ensureModel(ctx, model, spec.Kind); err != nil {
+		return nil, err
+	}
 	var res *CreateVersionResult
 	err := s.update(ctx, func(m *mutation) error {
 		var err error
@@ -54,22 +57,27 @@ func (s *Service) CreateVersion(ctx context.Context, model string, spec cairn.Ve
 	return res, err
 }
 
-// createVersion is CreateVersion inside a mutation. dedupe turns checksum
+// ensureModel creates a model on first push. It runs in its own
+// transaction so that two first pushes racing on different replicas do not
+// fail: the loser of the race finds the model the winner created.
+func (s *Service) ensureModel(ctx context.Context, name string, kind cairn.Kind) error {
+	if _, err := s.store.GetModel(ctx, name); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		return err
+	}
+	_, err := s.CreateModel(ctx, ModelCreate{Name: name, Kind: kind})
+	if cairn.IsCode(err, cairn.ECONFLICT) {
+		return nil
+	}
+	return err
+}
+
+// createVersion is CreateVersion inside a mutation; the model must exist. dedupe turns checksum
 // versioning on (the native front door) or off (MLflow, external refs).
 func (s *Service) createVersion(ctx context.Context, m *mutation, name string, spec *cairn.VersionSpec, dedupe bool) (*CreateVersionResult, error) {
 	model, err := m.tx.LockModel(ctx, name)
 	switch {
-	case cairn.IsCode(err, cairn.ENOTFOUND):
-		model, err = s.createModel(ctx, m, ModelCreate{Name: name, Kind: spec.Kind})
-		if err != nil {
-			return nil, err
-		}
-		model, err = m.tx.LockModel(ctx, name)
-		if err != nil {
-			return nil, err
-		}
 	case err != nil:
-		return nil, err
+		return nil, notFound(err, "model %q not found", name)
 	case model.DeletedAt != nil:
 		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "model %q was deleted; restore it before pushing to it", name)
 	}
