@@ -30,7 +30,7 @@ die() { echo "scripts/test.sh: $*" >&2; exit 1; }
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 15000 + RANDOM % 15000 ))  # below the ephemeral range (32768+)
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free port found"
