@@ -123,6 +123,7 @@ func (s *Server) routeTable() []route {
 		{Method: "PUT", Path: upload + "/parts/{n}", ID: "uploadPart", Summary: "Upload part n (1-based); re-sending a part replaces it", Body: streamBody{}, Status: ok, Resp: cairn.Part{}, handler: s.uploadPart},
 		{Method: "POST", Path: upload + "/complete", ID: "completeUpload", Summary: "Join the parts into the blob, verifying its digest", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: blobInfo{}, handler: s.completeUpload},
 		{Method: "DELETE", Path: upload, ID: "abortUpload", Summary: "Abort an upload session", Status: none, handler: s.abortUpload},
+		{Method: "POST", Path: apiPrefix + "/gc", ID: "collectGarbage", Summary: "Delete blobs nothing refers to that are older than the grace period; a dry run (the default) only reports them", Body: gcRequest{}, OptionalBody: true, Status: ok, Resp: registry.GCReport{}, handler: s.collectGarbage},
 
 		// Runs.
 		{Method: "GET", Path: runs, ID: "listRuns", Summary: "List runs, newest first", Query: append([]param{{Name: "experiment_id", Type: "string", Desc: "only runs of this experiment"}}, pageParams...), Status: ok, Resp: cairn.RunPage{}, handler: s.listRuns},
