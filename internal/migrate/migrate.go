@@ -126,6 +126,7 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		{KindEdges, c.copyEdges},
 	} {
 		c.rep.Phase = p.name
+		c.progress()
 		if err := p.fn(ctx); err != nil {
 			return c.rep, fmt.Errorf("copy %s: %w", p.name, err)
 		}
