@@ -80,6 +80,7 @@ func New(baseURL string, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	c.hc = withRedirectPolicy(c.hc)
 	return c
 }
 

@@ -49,7 +49,8 @@ every one at the same PostgreSQL database and S3 bucket:
 
 Each setting comes from its flag, else its CAIRN_* environment variable
 (CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
-CAIRN_LOG_LEVEL, CAIRN_LOG_FORMAT), else the config file (--config or
+CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE, CAIRN_LOG_LEVEL,
+CAIRN_LOG_FORMAT), else the config file (--config or
 CAIRN_CONFIG), else its default. The config file holds key = value lines
 with the flags' names as keys, and '#' comments:
 
@@ -106,8 +107,20 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		defer cl.Close()
 	}
 
+	presign, err := presignTTL(s.presign)
+	if err != nil {
+		return asUsage(c, err)
+	}
+	if presign > 0 && !presigns(blobs) {
+		return usageErr(c, "presign-downloads needs an S3 blob store (--blobs s3://…); %s cannot presign", blobsDesc)
+	}
+	gcInterval, gcGrace, err := gcSchedule(s.gcInterval, s.gcGrace)
+	if err != nil {
+		return asUsage(c, err)
+	}
+
 	svc := registry.New(store, blobs, registry.Options{})
-	api := httpapi.New(svc, httpapi.Options{Logger: logger})
+	api := httpapi.New(svc, httpapi.Options{Logger: logger, PresignDownloads: presign})
 
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
@@ -154,6 +167,9 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		stopExpiry()
 		<-expiryDone
 	}()
+	if gcInterval > 0 {
+		defer startGC(ctx, svc, logger, gcInterval, gcGrace)()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

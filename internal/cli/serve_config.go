@@ -32,6 +32,7 @@ type setting struct {
 // serveSettings are the values of `cairn serve`, once resolved.
 type serveSettings struct {
 	addr, data, db, blobs, pgMaxConns, logLevel, logFormat string
+	presign, gcInterval, gcGrace                           string
 	config                                                 string
 	list                                                   []*setting
 }
@@ -49,6 +50,12 @@ func newServeSettings() *serveSettings {
 			usage: "blob storage: a directory or file:DIR, or s3://bucket/prefix?endpoint=…&region=… (default <data>/blobs)"},
 		{key: "pg-max-conns", env: "CAIRN_PG_MAX_CONNS", value: &s.pgMaxConns,
 			usage: "PostgreSQL connection pool size per server (default: the URL's pool_max_conns, or max(4, CPUs))"},
+		{key: "presign-downloads", env: "CAIRN_PRESIGN_DOWNLOADS", value: &s.presign,
+			usage: "answer blob downloads with a redirect to a presigned URL of the S3 bucket, valid this long (alone: 15m), so bytes bypass the server"},
+		{key: "gc-interval", env: "CAIRN_GC_INTERVAL", value: &s.gcInterval,
+			usage: "run garbage collection (deleting) this often, such as 6h; safe on every replica at once (default: never)"},
+		{key: "gc-grace", env: "CAIRN_GC_GRACE", value: &s.gcGrace,
+			usage: "scheduled garbage collection keeps unreferenced blobs younger than this (default 24h)"},
 		{key: "log-level", env: "CAIRN_LOG_LEVEL", value: &s.logLevel, def: "info",
 			usage: "log level: debug, info, warn or error"},
 		{key: "log-format", env: "CAIRN_LOG_FORMAT", value: &s.logFormat, def: "text",
@@ -68,6 +75,7 @@ func (s *serveSettings) register(fs *pflag.FlagSet) {
 		}
 		fs.StringVar(st.value, st.key, "", usage)
 	}
+	markOptionalValue(fs)
 	fs.StringVar(&s.config, "config", "", "config file of key = value lines, keys named as these flags (env CAIRN_CONFIG)")
 }
 

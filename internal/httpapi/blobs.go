@@ -42,6 +42,9 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if done, err := s.redirectBlob(w, r, d); done || err != nil {
+		return err
+	}
 	rc, _, err := s.svc.OpenBlob(r.Context(), d)
 	if err != nil {
 		return err

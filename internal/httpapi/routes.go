@@ -116,7 +116,7 @@ func (s *Server) routeTable() []route {
 
 		// Blobs and uploads.
 		{Method: "HEAD", Path: blob, ID: "statBlob", Summary: "Whether a blob exists, and its size", Status: ok, handler: s.headBlob},
-		{Method: "GET", Path: blob, ID: "getBlob", Summary: "Download a blob; Range requests and the digest as ETag", Status: ok, Resp: streamResp{}, Produces: "application/octet-stream", handler: s.getBlob},
+		{Method: "GET", Path: blob, ID: "getBlob", Summary: "Download a blob; Range requests and the digest as ETag. With presigned downloads on, 307 to a URL of the object store", Status: ok, Resp: streamResp{}, Produces: "application/octet-stream", handler: s.getBlob},
 		{Method: "PUT", Path: blob, ID: "putBlob", Summary: "Upload a blob in one request; the bytes must hash to the digest", Body: streamBody{}, Status: created, Resp: blobInfo{}, handler: s.putBlob},
 		{Method: "POST", Path: uploads, ID: "startUpload", Summary: "Open a multi-part upload session (201), or resume the open one for the same digest and size (200)", Body: uploadRequest{}, Status: created, AltStatus: ok, Resp: cairn.Upload{}, handler: s.startUpload},
 		{Method: "GET", Path: upload, ID: "getUpload", Summary: "An upload session and its received parts", Status: ok, Resp: cairn.Upload{}, handler: s.getUpload},

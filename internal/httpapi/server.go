@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cairn-registry/cairn/internal/registry"
 )
@@ -35,6 +36,10 @@ type Options struct {
 	MaxEventWait int
 	// Version is the server version shown in the OpenAPI document.
 	Version string
+	// PresignDownloads, if positive, answers blob downloads with a
+	// redirect to a URL of the blob store valid this long (when the store
+	// can presign; see redirectBlob), so that bytes bypass the server.
+	PresignDownloads time.Duration
 }
 
 // DefaultMaxJSONBody is the default limit on JSON request bodies. A
@@ -51,6 +56,7 @@ type Server struct {
 	extraMetrics func(io.Writer)
 	maxEventWait int
 	version      string
+	presignTTL   time.Duration
 
 	routes   []route
 	mux      *http.ServeMux
@@ -63,6 +69,7 @@ func New(svc *registry.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, metrics: opts.Metrics,
 		extraMetrics: opts.ExtraMetrics, maxEventWait: opts.MaxEventWait, version: opts.Version,
+		presignTTL: opts.PresignDownloads,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

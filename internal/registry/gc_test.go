@@ -444,3 +444,29 @@ func TestGCOneAtATime(t *testing.T) {
 		}
 	})
 }
+
+// RunGC collects on its schedule until its context ends.
+func TestRunGC(t *testing.T) {
+	t.Parallel()
+	f := newGCFixture(t, gcBackends[0])
+	orphan := f.putBlob(t, "scheduled orphan")
+	f.advance(48 * time.Hour)
+	ctx, cancel := context.WithCancel(f.ctx)
+	reports := make(chan *registry.GCReport, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.svc.RunGC(ctx, time.Millisecond, registry.GCOptions{}, func(rep *registry.GCReport) {
+			select {
+			case reports <- rep:
+			default:
+			}
+		}, func(err error) { t.Errorf("RunGC: %v", err) })
+	}()
+	rep := <-reports
+	cancel()
+	<-done
+	if rep.DryRun || rep.Deleted != 1 || f.exists(t, orphan) {
+		t.Errorf("scheduled run: %+v; orphan exists %v", rep, f.exists(t, orphan))
+	}
+}
