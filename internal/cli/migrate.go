@@ -50,13 +50,16 @@ Not copied: upload sessions in progress and idempotency keys (both
 short-lived: a client whose upload was cut off starts it again), and blobs
 no version refers to (garbage that 'cairn gc' would remove).
 
-Stop every server on the source first: the copy reads it as it is while
-the command runs. The target must be empty, or be the target of an earlier,
-interrupted run of this same copy: the command is resumable. Run it again
-and it checks that the target's audit log is a prefix of the source's, then
-skips what the target has (blobs by digest, records by their keys) and
-copies the rest. A target that holds anything else is refused, unchanged.
-Start servers on the target once the command has finished.
+Stop every server on the source first. The target must be empty, or be
+the target of an earlier, interrupted run of this same copy: the command is
+resumable. Run it again and it checks that the target's audit log is a
+prefix of the source's, then skips what the target has (blobs by digest,
+records by their keys, each compared with the source's) and copies the
+rest. A target that holds anything else is refused, unchanged. The copy
+ends by checking that source and target end at the same audit entry and
+event and hold as many models and runs; if the source was written to
+meanwhile, the command fails and says so. Start servers on the target once
+the command has finished.
 
 Progress goes to stderr; a table of what was copied (with --json, the
 report as JSON) to stdout.`,

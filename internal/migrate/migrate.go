@@ -16,7 +16,9 @@
 // short-lived; a client whose upload was cut off starts it again), and
 // blobs no version refers to (garbage a collection would remove).
 //
-// The source must not change during the copy: stop its servers first.
+// The source must not change during the copy: stop its servers first. A
+// change is detected (see verify.go) and fails the copy rather than
+// leaving a target that quietly differs.
 package migrate
 
 import (
@@ -88,7 +90,9 @@ const (
 // transactions cairn.Importer (SQLite and PostgreSQL do).
 //
 // Copy returns what it did so far even when it fails; running it again
-// resumes.
+// resumes. Once everything is copied it verifies the result (phase
+// "verify") and returns EFAILEDPRECONDITION if the source changed during
+// the copy or since an interrupted one.
 func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 	c := &copier{src: src, dst: dst, opts: opts,
 		rep:  &Report{Copied: map[string]int64{}, Skipped: map[string]int64{}},
@@ -124,6 +128,7 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		{KindAliases, c.copyAliases},
 		{KindRuns, c.copyRuns},
 		{KindEdges, c.copyEdges},
+		{"verify", c.verify},
 	} {
 		c.rep.Phase = p.name
 		c.progress()
@@ -146,6 +151,8 @@ type copier struct {
 	done map[cairn.Digest]bool
 	// auditHead and eventHead are where the target's log and feed end.
 	auditHead, eventHead int64
+	// srcAudit is where the source's audit log ended when the copy began.
+	srcAudit head
 	// batch counts the records of the transaction under way.
 	batch Report
 }
@@ -206,66 +213,53 @@ func (c *copier) importBatch(ctx context.Context, fn func(tx cairn.Tx, imp cairn
 
 // preflight decides whether dst may receive src: it must be empty, or an
 // interrupted copy of src. It finds where the target's audit log and event
-// feed end, which is where the copy of each resumes.
+// feed end, which is where the copy of each resumes, and where the
+// source's audit log ends, to tell at the end whether the source changed.
 func (c *copier) preflight(ctx context.Context) error {
 	var err error
-	if c.auditHead, err = lastSeq(ctx, func(after int64) (bool, error) {
-		es, err := c.dst.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: after, Limit: 1})
-		return len(es) > 0, err
-	}); err != nil {
+	if c.srcAudit, err = auditHead(ctx, c.src.Meta); err != nil {
 		return err
 	}
-	if c.eventHead, err = lastSeq(ctx, func(after int64) (bool, error) {
-		es, err := c.dst.Meta.ListEvents(ctx, after, 1)
-		return len(es) > 0, err
-	}); err != nil {
+	dstAudit, err := auditHead(ctx, c.dst.Meta)
+	if err != nil {
 		return err
 	}
+	dstEvents, err := eventHead(ctx, c.dst.Meta)
+	if err != nil {
+		return err
+	}
+	c.auditHead, c.eventHead = dstAudit.seq, dstEvents.seq
 	const hint = "copy into an empty database (and bucket or directory), or into the target of an interrupted copy from this same source"
-	if c.auditHead > 0 {
-		dst, err := c.dst.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: c.auditHead - 1, Limit: 1})
+	if dstAudit.seq > 0 {
+		src, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: dstAudit.seq - 1, Limit: 1})
 		if err != nil {
 			return err
 		}
-		src, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: c.auditHead - 1, Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(src) == 0 || len(dst) == 0 || src[0].Seq != dst[0].Seq || src[0].Hash != dst[0].Hash {
+		if len(src) == 0 || src[0].Seq != dstAudit.seq || src[0].Hash != dstAudit.id {
 			return cairn.Errorf(cairn.EFAILEDPRECONDITION,
-				"the target is not empty and its audit log (%d entries) is not a copy of the source's: %s", c.auditHead, hint)
+				"the target is not empty and its audit log (%d entries) is not a copy of the source's: %s", dstAudit.seq, hint)
 		}
 	}
-	if c.eventHead > 0 {
-		dst, err := c.dst.Meta.ListEvents(ctx, c.eventHead-1, 1)
+	if dstEvents.seq > 0 {
+		src, err := c.src.Meta.ListEvents(ctx, dstEvents.seq-1, 1)
 		if err != nil {
 			return err
 		}
-		src, err := c.src.Meta.ListEvents(ctx, c.eventHead-1, 1)
-		if err != nil {
-			return err
-		}
-		if len(src) == 0 || len(dst) == 0 || src[0].Seq != dst[0].Seq || src[0].ID != dst[0].ID {
+		if len(src) == 0 || src[0].Seq != dstEvents.seq || src[0].ID != dstEvents.id {
 			return cairn.Errorf(cairn.EFAILEDPRECONDITION,
-				"the target is not empty and its events (%d) are not a copy of the source's: %s", c.eventHead, hint)
+				"the target is not empty and its events (%d) are not a copy of the source's: %s", dstEvents.seq, hint)
 		}
 	}
-	if c.auditHead == 0 {
+	if dstAudit.seq == 0 && c.srcAudit.seq > 0 {
 		// An interrupted copy writes the audit log first, so a target with
-		// records but no audit log is someone else's registry, unless the
-		// source has no audit log either.
-		srcAudit, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{Limit: 1})
+		// records but no audit log is someone else's registry (unless the
+		// source has no audit log either).
+		empty, err := c.targetEmpty(ctx)
 		if err != nil {
 			return err
 		}
-		if len(srcAudit) > 0 {
-			empty, err := c.targetEmpty(ctx)
-			if err != nil {
-				return err
-			}
-			if !empty {
-				return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target is not empty: %s", hint)
-			}
+		if !empty {
+			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target is not empty: %s", hint)
 		}
 	}
 	return nil
@@ -396,9 +390,13 @@ func (c *copier) eachModelPage(ctx context.Context, fn func([]*cairn.Model) erro
 
 func (c *copier) copyModels(ctx context.Context) error {
 	return c.eachModelPage(ctx, func(ms []*cairn.Model) error {
-		return c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
+		return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
 			for _, m := range ms {
-				if err := c.count(KindModels, imp.ImportModel(ctx, m)); err != nil {
+				err := imp.ImportModel(ctx, m)
+				if cairn.IsCode(err, cairn.ECONFLICT) {
+					err = c.sameModel(ctx, tx, m)
+				}
+				if err := c.count(KindModels, err); err != nil {
 					return err
 				}
 			}
@@ -407,36 +405,63 @@ func (c *copier) copyModels(ctx context.Context) error {
 	})
 }
 
-// copyVersions copies every version, deleted ones included, a page at a
-// time: first the blobs of the page's versions, then the versions, so
-// that the target never has a ready version whose bytes it lacks.
+// copyVersions copies every version, deleted ones included, model by
+// model, in batches of versions: first the blobs of the batch's versions,
+// then the versions, so that the target never has a ready version whose
+// bytes it lacks.
 func (c *copier) copyVersions(ctx context.Context) error {
-	page := cairn.Page{Size: c.opts.Batch}
-	for {
-		p, err := c.src.Meta.ListVersions(ctx, cairn.VersionQuery{IncludeDeleted: true, Page: page})
-		if err != nil {
-			return err
+	var batch []*cairn.Version
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		if err := c.copyBlobs(ctx, p.Items); err != nil {
+		if err := c.copyBlobs(ctx, batch); err != nil {
 			return err
 		}
 		c.progress()
-		err = c.importBatch(ctx, func(tx cairn.Tx, _ cairn.Importer) error {
-			for _, v := range p.Items {
-				if err := c.count(KindVersions, tx.CreateVersion(ctx, v)); err != nil {
+		err := c.importBatch(ctx, func(tx cairn.Tx, _ cairn.Importer) error {
+			for _, v := range batch {
+				err := tx.CreateVersion(ctx, v)
+				if cairn.IsCode(err, cairn.ECONFLICT) {
+					err = c.sameVersion(ctx, tx, v)
+				}
+				if err := c.count(KindVersions, err); err != nil {
 					return fmt.Errorf("%s: %w", v.Ref(), err)
 				}
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
+		batch = batch[:0]
+		return err
 	}
+	err := c.eachModelPage(ctx, func(ms []*cairn.Model) error {
+		for _, m := range ms {
+			// Model by model, so that a page is found by the model's index
+			// whatever the registry's size.
+			page := cairn.Page{Size: c.opts.Batch}
+			for {
+				p, err := c.src.Meta.ListVersions(ctx, cairn.VersionQuery{Model: m.Name, IncludeDeleted: true, Page: page})
+				if err != nil {
+					return err
+				}
+				batch = append(batch, p.Items...)
+				if len(batch) >= c.opts.Batch {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				if p.NextToken == "" {
+					break
+				}
+				page.Token = p.NextToken
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // blobJob is one digest to copy and whether its absence from the source is
@@ -610,9 +635,13 @@ func (c *copier) copyAliases(ctx context.Context) error {
 			}
 		}
 		if len(aliases) > 0 {
-			err := c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
+			err := c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
 				for _, a := range aliases {
-					if err := c.count(KindAliases, imp.ImportAlias(ctx, a)); err != nil {
+					err := imp.ImportAlias(ctx, a)
+					if cairn.IsCode(err, cairn.ECONFLICT) {
+						err = c.sameAlias(ctx, tx, a)
+					}
+					if err := c.count(KindAliases, err); err != nil {
 						return fmt.Errorf("%s@%s: %w", a.Model, a.Name, err)
 					}
 				}
@@ -683,9 +712,13 @@ func (c *copier) copyRuns(ctx context.Context) error {
 			}
 		}
 		if len(p.Items) > 0 {
-			err = c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
+			err = c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
 				for i, r := range p.Items {
-					if err := c.count(KindRuns, imp.ImportRun(ctx, r, histories[i])); err != nil {
+					err := imp.ImportRun(ctx, r, histories[i])
+					if cairn.IsCode(err, cairn.ECONFLICT) {
+						err = c.sameRun(ctx, tx, r)
+					}
+					if err := c.count(KindRuns, err); err != nil {
 						return fmt.Errorf("run %q: %w", r.ID, err)
 					}
 				}

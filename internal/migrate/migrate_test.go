@@ -715,3 +715,87 @@ func TestCopyRefusesMissingBlob(t *testing.T) {
 		t.Errorf("the version was copied without its blob: %v", err)
 	}
 }
+
+// TestCopyDetectsSourceChanges: a source written to during a copy, or
+// between an interrupted copy and its resumption, is detected: skipped
+// records are compared, and the copy ends by comparing the two registries'
+// ends. A copy that cannot be trusted fails rather than finishing quietly.
+func TestCopyDetectsSourceChanges(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	// cutAfter copies a fresh source into a fresh target, canceling the
+	// copy when it enters phase, and returns both.
+	cutAfter := func(t *testing.T, phase string) (*registry.Service, migrate.Stores, migrate.Stores) {
+		a := sqliteStores(t)
+		svc := service(a, start)
+		build(t, ctx, svc)
+		b := sqliteStores(t)
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		_, err := migrate.Copy(cctx, a, b, migrate.Options{Batch: 4, Progress: func(r migrate.Report) {
+			if r.Phase == phase {
+				cancel()
+			}
+		}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted copy: %v", err)
+		}
+		return svc, a, b
+	}
+	wantChanged := func(t *testing.T, err error, msg string) {
+		t.Helper()
+		if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("resumed copy of a changed source: %v; want failed_precondition saying %q", err, msg)
+		}
+	}
+
+	t.Run("model changed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindAliases)
+		must[*cairn.Model](t)(svc.UpdateModel(ctx, "churn", registry.ModelUpdate{Description: ptr("changed")}))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "model churn differs")
+	})
+	t.Run("version changed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindAliases)
+		must[*cairn.Version](t)(svc.UpdateVersion(ctx, "transactions", 1, registry.VersionUpdate{SetTags: map[string]string{"late": "yes"}}))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "version transactions@v1 differs")
+	})
+	t.Run("alias moved between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindRuns)
+		must[*cairn.Alias](t)(svc.SetAlias(ctx, "transactions", "current", 1, nil))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "alias transactions@current differs")
+	})
+	t.Run("run changed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindEdges)
+		runs := must[*cairn.RunPage](t)(svc.ListRuns(ctx, "", 10, ""))
+		must[*cairn.Run](t)(svc.UpdateRun(ctx, runs.Items[0].ID, registry.RunUpdate{Name: ptr("renamed")}))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "run "+runs.Items[0].ID+" differs")
+	})
+	t.Run("model renamed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindVersions)
+		must[*cairn.Model](t)(svc.RenameModel(ctx, "legacy", "legacy-2"))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "models")
+	})
+	t.Run("written during the copy", func(t *testing.T) {
+		a := sqliteStores(t)
+		svc := service(a, start)
+		build(t, ctx, svc)
+		b := sqliteStores(t)
+		wrote := false
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4, Progress: func(r migrate.Report) {
+			if r.Phase == migrate.KindRuns && !wrote {
+				wrote = true
+				if _, err := svc.CreateModel(ctx, registry.ModelCreate{Name: "late"}); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+		wantChanged(t, err, "grew from")
+	})
+}

@@ -1,0 +1,204 @@
+package migrate
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// A resumed copy skips the records the target has. That is right only if
+// the source has not changed since the earlier run copied them, so a
+// skipped record is first compared with the target's, and a copy ends by
+// checking that the two registries end at the same audit entry and event
+// and hold as many models and runs. A difference is EFAILEDPRECONDITION:
+// the source was written to while it was being copied, and only a copy
+// into an empty target, with the source's servers stopped, can be trusted.
+
+const changedHint = "the source changed since an earlier run of this copy wrote it: stop every server on the source and copy again into an empty target"
+
+// differs returns the error for a record that the target holds differently.
+func differs(what string) error {
+	return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's %s differs from the source's: %s", what, changedHint)
+}
+
+// sameModel checks the target's model m.Name against m; it returns
+// ECONFLICT (skip) if they agree.
+func (c *copier) sameModel(ctx context.Context, tx cairn.Tx, m *cairn.Model) error {
+	got, err := tx.GetModel(ctx, m.Name)
+	if err != nil {
+		return err
+	}
+	want := *m
+	g := *got
+	want.Aliases, g.Aliases = nil, nil // copied later, compared then
+	if !reflect.DeepEqual(&want, &g) {
+		return differs("model " + m.Name)
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "model %q exists", m.Name)
+}
+
+func (c *copier) sameVersion(ctx context.Context, tx cairn.Tx, v *cairn.Version) error {
+	got, err := tx.GetVersion(ctx, v.Model, v.Number)
+	if err != nil {
+		return err
+	}
+	want := *v
+	g := *got
+	want.Aliases, g.Aliases = nil, nil
+	if !reflect.DeepEqual(&want, &g) {
+		return differs("version " + v.Ref())
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "version %s exists", v.Ref())
+}
+
+func (c *copier) sameAlias(ctx context.Context, tx cairn.Tx, a *cairn.Alias) error {
+	got, err := tx.GetAlias(ctx, a.Model, a.Name)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(a, got) {
+		return differs("alias " + a.Model + "@" + a.Name)
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "alias %s@%s exists", a.Model, a.Name)
+}
+
+func (c *copier) sameRun(ctx context.Context, tx cairn.Tx, r *cairn.Run) error {
+	got, err := tx.GetRun(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(r, got) {
+		return differs("run " + r.ID)
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "run %q exists", r.ID)
+}
+
+// head is where an audit log or event feed ends: the last sequence number
+// and the last entry's hash (or event's id).
+type head struct {
+	seq int64
+	id  string
+}
+
+func auditHead(ctx context.Context, r cairn.Reader) (head, error) {
+	n, err := lastSeq(ctx, func(after int64) (bool, error) {
+		es, err := r.ListAudit(ctx, cairn.AuditQuery{AfterSeq: after, Limit: 1})
+		return len(es) > 0, err
+	})
+	if err != nil || n == 0 {
+		return head{}, err
+	}
+	es, err := r.ListAudit(ctx, cairn.AuditQuery{AfterSeq: n - 1, Limit: 1})
+	if err != nil {
+		return head{}, err
+	}
+	if len(es) == 0 {
+		return head{}, cairn.Errorf(cairn.EFAILEDPRECONDITION, "audit entry %d vanished: %s", n, changedHint)
+	}
+	return head{seq: n, id: es[0].Hash}, nil
+}
+
+func eventHead(ctx context.Context, r cairn.Reader) (head, error) {
+	n, err := lastSeq(ctx, func(after int64) (bool, error) {
+		evs, err := r.ListEvents(ctx, after, 1)
+		return len(evs) > 0, err
+	})
+	if err != nil || n == 0 {
+		return head{}, err
+	}
+	evs, err := r.ListEvents(ctx, n-1, 1)
+	if err != nil {
+		return head{}, err
+	}
+	if len(evs) == 0 {
+		return head{}, cairn.Errorf(cairn.EFAILEDPRECONDITION, "event %d vanished: %s", n, changedHint)
+	}
+	return head{seq: n, id: evs[0].ID}, nil
+}
+
+// verify runs when everything is copied: the source has not changed
+// during this run, and both registries end at the same audit entry and
+// event and hold the same number of models and runs (a model renamed in
+// the source since an earlier run would be there twice).
+func (c *copier) verify(ctx context.Context) error {
+	src, err := auditHead(ctx, c.src.Meta)
+	if err != nil {
+		return err
+	}
+	if src != c.srcAudit {
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION,
+			"the source's audit log grew from %d to %d entries during the copy: it was written to; stop every server on the source and run the copy again",
+			c.srcAudit.seq, src.seq)
+	}
+	dst, err := auditHead(ctx, c.dst.Meta)
+	if err != nil {
+		return err
+	}
+	if dst != src {
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's audit log ends at entry %d, the source's at %d: %s", dst.seq, src.seq, changedHint)
+	}
+	srcEv, err := eventHead(ctx, c.src.Meta)
+	if err != nil {
+		return err
+	}
+	dstEv, err := eventHead(ctx, c.dst.Meta)
+	if err != nil {
+		return err
+	}
+	if srcEv != dstEv {
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's events end at %d, the source's at %d: %s", dstEv.seq, srcEv.seq, changedHint)
+	}
+	for _, count := range []struct {
+		what     string
+		src, dst func() (int64, error)
+	}{
+		{"models", func() (int64, error) { return countModels(ctx, c.src.Meta) }, func() (int64, error) { return countModels(ctx, c.dst.Meta) }},
+		{"runs", func() (int64, error) { return countRuns(ctx, c.srcExp) }, func() (int64, error) { return countRuns(ctx, c.dstExp) }},
+	} {
+		s, err := count.src()
+		if err != nil {
+			return err
+		}
+		d, err := count.dst()
+		if err != nil {
+			return err
+		}
+		if s != d {
+			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d %s, the source %d: %s", d, count.what, s, changedHint)
+		}
+	}
+	return nil
+}
+
+func countModels(ctx context.Context, r cairn.Reader) (int64, error) {
+	var n int64
+	page := cairn.Page{Size: 1000}
+	for {
+		p, err := r.ListModels(ctx, cairn.ModelQuery{IncludeDeleted: true, Page: page})
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(p.Items))
+		if p.NextToken == "" {
+			return n, nil
+		}
+		page.Token = p.NextToken
+	}
+}
+
+func countRuns(ctx context.Context, e cairn.Exporter) (int64, error) {
+	var n int64
+	page := cairn.Page{Size: 1000}
+	for {
+		p, err := e.ExportRuns(ctx, page)
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(p.Items))
+		if p.NextToken == "" {
+			return n, nil
+		}
+		page.Token = p.NextToken
+	}
+}
