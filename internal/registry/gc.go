@@ -15,7 +15,10 @@ import (
 type GCOptions struct {
 	// Grace protects blobs younger than this from collection, referenced
 	// or not: a client that uploads a blob before registering the version
-	// that uses it has this long to do so. 0 means DefaultGCGrace.
+	// that uses it (the API allows it; Push registers first) has this long
+	// to register it. Re-sending bytes the store has already does not make
+	// an old blob young; if it is collected meanwhile, CreateVersion lists
+	// it as missing and the client sends it again. 0 means DefaultGCGrace.
 	Grace time.Duration
 	// DryRun reports what would be collected and deletes nothing.
 	DryRun bool
