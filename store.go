@@ -2,6 +2,7 @@ package cairn
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -214,7 +215,7 @@ type RunPage struct {
 type AuditQuery struct {
 	AfterSeq int64
 	Limit    int    // 0 means 100
-	Target   string // prefix match on the target, e.g. "churn"; "" for all
+	Target   string // see AuditTargetPrefix; "" for all
 	Actor    string
 	Action   string
 	Since    time.Time
@@ -229,4 +230,16 @@ type IdempotentResponse struct {
 	Status      int       `json:"status"`
 	Body        []byte    `json:"body"`
 	CreatedAt   time.Time `json:"created_at"`
+}
+
+// AuditTargetPrefix says how AuditQuery.Target matches: a model name
+// ("churn") matches the model itself and everything under it ("churn@v3",
+// "churn@champion") but not another model whose name merely starts the same
+// ("churner"); a target containing '@' ("churn@", "churn@v") is a plain
+// prefix. Stores match target = exact OR target starts with prefix.
+func AuditTargetPrefix(target string) (prefix, exact string) {
+	if strings.Contains(target, "@") {
+		return target, target
+	}
+	return target + "@", target
 }

@@ -59,7 +59,8 @@ func (r reader) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.Aud
 			before, after, request_id, prev_hash, hash
 		FROM audit_log WHERE seq > ` + a.add(q.AfterSeq)
 	if q.Target != "" {
-		sql += ` AND starts_with(target, ` + a.add(q.Target) + `)`
+		prefix, exact := cairn.AuditTargetPrefix(q.Target)
+		sql += ` AND (target = ` + a.add(exact) + ` OR starts_with(target, ` + a.add(prefix) + `))`
 	}
 	if q.Actor != "" {
 		sql += ` AND actor = ` + a.add(q.Actor)

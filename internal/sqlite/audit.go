@@ -67,8 +67,9 @@ func (t *tx) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.AuditE
 		// A range rather than LIKE: no wildcard escaping, and the
 		// audit_log_target index applies. 0xFF never occurs in UTF-8, so
 		// every string with the prefix sorts below prefix+"\xff".
-		where = append(where, `target >= ?`, `target < ?`)
-		args = append(args, q.Target, q.Target+"\xff")
+		prefix, exact := cairn.AuditTargetPrefix(q.Target)
+		where = append(where, `(target = ? OR (target >= ? AND target < ?))`)
+		args = append(args, exact, prefix, prefix+"\xff")
 	}
 	if q.Actor != "" {
 		where = append(where, `actor = ?`)
