@@ -23,12 +23,7 @@ package migrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"sort"
-	"sync"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -114,27 +109,36 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 	if err := c.preflight(ctx); err != nil {
 		return c.rep, err
 	}
-	for _, p := range []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		// The audit log first: on a resumed copy, the target's log being a
-		// prefix of the source's is what proves the target is a partial
-		// copy of this source and nothing else.
-		{KindAudit, c.copyAudit},
-		{KindEvents, c.copyEvents},
-		{KindModels, c.copyModels},
-		{KindVersions, c.copyVersions},
-		{KindAliases, c.copyAliases},
-		{KindRuns, c.copyRuns},
-		{KindEdges, c.copyEdges},
-		{"verify", c.verify},
-	} {
-		c.rep.Phase = p.name
-		c.progress()
-		if err := p.fn(ctx); err != nil {
-			return c.rep, fmt.Errorf("copy %s: %w", p.name, err)
+	c.rep.Skipped[KindAudit] += c.auditHead
+	c.rep.Skipped[KindEvents] += c.eventHead
+	w := &walker{src: src, exp: c.srcExp, batch: c.opts.Batch}
+	err := w.walk(ctx, c.auditHead, c.eventHead, visitor{
+		phase:  c.setPhase,
+		audit:  c.importAudit,
+		events: c.importEvents,
+		models: c.importModels,
+		versions: func(ctx context.Context, vs []*cairn.Version) error {
+			// The blobs first, so that the target never has a ready
+			// version whose bytes it lacks.
+			if err := c.copyBlobs(ctx, vs); err != nil {
+				return err
+			}
+			c.progress()
+			return c.importVersions(ctx, vs)
+		},
+		aliases:    c.importAliases,
+		aliasMoves: c.importAliasMoves,
+		runs:       c.importRuns,
+		edges:      c.importEdges,
+	})
+	if err == nil {
+		c.setPhase("verify")
+		if err = c.verify(ctx); err != nil {
+			err = fmt.Errorf("verify: %w", err)
 		}
+	}
+	if err != nil {
+		return c.rep, fmt.Errorf("copy %w", err)
 	}
 	c.rep.Phase = "done"
 	c.progress()
@@ -155,6 +159,12 @@ type copier struct {
 	srcAudit head
 	// batch counts the records of the transaction under way.
 	batch Report
+}
+
+// setPhase records the phase starting and reports progress.
+func (c *copier) setPhase(name string) {
+	c.rep.Phase = name
+	c.progress()
 }
 
 func (c *copier) progress() {
@@ -312,455 +322,4 @@ func lastSeq(ctx context.Context, exists func(after int64) (bool, error)) (int64
 		}
 	}
 	return lo, nil
-}
-
-// copyAudit copies the audit entries after the target's last, in order.
-// The store checks that each continues the chain.
-func (c *copier) copyAudit(ctx context.Context) error {
-	c.rep.Skipped[KindAudit] += c.auditHead
-	after := c.auditHead
-	for {
-		es, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: after, Limit: c.opts.Batch})
-		if err != nil {
-			return err
-		}
-		if len(es) == 0 {
-			return nil
-		}
-		err = c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
-			for _, e := range es {
-				if err := c.count(KindAudit, imp.ImportAudit(ctx, e)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		after = es[len(es)-1].Seq
-	}
-}
-
-// copyEvents copies the events after the target's last, in order.
-func (c *copier) copyEvents(ctx context.Context) error {
-	c.rep.Skipped[KindEvents] += c.eventHead
-	after := c.eventHead
-	for {
-		evs, err := c.src.Meta.ListEvents(ctx, after, c.opts.Batch)
-		if err != nil {
-			return err
-		}
-		if len(evs) == 0 {
-			return nil
-		}
-		err = c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
-			for _, ev := range evs {
-				if err := c.count(KindEvents, imp.ImportEvent(ctx, ev)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		after = evs[len(evs)-1].Seq
-	}
-}
-
-// eachModelPage calls fn with every page of the source's models, deleted
-// ones included, by name.
-func (c *copier) eachModelPage(ctx context.Context, fn func([]*cairn.Model) error) error {
-	page := cairn.Page{Size: c.opts.Batch}
-	for {
-		p, err := c.src.Meta.ListModels(ctx, cairn.ModelQuery{IncludeDeleted: true, Page: page})
-		if err != nil {
-			return err
-		}
-		if err := fn(p.Items); err != nil {
-			return err
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
-}
-
-func (c *copier) copyModels(ctx context.Context) error {
-	return c.eachModelPage(ctx, func(ms []*cairn.Model) error {
-		return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
-			for _, m := range ms {
-				err := imp.ImportModel(ctx, m)
-				if cairn.IsCode(err, cairn.ECONFLICT) {
-					err = c.sameModel(ctx, tx, m)
-				}
-				if err := c.count(KindModels, err); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-}
-
-// copyVersions copies every version, deleted ones included, model by
-// model, in batches of versions: first the blobs of the batch's versions,
-// then the versions, so that the target never has a ready version whose
-// bytes it lacks.
-func (c *copier) copyVersions(ctx context.Context) error {
-	var batch []*cairn.Version
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := c.copyBlobs(ctx, batch); err != nil {
-			return err
-		}
-		c.progress()
-		err := c.importBatch(ctx, func(tx cairn.Tx, _ cairn.Importer) error {
-			for _, v := range batch {
-				err := tx.CreateVersion(ctx, v)
-				if cairn.IsCode(err, cairn.ECONFLICT) {
-					err = c.sameVersion(ctx, tx, v)
-				}
-				if err := c.count(KindVersions, err); err != nil {
-					return fmt.Errorf("%s: %w", v.Ref(), err)
-				}
-			}
-			return nil
-		})
-		batch = batch[:0]
-		return err
-	}
-	err := c.eachModelPage(ctx, func(ms []*cairn.Model) error {
-		for _, m := range ms {
-			// Model by model, so that a page is found by the model's index
-			// whatever the registry's size.
-			page := cairn.Page{Size: c.opts.Batch}
-			for {
-				p, err := c.src.Meta.ListVersions(ctx, cairn.VersionQuery{Model: m.Name, IncludeDeleted: true, Page: page})
-				if err != nil {
-					return err
-				}
-				batch = append(batch, p.Items...)
-				if len(batch) >= c.opts.Batch {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
-				if p.NextToken == "" {
-					break
-				}
-				page.Token = p.NextToken
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
-}
-
-// blobJob is one digest to copy and whether its absence from the source is
-// an error (the blob of a ready version) or expected (a pending or failed
-// version's upload that never finished).
-type blobJob struct {
-	d        cairn.Digest
-	size     int64
-	required bool
-	ref      string
-}
-
-// copyBlobs copies the files of vs that the target lacks, BlobWorkers at a
-// time, each streaming from the source's Open to the target's Put, which
-// verifies the digest.
-func (c *copier) copyBlobs(ctx context.Context, vs []*cairn.Version) error {
-	var jobs []blobJob
-	idx := map[cairn.Digest]int{}
-	for _, v := range vs {
-		for _, f := range v.Files {
-			if c.done[f.Digest] {
-				continue
-			}
-			req := v.Status == cairn.StatusReady
-			if i, ok := idx[f.Digest]; ok {
-				jobs[i].required = jobs[i].required || req
-				continue
-			}
-			idx[f.Digest] = len(jobs)
-			jobs = append(jobs, blobJob{d: f.Digest, size: f.Size, required: req, ref: v.Ref() + "/" + f.Path})
-		}
-	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	type result struct {
-		state blobState
-		bytes int64
-		err   error
-	}
-	results := make([]result, len(jobs))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(c.opts.BlobWorkers, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				state, n, err := c.copyBlob(ctx, jobs[i])
-				results[i] = result{state: state, bytes: n, err: err}
-				if err != nil {
-					cancel()
-				}
-			}
-		}()
-	}
-feed:
-	for i := range jobs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	var errs []error
-	for i, r := range results {
-		switch {
-		case r.err != nil:
-			if !errors.Is(r.err, context.Canceled) || len(errs) == 0 {
-				errs = append(errs, r.err)
-			}
-		case r.state == blobCopied:
-			c.done[jobs[i].d] = true
-			c.rep.Copied[KindBlobs]++
-			c.rep.BlobBytes += r.bytes
-		case r.state == blobPresent:
-			c.done[jobs[i].d] = true
-			c.rep.Skipped[KindBlobs]++
-		case r.state == blobAbsent:
-			c.done[jobs[i].d] = true
-			c.rep.AbsentBlobs++
-		}
-	}
-	if len(errs) > 0 {
-		// The first real failure, not the cancellations it caused.
-		slices.SortStableFunc(errs, func(a, b error) int {
-			return boolInt(errors.Is(a, context.Canceled)) - boolInt(errors.Is(b, context.Canceled))
-		})
-		return errs[0]
-	}
-	return ctx.Err()
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// blobState is what copyBlob found.
-type blobState int
-
-const (
-	blobFailed  blobState = iota
-	blobCopied            // copied now
-	blobPresent           // the target had it
-	blobAbsent            // neither store has it, and the job allows that
-)
-
-// copyBlob copies one blob unless the target has it, and says how many
-// bytes it copied. A blob the source lacks is an error if the job
-// requires it.
-func (c *copier) copyBlob(ctx context.Context, j blobJob) (blobState, int64, error) {
-	if _, err := c.dst.Blobs.Stat(ctx, j.d); err == nil {
-		return blobPresent, 0, nil
-	} else if !cairn.IsCode(err, cairn.ENOTFOUND) {
-		return blobFailed, 0, fmt.Errorf("target blob %s: %w", j.d, err)
-	}
-	r, size, err := c.src.Blobs.Open(ctx, j.d)
-	if cairn.IsCode(err, cairn.ENOTFOUND) {
-		if j.required {
-			return blobFailed, 0, cairn.WrapError(cairn.EFAILEDPRECONDITION, err,
-				"the source blob store lacks blob %s of %s, a ready version", j.d, j.ref)
-		}
-		return blobAbsent, 0, nil
-	}
-	if err != nil {
-		return blobFailed, 0, fmt.Errorf("source blob %s: %w", j.d, err)
-	}
-	defer r.Close()
-	cr := &countingReader{r: r}
-	if err := c.dst.Blobs.Put(ctx, j.d, size, cr); err != nil {
-		return blobFailed, 0, fmt.Errorf("copy blob %s (%s): %w", j.d, j.ref, err)
-	}
-	return blobCopied, cr.n, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// copyAliases copies each model's current aliases and then its whole alias
-// history, with the history's own sequence numbers.
-func (c *copier) copyAliases(ctx context.Context) error {
-	return c.eachModelPage(ctx, func(ms []*cairn.Model) error {
-		var aliases []*cairn.Alias
-		for _, m := range ms {
-			names := make([]string, 0, len(m.Aliases))
-			for n := range m.Aliases {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				a, err := c.src.Meta.GetAlias(ctx, m.Name, n)
-				if err != nil {
-					return err
-				}
-				aliases = append(aliases, a)
-			}
-		}
-		if len(aliases) > 0 {
-			err := c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
-				for _, a := range aliases {
-					err := imp.ImportAlias(ctx, a)
-					if cairn.IsCode(err, cairn.ECONFLICT) {
-						err = c.sameAlias(ctx, tx, a)
-					}
-					if err := c.count(KindAliases, err); err != nil {
-						return fmt.Errorf("%s@%s: %w", a.Model, a.Name, err)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		for _, m := range ms {
-			if err := c.copyAliasHistory(ctx, m.Name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-func (c *copier) copyAliasHistory(ctx context.Context, model string) error {
-	page := cairn.Page{Size: c.opts.Batch}
-	for {
-		p, err := c.src.Meta.AliasHistory(ctx, model, "", page)
-		if err != nil {
-			return err
-		}
-		if len(p.Items) > 0 {
-			err = c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
-				for _, m := range p.Items {
-					if err := c.count(KindAliasMoves, imp.ImportAliasMove(ctx, m)); err != nil {
-						return fmt.Errorf("move %d of %s@%s: %w", m.Seq, m.Model, m.Alias, err)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
-}
-
-// copyRuns copies every run, deleted ones included, with the history of
-// each of its metrics.
-func (c *copier) copyRuns(ctx context.Context) error {
-	page := cairn.Page{Size: c.opts.Batch}
-	for {
-		p, err := c.srcExp.ExportRuns(ctx, page)
-		if err != nil {
-			return err
-		}
-		histories := make([][]cairn.MetricPoint, len(p.Items))
-		for i, r := range p.Items {
-			keys := make([]string, 0, len(r.Metrics))
-			for k := range r.Metrics {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				h, err := c.src.Meta.MetricHistory(ctx, r.ID, k)
-				if err != nil {
-					return err
-				}
-				histories[i] = append(histories[i], h...)
-			}
-		}
-		if len(p.Items) > 0 {
-			err = c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
-				for i, r := range p.Items {
-					err := imp.ImportRun(ctx, r, histories[i])
-					if cairn.IsCode(err, cairn.ECONFLICT) {
-						err = c.sameRun(ctx, tx, r)
-					}
-					if err := c.count(KindRuns, err); err != nil {
-						return fmt.Errorf("run %q: %w", r.ID, err)
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
-}
-
-// copyEdges copies every lineage edge in the order the source added them,
-// which keeps the order Lineage lists edges at the same depth in.
-// AddEdges keeps an edge that exists, so a resumed copy adds only the
-// missing ones; the report counts every edge passed to it as copied.
-func (c *copier) copyEdges(ctx context.Context) error {
-	page := cairn.Page{Size: c.opts.Batch}
-	for {
-		p, err := c.srcExp.ExportEdges(ctx, page)
-		if err != nil {
-			return err
-		}
-		if len(p.Items) > 0 {
-			err = c.importBatch(ctx, func(tx cairn.Tx, _ cairn.Importer) error {
-				if err := tx.AddEdges(ctx, p.Items); err != nil {
-					return err
-				}
-				c.batch.Copied[KindEdges] += int64(len(p.Items))
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
 }
