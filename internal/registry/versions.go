@@ -582,7 +582,11 @@ func (s *Service) releaseAliases(ctx context.Context, m *mutation, v *cairn.Vers
 		return nil
 	}
 	if !remove {
-		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s %s: aliases %s point at it; move them first or ask to remove them", verb, v.Ref(), strings.Join(v.Aliases, ", "))
+		what := "alias " + v.Aliases[0] + " points"
+		if len(v.Aliases) > 1 {
+			what = "aliases " + strings.Join(v.Aliases, ", ") + " point"
+		}
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s %s: %s at it; move them first or ask to remove them", verb, v.Ref(), what)
 	}
 	for _, a := range v.Aliases {
 		if _, err := s.moveAlias(ctx, m, v.Model, a, 0, nil); err != nil {
