@@ -89,16 +89,8 @@ const (
 // "verify") and returns EFAILEDPRECONDITION if the source changed during
 // the copy or since an interrupted one.
 func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
-	c := &copier{src: src, dst: dst, opts: opts,
-		rep:  &Report{Copied: map[string]int64{}, Skipped: map[string]int64{}},
-		done: map[cairn.Digest]bool{}}
-	if c.opts.Batch <= 0 {
-		c.opts.Batch = 500
-	}
-	c.opts.Batch = min(c.opts.Batch, 1000) // the stores' largest page
-	if c.opts.BlobWorkers <= 0 {
-		c.opts.BlobWorkers = 4
-	}
+	c := newCopier(opts)
+	c.src, c.dst = src, dst
 	var ok bool
 	if c.srcExp, ok = src.Meta.(cairn.Exporter); !ok {
 		return c.rep, cairn.Errorf(cairn.EINVALID, "the source metadata store (%T) cannot export records", src.Meta)
@@ -145,6 +137,21 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 	return c.rep, nil
 }
 
+func newCopier(opts Options) *copier {
+	c := &copier{opts: opts,
+		rep:  &Report{Copied: map[string]int64{}, Skipped: map[string]int64{}},
+		done: map[cairn.Digest]bool{}}
+	if c.opts.Batch <= 0 {
+		c.opts.Batch = 500
+	}
+	c.opts.Batch = min(c.opts.Batch, 1000) // the stores' largest page
+	if c.opts.BlobWorkers <= 0 {
+		c.opts.BlobWorkers = 4
+	}
+	return c
+}
+
+// copier is the state of one Copy, Export or Import.
 type copier struct {
 	src, dst       Stores
 	srcExp, dstExp cairn.Exporter
@@ -157,6 +164,9 @@ type copier struct {
 	auditHead, eventHead int64
 	// srcAudit is where the source's audit log ended when the copy began.
 	srcAudit head
+	// eventAt is the target's last event when an Import began, which the
+	// archive's event of the same number must match.
+	eventAt head
 	// batch counts the records of the transaction under way.
 	batch Report
 }
@@ -238,29 +248,29 @@ func (c *copier) preflight(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.auditHead, c.eventHead = dstAudit.seq, dstEvents.seq
+	c.auditHead, c.eventHead = dstAudit.Seq, dstEvents.Seq
 	const hint = "copy into an empty database (and bucket or directory), or into the target of an interrupted copy from this same source"
-	if dstAudit.seq > 0 {
-		src, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: dstAudit.seq - 1, Limit: 1})
+	if dstAudit.Seq > 0 {
+		src, err := c.src.Meta.ListAudit(ctx, cairn.AuditQuery{AfterSeq: dstAudit.Seq - 1, Limit: 1})
 		if err != nil {
 			return err
 		}
-		if len(src) == 0 || src[0].Seq != dstAudit.seq || src[0].Hash != dstAudit.id {
+		if len(src) == 0 || src[0].Seq != dstAudit.Seq || src[0].Hash != dstAudit.ID {
 			return cairn.Errorf(cairn.EFAILEDPRECONDITION,
-				"the target is not empty and its audit log (%d entries) is not a copy of the source's: %s", dstAudit.seq, hint)
+				"the target is not empty and its audit log (%d entries) is not a copy of the source's: %s", dstAudit.Seq, hint)
 		}
 	}
-	if dstEvents.seq > 0 {
-		src, err := c.src.Meta.ListEvents(ctx, dstEvents.seq-1, 1)
+	if dstEvents.Seq > 0 {
+		src, err := c.src.Meta.ListEvents(ctx, dstEvents.Seq-1, 1)
 		if err != nil {
 			return err
 		}
-		if len(src) == 0 || src[0].Seq != dstEvents.seq || src[0].ID != dstEvents.id {
+		if len(src) == 0 || src[0].Seq != dstEvents.Seq || src[0].ID != dstEvents.ID {
 			return cairn.Errorf(cairn.EFAILEDPRECONDITION,
-				"the target is not empty and its events (%d) are not a copy of the source's: %s", dstEvents.seq, hint)
+				"the target is not empty and its events (%d) are not a copy of the source's: %s", dstEvents.Seq, hint)
 		}
 	}
-	if dstAudit.seq == 0 && c.srcAudit.seq > 0 {
+	if dstAudit.Seq == 0 && c.srcAudit.Seq > 0 {
 		// An interrupted copy writes the audit log first, so a target with
 		// records but no audit log is someone else's registry (unless the
 		// source has no audit log either).

@@ -1,6 +1,8 @@
 package migrate_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -8,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -797,5 +800,227 @@ func TestCopyDetectsSourceChanges(t *testing.T) {
 			}
 		}})
 		wantChanged(t, err, "grew from")
+	})
+}
+
+// exportFile exports the registry in st to a file and returns its path.
+func exportFile(t *testing.T, ctx context.Context, st migrate.Stores, opts migrate.Options) (string, *migrate.Report) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "registry.tar")
+	f, err := os.Create(path)
+	check(t, err)
+	rep, err := migrate.Export(ctx, st, f, opts)
+	check(t, err)
+	check(t, f.Close())
+	return path, rep
+}
+
+func importFile(ctx context.Context, path string, st migrate.Stores, opts migrate.Options) (*migrate.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return migrate.Import(ctx, f, st, opts)
+}
+
+// rewriteArchive copies an archive entry by entry, letting edit change an
+// entry's bytes or, returning nil, drop it.
+func rewriteArchive(t *testing.T, in string, edit func(name string, b []byte) []byte) string {
+	t.Helper()
+	src, err := os.Open(in)
+	check(t, err)
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), "edited.tar")
+	dst, err := os.Create(out)
+	check(t, err)
+	tr, tw := tar.NewReader(src), tar.NewWriter(dst)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		check(t, err)
+		b, err := io.ReadAll(tr)
+		check(t, err)
+		if b = edit(hdr.Name, b); b == nil {
+			continue
+		}
+		hdr.Size = int64(len(b))
+		check(t, tw.WriteHeader(hdr))
+		_, err = tw.Write(b)
+		check(t, err)
+	}
+	check(t, tw.Close())
+	check(t, dst.Close())
+	return out
+}
+
+// TestArchiveRoundTrip exports a registry from SQLite + a directory to a
+// tar file, imports it into PostgreSQL + S3 and into a fresh SQLite +
+// directory, and compares full dumps; importing again changes nothing.
+func TestArchiveRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	build(t, ctx, service(a, start))
+	want := takeDump(t, ctx, service(a, start))
+
+	path, exp := exportFile(t, ctx, a, migrate.Options{Batch: 3})
+	if exp.Copied[migrate.KindAudit] != int64(len(want.Audit)) || exp.Copied[migrate.KindVersions] != int64(len(want.AllVersions)) ||
+		exp.Copied[migrate.KindBlobs] != int64(len(want.Blobs)-1) || exp.AbsentBlobs != 1 || exp.BlobBytes < 6<<20 {
+		t.Errorf("export report: %+v", exp)
+	}
+	b := pgS3Stores(t)
+	rep, err := importFile(ctx, path, b, migrate.Options{})
+	if err != nil {
+		t.Fatalf("Import into PostgreSQL + S3: %v", err)
+	}
+	if rep.Phase != "done" || rep.Copied[migrate.KindBlobs] != int64(len(want.Blobs)-1) || rep.Copied[migrate.KindRuns] != int64(len(want.AllRuns)) {
+		t.Errorf("import report: %+v", rep)
+	}
+	got := takeDump(t, ctx, service(b, start))
+	diffDumps(t, "after importing the archive into PostgreSQL + S3", want, got)
+	verifyChain(t, got.Audit)
+
+	rep, err = importFile(ctx, path, b, migrate.Options{})
+	if err != nil {
+		t.Fatalf("importing again: %v", err)
+	}
+	for kind, n := range rep.Copied {
+		if n != 0 && kind != migrate.KindEdges {
+			t.Errorf("importing again copied %d %s", n, kind)
+		}
+	}
+	diffDumps(t, "after importing again", want, takeDump(t, ctx, service(b, start)))
+
+	c := sqliteStores(t)
+	if _, err := importFile(ctx, path, c, migrate.Options{Batch: 2}); err != nil {
+		t.Fatalf("Import into SQLite: %v", err)
+	}
+	diffDumps(t, "after importing the archive into SQLite", want, takeDump(t, ctx, service(c, start)))
+
+	// Writes continue on the import.
+	v := push(t, ctx, service(c, start.Add(time.Hour)), "churn", cairn.VersionSpec{}, pushFile{"model.pkl", "after-import", 10})
+	if v.Number != 6 {
+		t.Errorf("the first push after the import made churn@v%d, want v6", v.Number)
+	}
+	verifyChain(t, takeDump(t, ctx, service(c, start)).Audit)
+}
+
+// TestArchiveResumeAndIntegrity: an import of a cut-off archive fails at
+// its end and the full archive then completes it; a tampered audit entry,
+// blob or foreign target is refused; an export of a source written to
+// meanwhile fails.
+func TestArchiveResumeAndIntegrity(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := sqliteStores(t)
+	svcA := service(a, start)
+	build(t, ctx, svcA)
+	want := takeDump(t, ctx, svcA)
+	path, _ := exportFile(t, ctx, a, migrate.Options{Batch: 4})
+	full, err := os.ReadFile(path)
+	check(t, err)
+
+	for _, frac := range []float64{0.05, 0.3, 0.6, 0.95} {
+		t.Run(fmt.Sprintf("cut at %.0f%%", frac*100), func(t *testing.T) {
+			cut := filepath.Join(t.TempDir(), "cut.tar")
+			check(t, os.WriteFile(cut, full[:int(float64(len(full))*frac)], 0o644))
+			b := sqliteStores(t)
+			if _, err := importFile(ctx, cut, b, migrate.Options{Batch: 4}); err == nil {
+				t.Fatal("importing a cut-off archive succeeded")
+			}
+			if _, err := importFile(ctx, path, b, migrate.Options{Batch: 4}); err != nil {
+				t.Fatalf("importing the whole archive after a cut-off one: %v", err)
+			}
+			diffDumps(t, "after a resumed import", want, takeDump(t, ctx, service(b, start)))
+		})
+	}
+
+	t.Run("archive without end", func(t *testing.T) {
+		noEnd := rewriteArchive(t, path, func(name string, b []byte) []byte {
+			if name == "end.json" {
+				return nil
+			}
+			return b
+		})
+		_, err := importFile(ctx, noEnd, sqliteStores(t), migrate.Options{})
+		if !cairn.IsCode(err, cairn.EINVALID) || !strings.Contains(err.Error(), "incomplete") {
+			t.Fatalf("an archive without end.json: %v, want invalid (incomplete)", err)
+		}
+	})
+	t.Run("end that does not match", func(t *testing.T) {
+		badEnd := rewriteArchive(t, path, func(name string, b []byte) []byte {
+			if name == "end.json" {
+				return bytes.Replace(b, []byte(`"runs":3`), []byte(`"runs":4`), 1)
+			}
+			return b
+		})
+		_, err := importFile(ctx, badEnd, sqliteStores(t), migrate.Options{})
+		if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) || !strings.Contains(err.Error(), "runs") {
+			t.Fatalf("an archive whose end does not match what it holds: %v, want failed_precondition", err)
+		}
+	})
+	t.Run("tampered audit entry", func(t *testing.T) {
+		bad := rewriteArchive(t, path, func(name string, b []byte) []byte {
+			if name == "audit_entries/000001.jsonl" {
+				return bytes.Replace(b, []byte(`"actor":"alice"`), []byte(`"actor":"mallory"`), 1)
+			}
+			return b
+		})
+		_, err := importFile(ctx, bad, sqliteStores(t), migrate.Options{})
+		if !cairn.IsCode(err, cairn.EINVALID) || !strings.Contains(err.Error(), "hash") {
+			t.Fatalf("a tampered audit entry: %v, want invalid (hash)", err)
+		}
+	})
+	t.Run("tampered blob", func(t *testing.T) {
+		bad := rewriteArchive(t, path, func(name string, b []byte) []byte {
+			if strings.HasPrefix(name, "blobs/") {
+				b = bytes.Clone(b)
+				b[len(b)/2] ^= 1
+			}
+			return b
+		})
+		b := sqliteStores(t)
+		_, err := importFile(ctx, bad, b, migrate.Options{})
+		if !cairn.IsCode(err, cairn.EINVALID) {
+			t.Fatalf("a tampered blob: %v, want invalid", err)
+		}
+		n := 0
+		check(t, b.Blobs.Walk(ctx, func(cairn.Digest, int64, time.Time) error { n++; return nil }))
+		if n != 0 {
+			t.Errorf("%d blobs stored from a tampered archive", n)
+		}
+	})
+	t.Run("foreign target", func(t *testing.T) {
+		other := sqliteStores(t)
+		push(t, ctx, service(other, start), "mine", cairn.VersionSpec{}, pushFile{"x", "mine", 5})
+		_, err := importFile(ctx, path, other, migrate.Options{})
+		if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) {
+			t.Fatalf("importing onto another registry: %v, want failed_precondition", err)
+		}
+	})
+	t.Run("not an archive", func(t *testing.T) {
+		_, err := migrate.Import(ctx, strings.NewReader("hello"), sqliteStores(t), migrate.Options{})
+		if !cairn.IsCode(err, cairn.EINVALID) {
+			t.Fatalf("importing garbage: %v, want invalid", err)
+		}
+	})
+	t.Run("source written during export", func(t *testing.T) {
+		wrote := false
+		_, err := migrate.Export(ctx, a, io.Discard, migrate.Options{Progress: func(r migrate.Report) {
+			if r.Phase == migrate.KindRuns && !wrote {
+				wrote = true
+				if _, err := svcA.CreateModel(ctx, registry.ModelCreate{Name: "late"}); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+		if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) || !strings.Contains(err.Error(), "changed during the export") {
+			t.Fatalf("export of a changing source: %v", err)
+		}
 	})
 }

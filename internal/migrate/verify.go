@@ -77,8 +77,8 @@ func (c *copier) sameRun(ctx context.Context, tx cairn.Tx, r *cairn.Run) error {
 // head is where an audit log or event feed ends: the last sequence number
 // and the last entry's hash (or event's id).
 type head struct {
-	seq int64
-	id  string
+	Seq int64  `json:"seq"`
+	ID  string `json:"id"`
 }
 
 func auditHead(ctx context.Context, r cairn.Reader) (head, error) {
@@ -96,7 +96,7 @@ func auditHead(ctx context.Context, r cairn.Reader) (head, error) {
 	if len(es) == 0 {
 		return head{}, cairn.Errorf(cairn.EFAILEDPRECONDITION, "audit entry %d vanished: %s", n, changedHint)
 	}
-	return head{seq: n, id: es[0].Hash}, nil
+	return head{Seq: n, ID: es[0].Hash}, nil
 }
 
 func eventHead(ctx context.Context, r cairn.Reader) (head, error) {
@@ -114,7 +114,34 @@ func eventHead(ctx context.Context, r cairn.Reader) (head, error) {
 	if len(evs) == 0 {
 		return head{}, cairn.Errorf(cairn.EFAILEDPRECONDITION, "event %d vanished: %s", n, changedHint)
 	}
-	return head{seq: n, id: evs[0].ID}, nil
+	return head{Seq: n, ID: evs[0].ID}, nil
+}
+
+// ends is where a registry ends: the last audit entry and event, and how
+// many models and runs it holds.
+type ends struct {
+	Audit  head  `json:"audit"`
+	Events head  `json:"events"`
+	Models int64 `json:"models"`
+	Runs   int64 `json:"runs"`
+}
+
+func registryEnds(ctx context.Context, r cairn.Reader, e cairn.Exporter) (ends, error) {
+	var out ends
+	var err error
+	if out.Audit, err = auditHead(ctx, r); err != nil {
+		return ends{}, err
+	}
+	if out.Events, err = eventHead(ctx, r); err != nil {
+		return ends{}, err
+	}
+	if out.Models, err = countModels(ctx, r); err != nil {
+		return ends{}, err
+	}
+	if out.Runs, err = countRuns(ctx, e); err != nil {
+		return ends{}, err
+	}
+	return out, nil
 }
 
 // verify runs when everything is copied: the source has not changed
@@ -122,51 +149,34 @@ func eventHead(ctx context.Context, r cairn.Reader) (head, error) {
 // event and hold the same number of models and runs (a model renamed in
 // the source since an earlier run would be there twice).
 func (c *copier) verify(ctx context.Context) error {
-	src, err := auditHead(ctx, c.src.Meta)
+	src, err := registryEnds(ctx, c.src.Meta, c.srcExp)
 	if err != nil {
 		return err
 	}
-	if src != c.srcAudit {
+	if src.Audit != c.srcAudit {
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION,
 			"the source's audit log grew from %d to %d entries during the copy: it was written to; stop every server on the source and run the copy again",
-			c.srcAudit.seq, src.seq)
+			c.srcAudit.Seq, src.Audit.Seq)
 	}
-	dst, err := auditHead(ctx, c.dst.Meta)
+	return c.verifyTarget(ctx, src, "source")
+}
+
+// verifyTarget checks that the target ends where want says the source
+// (or the archive) does.
+func (c *copier) verifyTarget(ctx context.Context, want ends, what string) error {
+	got, err := registryEnds(ctx, c.dst.Meta, c.dstExp)
 	if err != nil {
 		return err
 	}
-	if dst != src {
-		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's audit log ends at entry %d, the source's at %d: %s", dst.seq, src.seq, changedHint)
-	}
-	srcEv, err := eventHead(ctx, c.src.Meta)
-	if err != nil {
-		return err
-	}
-	dstEv, err := eventHead(ctx, c.dst.Meta)
-	if err != nil {
-		return err
-	}
-	if srcEv != dstEv {
-		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's events end at %d, the source's at %d: %s", dstEv.seq, srcEv.seq, changedHint)
-	}
-	for _, count := range []struct {
-		what     string
-		src, dst func() (int64, error)
-	}{
-		{"models", func() (int64, error) { return countModels(ctx, c.src.Meta) }, func() (int64, error) { return countModels(ctx, c.dst.Meta) }},
-		{"runs", func() (int64, error) { return countRuns(ctx, c.srcExp) }, func() (int64, error) { return countRuns(ctx, c.dstExp) }},
-	} {
-		s, err := count.src()
-		if err != nil {
-			return err
-		}
-		d, err := count.dst()
-		if err != nil {
-			return err
-		}
-		if s != d {
-			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d %s, the source %d: %s", d, count.what, s, changedHint)
-		}
+	switch {
+	case got.Audit != want.Audit:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's audit log ends at entry %d, the %s's at %d: %s", got.Audit.Seq, what, want.Audit.Seq, changedHint)
+	case got.Events != want.Events:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target's events end at %d, the %s's at %d: %s", got.Events.Seq, what, want.Events.Seq, changedHint)
+	case got.Models != want.Models:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d models, the %s %d: %s", got.Models, what, want.Models, changedHint)
+	case got.Runs != want.Runs:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d runs, the %s %d: %s", got.Runs, what, want.Runs, changedHint)
 	}
 	return nil
 }
