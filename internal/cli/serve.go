@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/fsblob"
 	"github.com/cairn-registry/cairn/internal/httpapi"
+	"github.com/cairn-registry/cairn/internal/mlflowapi"
 	"github.com/cairn-registry/cairn/internal/postgres"
 	"github.com/cairn-registry/cairn/internal/registry"
 	"github.com/cairn-registry/cairn/internal/sqlite"
@@ -121,6 +122,7 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 
 	svc := registry.New(store, blobs, registry.Options{})
 	api := httpapi.New(svc, httpapi.Options{Logger: logger, PresignDownloads: presign})
+	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
 
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {

@@ -100,6 +100,15 @@ func New(svc *registry.Service, opts Options) *Server {
 // Handler returns the server's root handler, middleware included.
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
+// Mount serves h at pattern (a ServeMux pattern such as "/api/2.0/mlflow/")
+// behind the server's middleware: request id, actor, panic recovery, the
+// access log and metrics. h answers everything under the pattern, its own
+// unknown paths included; if it serves the request through a ServeMux of
+// its own, that mux's pattern becomes the route label of logs and metrics.
+// Mounted handlers are not part of the OpenAPI document. Call Mount before
+// serving.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
 // Metrics returns the server's metrics collector.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 

@@ -1,0 +1,168 @@
+package mlflowapi
+
+import (
+	"context"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// Tags with a meaning in MLflow's protocol.
+const (
+	// isPromptTag marks a registered model (and its versions) as a prompt.
+	// Cairn models of kind prompt carry it on the MLflow wire.
+	isPromptTag = "mlflow.prompt.is_prompt"
+	// runLinkTag and modelIDTag hold ModelVersion.run_link and (MLflow 3)
+	// model_id, which have no field in Cairn's version record. They are
+	// ordinary version tags in the native API, hidden from the MLflow tag
+	// list and reserved on the MLflow door's set-tag and delete-tag.
+	runLinkTag = "cairn.mlflow.run_link"
+	modelIDTag = "cairn.mlflow.model_id"
+)
+
+func reservedTag(key string) bool { return strings.HasPrefix(key, "cairn.mlflow.") }
+
+// registeredModel is MLflow's RegisteredModel entity. Empty fields are
+// omitted, as protobuf JSON does.
+type registeredModel struct {
+	Name                 string         `json:"name"`
+	CreationTimestamp    int64          `json:"creation_timestamp"`
+	LastUpdatedTimestamp int64          `json:"last_updated_timestamp"`
+	UserID               string         `json:"user_id,omitempty"`
+	Description          string         `json:"description,omitempty"`
+	LatestVersions       []modelVersion `json:"latest_versions,omitempty"`
+	Tags                 []keyValue     `json:"tags,omitempty"`
+	Aliases              []modelAlias   `json:"aliases,omitempty"`
+}
+
+// modelAlias is MLflow's RegisteredModelAlias; version is a string.
+type modelAlias struct {
+	Alias   string `json:"alias"`
+	Version string `json:"version"`
+}
+
+// modelVersion is MLflow's ModelVersion entity.
+type modelVersion struct {
+	Name                 string     `json:"name"`
+	Version              string     `json:"version"`
+	CreationTimestamp    int64      `json:"creation_timestamp"`
+	LastUpdatedTimestamp int64      `json:"last_updated_timestamp"`
+	UserID               string     `json:"user_id,omitempty"`
+	CurrentStage         string     `json:"current_stage"`
+	Description          string     `json:"description,omitempty"`
+	Source               string     `json:"source,omitempty"`
+	RunID                string     `json:"run_id,omitempty"`
+	Status               string     `json:"status"`
+	StatusMessage        string     `json:"status_message,omitempty"`
+	Tags                 []keyValue `json:"tags,omitempty"`
+	RunLink              string     `json:"run_link,omitempty"`
+	Aliases              []string   `json:"aliases,omitempty"`
+	ModelID              string     `json:"model_id,omitempty"`
+}
+
+// MLflow's ModelVersionStatus names.
+const (
+	statusReady   = "READY"
+	statusPending = "PENDING_REGISTRATION"
+	statusFailed  = "FAILED_REGISTRATION"
+)
+
+func mlflowStatus(s cairn.Status) string {
+	switch s {
+	case cairn.StatusReady:
+		return statusReady
+	case cairn.StatusFailed:
+		return statusFailed
+	}
+	return statusPending
+}
+
+func sortedTags(m map[string]string, hide func(string) bool) []keyValue {
+	out := make([]keyValue, 0, len(m))
+	for k, v := range m {
+		if hide != nil && hide(k) {
+			continue
+		}
+		out = append(out, keyValue{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+func toModelVersion(v *cairn.Version) modelVersion {
+	tags := sortedTags(v.Tags, reservedTag)
+	if v.Kind == cairn.KindPrompt {
+		if _, ok := v.Tags[isPromptTag]; !ok {
+			tags = append(tags, keyValue{isPromptTag, "true"})
+			sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+		}
+	}
+	stage := string(v.Stage)
+	if stage == "" {
+		stage = string(cairn.StageNone)
+	}
+	return modelVersion{
+		Name: v.Model, Version: strconv.FormatInt(v.Number, 10),
+		CreationTimestamp: v.CreatedAt.UnixMilli(), LastUpdatedTimestamp: v.UpdatedAt.UnixMilli(),
+		UserID: v.CreatedBy, CurrentStage: stage, Description: v.Description,
+		Source: v.Source, RunID: v.RunID, Status: mlflowStatus(v.Status), StatusMessage: v.StatusMessage,
+		Tags: tags, RunLink: v.Tags[runLinkTag], Aliases: v.Aliases, ModelID: v.Tags[modelIDTag],
+	}
+}
+
+func toRegisteredModel(m *cairn.Model, latest []modelVersion) registeredModel {
+	tags := sortedTags(m.Tags, nil)
+	if m.Kind == cairn.KindPrompt {
+		if _, ok := m.Tags[isPromptTag]; !ok {
+			tags = append(tags, keyValue{isPromptTag, "true"})
+			sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+		}
+	}
+	aliases := make([]modelAlias, 0, len(m.Aliases))
+	for a, v := range m.Aliases {
+		aliases = append(aliases, modelAlias{a, strconv.FormatInt(v, 10)})
+	}
+	sort.Slice(aliases, func(i, j int) bool { return aliases[i].Alias < aliases[j].Alias })
+	return registeredModel{
+		Name: m.Name, CreationTimestamp: m.CreatedAt.UnixMilli(), LastUpdatedTimestamp: m.UpdatedAt.UnixMilli(),
+		UserID: m.CreatedBy, Description: m.Description, LatestVersions: latest, Tags: tags, Aliases: aliases,
+	}
+}
+
+// stages lists MLflow's stages in the order latest_versions reports them.
+var stages = []cairn.Stage{cairn.StageNone, cairn.StageStaging, cairn.StageProduction, cairn.StageArchived}
+
+// latestVersions returns, for each of the given stages (all if none), the
+// highest-numbered ready version of the model in that stage: MLflow's
+// RegisteredModel.latest_versions and get-latest-versions. Each stage is
+// one query for one row, scoped to the model.
+func (s *Server) latestVersions(ctx context.Context, model string, want []cairn.Stage) ([]modelVersion, error) {
+	if len(want) == 0 {
+		want = stages
+	}
+	out := []modelVersion{}
+	for _, st := range stages {
+		found := false
+		for _, w := range want {
+			found = found || w == st
+		}
+		if !found {
+			continue
+		}
+		page, err := s.svc.ListVersions(ctx, model, registry.ListRequest{
+			Filter:   "stage = '" + string(st) + "' AND status = 'ready'",
+			OrderBy:  []string{"version DESC"},
+			PageSize: 1,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) > 0 {
+			out = append(out, toModelVersion(page.Items[0]))
+		}
+	}
+	return out, nil
+}

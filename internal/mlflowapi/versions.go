@@ -1,0 +1,443 @@
+package mlflowapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// Model version handlers (MLFLOW.md §2, rows 8–14, 16, 18).
+
+func versionNotFound(name string, n int64) error {
+	return &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: sprintf("Model Version (name=%s, version=%d) not found", name, n)}
+}
+
+// versionErr rewrites the registry's not-found for a version into MLflow's
+// message for the model or the version; other errors pass through.
+func (s *Server) versionErr(ctx context.Context, err error, name string, n int64) error {
+	if !cairn.IsCode(err, cairn.ENOTFOUND) {
+		return err
+	}
+	if _, merr := s.getModel(ctx, name); merr != nil {
+		return merr
+	}
+	return versionNotFound(name, n)
+}
+
+// getVersion returns a live version with MLflow's messages when there is
+// none.
+func (s *Server) getVersion(ctx context.Context, name string, n int64) (*cairn.Version, error) {
+	if cairn.ValidateModelName(name) != nil {
+		return nil, modelNotFound(name)
+	}
+	if n < 1 {
+		return nil, s.versionErr(ctx, cairn.Errorf(cairn.ENOTFOUND, "no version %d", n), name, n)
+	}
+	v, err := s.svc.GetVersion(ctx, name, n)
+	if err != nil {
+		return nil, s.versionErr(ctx, err, name, n)
+	}
+	return v, nil
+}
+
+// nameAndVersion reads the required name and version parameters.
+func nameAndVersion(p *params) (string, int64, error) {
+	name, err := modelName(p)
+	if err != nil {
+		return "", 0, err
+	}
+	_, n, err := p.version()
+	return name, n, err
+}
+
+func versionResponse(v *cairn.Version) map[string]any {
+	return map[string]any{"model_version": toModelVersion(v)}
+}
+
+// createModelVersion registers a version. MLflow semantics: every call is
+// a new version, never deduplicated. The source is what Cairn records:
+//
+//   - models:/NAME/N or models:/NAME@ALIAS naming a Cairn version (what
+//     MlflowClient.copy_model_version sends): the new version gets that
+//     version's files, already stored, and is READY at once;
+//   - anything else (s3://…, gs://…, runs:/…, models:/m-… logged models,
+//     mlflow-artifacts:/…, a run's artifact path) is an external reference:
+//     a version without files whose source is the URI, READY at once so
+//     that clients polling model-versions/get see READY.
+//
+// run_link and model_id, which Cairn's version record lacks, are kept as the
+// reserved version tags cairn.mlflow.run_link and cairn.mlflow.model_id. A
+// version tagged mlflow.prompt.is_prompt is registered like any other; its
+// model's kind (prompt when the registered model was created with the tag)
+// is what makes it a prompt in Cairn.
+func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, err := modelName(p)
+	if err != nil {
+		return err
+	}
+	source, err := p.required("source")
+	if err != nil {
+		return err
+	}
+	runID, err := p.str("run_id")
+	if err != nil {
+		return err
+	}
+	runLink, err := p.str("run_link")
+	if err != nil {
+		return err
+	}
+	desc, err := p.str("description")
+	if err != nil {
+		return err
+	}
+	modelID, err := p.str("model_id")
+	if err != nil {
+		return err
+	}
+	tags, err := p.tags("Model version")
+	if err != nil {
+		return err
+	}
+	for k := range tags {
+		if reservedTag(k) {
+			return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", k)
+		}
+	}
+	if tags[isPromptTag] != "true" {
+		if err := validateSource(source, runID, modelID); err != nil {
+			return err
+		}
+	}
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	if runLink != "" {
+		tags[runLinkTag] = runLink
+	}
+	if modelID != "" {
+		tags[modelIDTag] = modelID
+	}
+	if _, err := s.getModel(r.Context(), name); err != nil {
+		return err
+	}
+	spec := cairn.VersionSpec{Source: source, RunID: runID, Description: desc, Tags: tags}
+	if files, ok := s.copySource(r.Context(), source); ok {
+		spec.Files = files
+	}
+	v, err := s.svc.RegisterExternal(r.Context(), name, spec)
+	if err != nil {
+		return lookupErr(err, name)
+	}
+	return writeJSON(w, versionResponse(v))
+}
+
+// copySource returns the files of the Cairn version a models:/ source
+// names, if it names one.
+func (s *Server) copySource(ctx context.Context, source string) ([]cairn.File, bool) {
+	if !strings.HasPrefix(source, "models:/") {
+		return nil, false
+	}
+	ref, err := cairn.ParseRef(source)
+	if err != nil {
+		return nil, false // models:/m-… (a logged model) and other shapes
+	}
+	v, err := s.svc.Resolve(ctx, ref.String())
+	if err != nil || v.Status != cairn.StatusReady || len(v.Files) == 0 {
+		return nil, false
+	}
+	return v.Files, true
+}
+
+// validateSource refuses the sources MLflow's server refuses: a path with
+// relative segments (.., also percent-encoded), which could reach outside
+// a run's artifacts, and a local path without a run or logged model to own
+// it. Cairn never reads a source, but keeps MLflow's contract.
+func validateSource(source, runID, modelID string) error {
+	if err := cairn.ValidateText("source", source); err != nil {
+		return invalidParam("Invalid model version source: '%s'. %s", truncate(source, 200), cairn.ErrorMessage(err))
+	}
+	unq := source
+	for i := 0; i < 10; i++ {
+		u, err := url.QueryUnescape(unq)
+		if err != nil || u == unq {
+			break
+		}
+		unq = u
+	}
+	relative := strings.Contains(unq, "\x00")
+	for _, seg := range strings.Split(unq, "/") {
+		relative = relative || seg == ".."
+	}
+	if relative {
+		return invalidParam("Invalid model version source: '%s'. If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path references present. Please provide an absolute path.", truncate(source, 200))
+	}
+	if isLocal(source) && runID == "" && modelID == "" {
+		return invalidParam("Invalid model version source: '%s'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.", truncate(source, 200))
+	}
+	return nil
+}
+
+// isLocal reports whether a source is a local path: no scheme, or file:.
+func isLocal(source string) bool {
+	if strings.HasPrefix(source, "file:") {
+		return true
+	}
+	u, err := url.Parse(source)
+	if err != nil {
+		return false
+	}
+	// A one-letter scheme is a Windows drive (C:\models).
+	return u.Scheme == "" || len(u.Scheme) == 1
+}
+
+func (s *Server) getModelVersion(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	v, err := s.getVersion(r.Context(), name, n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, versionResponse(v))
+}
+
+func (s *Server) updateModelVersion(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	// As in MLflow, an absent description clears it.
+	desc, err := p.str("description")
+	if err != nil {
+		return err
+	}
+	if _, err := s.getVersion(r.Context(), name, n); err != nil {
+		return err
+	}
+	v, err := s.svc.UpdateVersion(r.Context(), name, n, registry.VersionUpdate{Description: &desc})
+	if err != nil {
+		return s.versionErr(r.Context(), err, name, n)
+	}
+	return writeJSON(w, versionResponse(v))
+}
+
+func (s *Server) transitionStage(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	raw, err := p.required("stage")
+	if err != nil {
+		return err
+	}
+	st, err := parseStages([]string{raw})
+	if err != nil {
+		return err
+	}
+	archive, err := p.boolean("archive_existing_versions")
+	if err != nil {
+		return err
+	}
+	if archive && st[0] != cairn.StageStaging && st[0] != cairn.StageProduction {
+		return invalidParam("Model version transition cannot archive existing model versions because '%s' is not an Active stage. Valid stages are ['Staging', 'Production']", raw)
+	}
+	if _, err := s.getVersion(r.Context(), name, n); err != nil {
+		return err
+	}
+	v, err := s.svc.SetStage(r.Context(), name, n, st[0], archive)
+	if err != nil {
+		return s.versionErr(r.Context(), err, name, n)
+	}
+	return writeJSON(w, versionResponse(v))
+}
+
+// deleteModelVersion tombstones the version and deletes the aliases that
+// point at it, as MLflow does.
+func (s *Server) deleteModelVersion(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	if _, err := s.getVersion(r.Context(), name, n); err != nil {
+		return err
+	}
+	if err := s.svc.DeleteVersion(r.Context(), name, n, true); err != nil {
+		return s.versionErr(r.Context(), err, name, n)
+	}
+	return writeJSON(w, empty)
+}
+
+// getDownloadURI answers the version's source verbatim, as MLflow's
+// reference store does. For external references that is where the bytes
+// are. For versions whose files Cairn stores (native pushes) the source is
+// whatever the pusher declared, possibly nothing: serving their files to
+// the MLflow client needs the artifact proxy (mlflow-artifacts), which this
+// slice does not implement.
+func (s *Server) getDownloadURI(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	v, err := s.getVersion(r.Context(), name, n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, map[string]string{"artifact_uri": v.Source})
+}
+
+func (s *Server) setModelVersionTag(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	key, err := p.required("key")
+	if err != nil {
+		return err
+	}
+	value, err := p.str("value")
+	if err != nil {
+		return err
+	}
+	if err := validateTag("Model version", key, value); err != nil {
+		return err
+	}
+	if reservedTag(key) {
+		return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", key)
+	}
+	if _, err := s.getVersion(r.Context(), name, n); err != nil {
+		return err
+	}
+	if _, err := s.svc.UpdateVersion(r.Context(), name, n, registry.VersionUpdate{SetTags: map[string]string{key: value}}); err != nil {
+		return s.versionErr(r.Context(), err, name, n)
+	}
+	return writeJSON(w, empty)
+}
+
+func (s *Server) deleteModelVersionTag(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	key, err := p.required("key")
+	if err != nil {
+		return err
+	}
+	if reservedTag(key) {
+		return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", key)
+	}
+	if _, err := s.getVersion(r.Context(), name, n); err != nil {
+		return err
+	}
+	if _, err := s.svc.UpdateVersion(r.Context(), name, n, registry.VersionUpdate{DeleteTags: []string{key}}); err != nil {
+		return s.versionErr(r.Context(), err, name, n)
+	}
+	return writeJSON(w, empty)
+}
+
+// Search limits for model versions: MLflow's client asks for 10,000 by
+// default and its server allows up to 200,000. The registry pages by at
+// most registry.MaxPageSize, so a search reads as many registry pages as
+// it needs and streams them out.
+const (
+	defaultVersionResults = 10_000
+	maxVersionResults     = 200_000
+)
+
+func (s *Server) searchModelVersions(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	req, max, err := searchRequest(p, &versionSearch, defaultVersionResults, maxVersionResults)
+	if err != nil {
+		return err
+	}
+	if len(req.OrderBy) == 0 {
+		// MLflow's default order: most recently updated first.
+		req.OrderBy = []string{"updated_at DESC"}
+	}
+	// The first page is read before anything is written, so that a bad
+	// filter or token is still an MLflow error response.
+	req.PageSize = int(min(max, registry.MaxPageSize))
+	page, err := s.svc.ListVersions(r.Context(), "", req)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write([]byte(`{"model_versions":[`)); err != nil {
+		return nil // the client left
+	}
+	left := max
+	first := true
+	for {
+		for _, v := range page.Items {
+			b, err := json.Marshal(toModelVersion(v))
+			if err != nil {
+				return fmt.Errorf("encode model version: %w", err)
+			}
+			if !first {
+				b = append([]byte{','}, b...)
+			}
+			first = false
+			if _, err := w.Write(b); err != nil {
+				return nil
+			}
+		}
+		left -= int64(len(page.Items))
+		if page.NextToken == "" || left <= 0 {
+			break
+		}
+		req.PageToken, req.PageSize = page.NextToken, int(min(left, registry.MaxPageSize))
+		if page, err = s.svc.ListVersions(r.Context(), "", req); err != nil {
+			return err
+		}
+	}
+	tail := `]}`
+	if page.NextToken != "" {
+		tok, _ := json.Marshal(page.NextToken)
+		tail = `],"next_page_token":` + string(tok) + `}`
+	}
+	_, _ = w.Write([]byte(tail))
+	return nil
+}
