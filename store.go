@@ -140,7 +140,10 @@ type Tx interface {
 	// same lock in shared mode from the insert to its end, so while
 	// LockBlobRefs is held no new reference to a blob can commit: a digest
 	// that ReferencedAmong reports unreferenced in this transaction stays
-	// so until it ends. Garbage collection deletes blobs under it.
+	// so until it ends. Garbage collection deletes blobs under it, then
+	// appends its audit entry. So that the two cannot wait for each other,
+	// a transaction inserts its versions before it appends to the audit
+	// log or the event feed (the registry appends last).
 	LockBlobRefs(ctx context.Context) error
 	// AcquireLease takes the named lease for holder until until, or renews
 	// it if holder has it already. It returns false, changing nothing, if

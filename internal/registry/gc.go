@@ -32,9 +32,7 @@ const (
 	// gcLease names the lease that admits one collection at a time across
 	// every process sharing the metadata store.
 	gcLease = "gc"
-	// gcLeaseTTL is how long a collection's lease lasts unless renewed; it
-	// is renewed every third of it, so a collector that dies holds off the
-	// next one for at most this long.
+	// gcLeaseTTL is the default of Options.GCLease.
 	gcLeaseTTL = time.Minute
 	// gcMarkBatch is how many walked blobs are looked up in one query.
 	gcMarkBatch = 500
@@ -123,7 +121,7 @@ func (s *Service) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	rep := &GCReport{DryRun: opts.DryRun, Grace: opts.Grace.String(), Digests: []cairn.Digest{}}
 	candidates, err := s.gcMark(ctx, s.now().Add(-opts.Grace), rep)
 	if err != nil {
-		return nil, fmt.Errorf("gc: mark: %w", err)
+		return nil, fmt.Errorf("gc: mark: %w", leaseCause(ctx, err))
 	}
 	if opts.DryRun {
 		for _, c := range candidates {
@@ -133,7 +131,7 @@ func (s *Service) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	}
 	for batch := range slices.Chunk(candidates, gcSweepBatch) {
 		if err := s.gcSweep(ctx, batch, rep); err != nil {
-			return rep, fmt.Errorf("gc: sweep: %w", err)
+			return rep, fmt.Errorf("gc: sweep: %w", leaseCause(ctx, err))
 		}
 	}
 	return rep, nil
@@ -158,7 +156,7 @@ func (s *Service) takeGCLease(ctx context.Context) (context.Context, func(), err
 		err := s.store.Update(ctx, func(tx cairn.Tx) error {
 			now := cairn.Timestamp(s.now())
 			var err error
-			ok, err = tx.AcquireLease(ctx, gcLease, holder, now, now.Add(gcLeaseTTL))
+			ok, err = tx.AcquireLease(ctx, gcLease, holder, now, now.Add(s.gcLease))
 			return err
 		})
 		return ok, err
@@ -176,7 +174,7 @@ func (s *Service) takeGCLease(ctx context.Context) (context.Context, func(), err
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(gcLeaseTTL / 3)
+		t := time.NewTicker(s.gcLease / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -201,6 +199,17 @@ func (s *Service) takeGCLease(ctx context.Context) (context.Context, func(), err
 		cancel(nil)
 	}
 	return ctx, release, nil
+}
+
+// leaseCause returns why ctx ended, if it did: the lost lease rather
+// than a bare "context canceled".
+func leaseCause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+			return fmt.Errorf("%w (%w)", cause, err)
+		}
+	}
+	return err
 }
 
 // gcMark walks the blob store and returns the blobs that nothing refers to

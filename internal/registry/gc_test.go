@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,7 +283,8 @@ func TestGCCollectsOldUnreferencedBlobs(t *testing.T) {
 // ReferencedAmong outside a transaction: GC's mark lookup, before its sweep.
 type pausingStore struct {
 	cairn.Store
-	afterMark func()
+	afterMark    func()
+	afterMarkCtx func(context.Context) // the same, given GC's context
 }
 
 func (p *pausingStore) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Digest, error) {
@@ -290,6 +292,10 @@ func (p *pausingStore) ReferencedAmong(ctx context.Context, ds []cairn.Digest) (
 	if hook := p.afterMark; hook != nil && err == nil {
 		p.afterMark = nil
 		hook()
+	}
+	if hook := p.afterMarkCtx; hook != nil && err == nil {
+		p.afterMarkCtx = nil
+		hook(ctx)
 	}
 	return refs, err
 }
@@ -468,5 +474,45 @@ func TestRunGC(t *testing.T) {
 	<-done
 	if rep.DryRun || rep.Deleted != 1 || f.exists(t, orphan) {
 		t.Errorf("scheduled run: %+v; orphan exists %v", rep, f.exists(t, orphan))
+	}
+}
+
+// A collector whose lease is taken over (it could not renew it in time,
+// so another replica may be collecting) stops before it deletes, and does
+// not release the other's lease.
+func TestGCStopsWhenItLosesTheLease(t *testing.T) {
+	t.Parallel()
+	f := newGCFixture(t, gcBackends[0])
+	ps := &pausingStore{Store: f.store}
+	f.svc = registry.New(ps, f.blobs, registry.Options{Now: f.now, GCLease: 30 * time.Millisecond})
+	orphan := f.putBlob(t, "orphan")
+	f.advance(48 * time.Hour)
+	ps.afterMarkCtx = func(ctx context.Context) {
+		now := f.now().Add(time.Hour) // the collector's lease has expired by this clock
+		if err := f.store.Update(f.ctx, func(tx cairn.Tx) error {
+			ok, err := tx.AcquireLease(f.ctx, "gc", "another replica", now, now.Add(time.Hour))
+			if err == nil && !ok {
+				err = fmt.Errorf("could not take the lease over")
+			}
+			return err
+		}); err != nil {
+			t.Error(err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Minute):
+			t.Error("the collector did not notice it lost its lease within a minute")
+		}
+	}
+	_, err := f.svc.GC(f.ctx, registry.GCOptions{})
+	if err == nil || !strings.Contains(err.Error(), "lost the lease") {
+		t.Errorf("GC after losing its lease = %v, want an error saying so", err)
+	}
+	if !f.exists(t, orphan) {
+		t.Error("a collector without its lease deleted a blob")
+	}
+	if _, err := f.svc.GC(f.ctx, registry.GCOptions{}); !cairn.IsCode(err, cairn.ECONFLICT) {
+		t.Errorf("GC while the other replica holds the lease = %v, want conflict (the loser must not release it)", err)
 	}
 }

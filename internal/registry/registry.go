@@ -25,6 +25,10 @@ type Options struct {
 	PendingTTL time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
+	// GCLease is how long a garbage collection's lease lasts unless
+	// renewed (it is renewed every third of it): how long a collector that
+	// died holds off the next one. Default 1 minute.
+	GCLease time.Duration
 }
 
 // Defaults for Options.
@@ -42,11 +46,15 @@ type Service struct {
 	uploadTTL  time.Duration
 	pendingTTL time.Duration
 	now        func() time.Time
+	gcLease    time.Duration
 }
 
 // New returns a Service.
 func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
-	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now}
+	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease}
+	if s.gcLease <= 0 {
+		s.gcLease = gcLeaseTTL
+	}
 	if s.uploadTTL <= 0 {
 		s.uploadTTL = DefaultUploadTTL
 	}
