@@ -127,7 +127,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
 		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(),
 	)
-	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand())
+	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand(), a.exportCommand(), a.importCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,
 	// each a method returning its *cobra.Command.
 	add("server", a.gcCommand())

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,15 +137,7 @@ func (a *app) migrateStore(c *cobra.Command, from, to migrateSide, opts migrate.
 	}
 	a.infof("copying the registry in %s and %s to %s and %s", srcDesc[0], srcDesc[1], dstDesc[0], dstDesc[1])
 
-	// Counts are totals so far, so when a phase starts the previous one's
-	// are final.
-	last := ""
-	opts.Progress = func(r migrate.Report) {
-		if r.Phase != last && last != "" {
-			a.printPhase(last, r)
-		}
-		last = r.Phase
-	}
+	opts.Progress = a.phasePrinter()
 	rep, err := migrate.Copy(ctx, src, dst, opts)
 	if err != nil {
 		if errors.Is(err, ctx.Err()) || !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) {
@@ -153,22 +146,7 @@ func (a *app) migrateStore(c *cobra.Command, from, to migrateSide, opts migrate.
 		}
 		return err
 	}
-	if a.json {
-		return a.printJSON(rep)
-	}
-	t := newTable(a.stdout(), "RECORDS", "COPIED", "ALREADY THERE")
-	for _, k := range []string{migrate.KindAudit, migrate.KindEvents, migrate.KindModels, migrate.KindVersions,
-		migrate.KindBlobs, migrate.KindAliases, migrate.KindAliasMoves, migrate.KindRuns, migrate.KindEdges} {
-		t.row(strings.ReplaceAll(k, "_", " "), rep.Copied[k], rep.Skipped[k])
-	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	a.infof("done: %s of blobs copied", formatBytes(rep.BlobBytes))
-	if rep.AbsentBlobs > 0 {
-		a.infof("%d file(s) of pending or failed versions were never uploaded to the source; the versions were copied as they are", rep.AbsentBlobs)
-	}
-	return nil
+	return a.printReport(rep)
 }
 
 // printPhase reports a finished phase on stderr.
@@ -234,6 +212,215 @@ func (a *app) sourceExists(s migrateSide) error {
 			return withHint(cairn.Errorf(cairn.ENOTFOUND, "source blob directory %s does not exist", p),
 				"name the data directory 'cairn serve' used with --from-data, or its blob store with --from-blobs")
 		}
+	}
+	return nil
+}
+
+func (a *app) exportCommand() *cobra.Command {
+	var (
+		from   migrateSide
+		output string
+		opts   migrate.Options
+	)
+	c := &cobra.Command{
+		Use:   "export -o FILE",
+		Short: "Write a whole registry to one archive file (tar)",
+		Long: `Write a whole registry — models, versions and their blobs, aliases and
+their history, runs with metric histories, lineage, the audit log and the
+events, each with its identity — to one tar archive, for 'cairn import' to
+read into other storage or to keep as a copy. The registry is named as
+'cairn serve' takes it: --data DIR, or --db and --blobs.
+
+Stop every server on the registry first. The archive ends with a record of
+where the registry ended, written only if it did not change during the
+export; 'cairn import' refuses to finish an archive without it. The file is
+written as FILE.partial and renamed when complete; -o - writes the archive
+to stdout (and the report to stderr).
+
+The archive is a tar of JSON-lines chunks (audit_entries/, events/,
+models/, versions/, aliases/, alias_moves/, runs/, lineage_edges/) and the
+blobs (blobs/sha256/<hex>), streamed: memory stays flat whatever the
+registry's size. Upload sessions in progress and idempotency keys are not
+exported.`,
+		Example: `  cairn export --data ./cairn-data -o registry.tar
+  cairn export --db postgres://cairn@db/cairn --blobs 's3://models/cairn?region=eu-west-1' -o - | gzip > registry.tar.gz`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return a.export(c, from, output, opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&from.data, "data", "", "data directory: its cairn.db and blobs/, unless --db/--blobs say otherwise")
+	f.StringVar(&from.db, "db", "", "metadata database: a SQLite file path or a postgres:// URL")
+	f.StringVar(&from.blobs, "blobs", "", "blob store: a directory or an s3:// URL")
+	f.StringVarP(&output, "output", "o", "", "archive file to write, or - for stdout (required)")
+	f.IntVar(&opts.Batch, "batch", 500, "records per chunk (1 to 1000)")
+	return c
+}
+
+func (a *app) export(c *cobra.Command, from migrateSide, output string, opts migrate.Options) error {
+	if from.data == "" && (from.db == "" || from.blobs == "") {
+		return usageErr(c, "say where the registry is: --data DIR, or --db and --blobs")
+	}
+	if output == "" {
+		return usageErr(c, "say where to write the archive: -o FILE, or -o - for stdout")
+	}
+	if opts.Batch < 1 || opts.Batch > 1000 {
+		return usageErr(c, "--batch %d: want 1 to 1000", opts.Batch)
+	}
+	toStdout := output == "-"
+	if !toStdout {
+		output = a.path(output)
+		if _, err := os.Stat(output); err == nil {
+			return withHint(cairn.Errorf(cairn.ECONFLICT, "%s already exists", output), "remove it or choose another file")
+		}
+	}
+	if err := a.sourceExists(from); err != nil {
+		return err
+	}
+	src, desc, err := a.openSide(c, from)
+	if err != nil {
+		return err
+	}
+	defer closeSide(src)
+	a.infof("exporting the registry in %s and %s", desc[0], desc[1])
+	opts.Progress = a.phasePrinter()
+
+	var rep *migrate.Report
+	if toStdout {
+		rep, err = migrate.Export(c.Context(), src, a.stdout(), opts)
+		if err != nil {
+			return err
+		}
+	} else {
+		partial := output + ".partial"
+		f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+		if err != nil {
+			return fmt.Errorf("create archive: %w", err)
+		}
+		rep, err = migrate.Export(c.Context(), src, f, opts)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(partial)
+			return err
+		}
+		if err := os.Rename(partial, output); err != nil {
+			return fmt.Errorf("finish archive: %w", err)
+		}
+	}
+	a.infof("wrote %d audit entries, %d versions and %d blobs (%s) to %s",
+		rep.Copied[migrate.KindAudit], rep.Copied[migrate.KindVersions], rep.Copied[migrate.KindBlobs], formatBytes(rep.BlobBytes), output)
+	if a.json && !toStdout {
+		return a.printJSON(rep)
+	}
+	return nil
+}
+
+func (a *app) importCommand() *cobra.Command {
+	var (
+		to   migrateSide
+		opts migrate.Options
+	)
+	c := &cobra.Command{
+		Use:   "import ARCHIVE",
+		Short: "Read an archive from 'cairn export' into a registry's storage",
+		Long: `Read an archive written by 'cairn export' (a file, or - for stdin) into
+a registry's storage, named as 'cairn serve' takes it: --data DIR, or --db
+and --blobs. Everything keeps its identity, as with 'cairn migrate-store':
+numbers, aliases and their history, the audit chain byte for byte, the
+event sequence; new writes continue after them.
+
+The target must be empty, or hold what an interrupted import of the same
+archive left: run the same command again and it skips what is there and
+imports the rest. Every blob is checked against its digest and every audit
+entry against the chain as it is written, and at the end the target must
+end where the archive says its source did; an archive that was cut off is
+refused at its end. Stop servers on the target while importing, and start
+them once the command has finished.`,
+		Example: `  cairn import registry.tar --db postgres://cairn@db/cairn --blobs 's3://models/cairn?region=eu-west-1'
+  gunzip -c registry.tar.gz | cairn import - --data ./cairn-data`,
+		Args: exactArgs("ARCHIVE"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.importArchive(c, args[0], to, opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&to.data, "data", "", "data directory: its cairn.db and blobs/, unless --db/--blobs say otherwise")
+	f.StringVar(&to.db, "db", "", "metadata database: a SQLite file path or a postgres:// URL")
+	f.StringVar(&to.blobs, "blobs", "", "blob store: a directory or an s3:// URL")
+	f.IntVar(&opts.Batch, "batch", 500, "records per target transaction (1 to 1000)")
+	return c
+}
+
+func (a *app) importArchive(c *cobra.Command, archive string, to migrateSide, opts migrate.Options) error {
+	if to.data == "" && (to.db == "" || to.blobs == "") {
+		return usageErr(c, "say where to import: --data DIR, or --db and --blobs")
+	}
+	if opts.Batch < 1 || opts.Batch > 1000 {
+		return usageErr(c, "--batch %d: want 1 to 1000", opts.Batch)
+	}
+	var r io.Reader = a.env.Stdin
+	if archive != "-" {
+		f, err := os.Open(a.path(archive))
+		if err != nil {
+			return cairn.WrapError(cairn.ENOTFOUND, err, "open archive")
+		}
+		defer f.Close()
+		r = f
+	}
+	dst, desc, err := a.openSide(c, to)
+	if err != nil {
+		return err
+	}
+	defer closeSide(dst)
+	a.infof("importing %s into %s and %s", archive, desc[0], desc[1])
+	opts.Progress = a.phasePrinter()
+	rep, err := migrate.Import(c.Context(), r, dst, opts)
+	if err != nil {
+		if !cairn.IsCode(err, cairn.EFAILEDPRECONDITION) && !cairn.IsCode(err, cairn.EINVALID) {
+			return withHint(fmt.Errorf("import stopped while importing %s: %w", rep.Phase, err),
+				"run the same command again: it resumes, skipping what the target has")
+		}
+		return err
+	}
+	return a.printReport(rep)
+}
+
+// phasePrinter returns a Progress function that reports each phase on
+// stderr once it has finished. Counts are totals so far, so when a phase
+// starts the previous one's are final.
+func (a *app) phasePrinter() func(migrate.Report) {
+	last := ""
+	return func(r migrate.Report) {
+		if r.Phase != last && last != "" && last != "verify" {
+			a.printPhase(last, r)
+		}
+		last = r.Phase
+	}
+}
+
+// printReport prints what a copy or an import did: a table, or the report
+// as JSON.
+func (a *app) printReport(rep *migrate.Report) error {
+	if a.json {
+		return a.printJSON(rep)
+	}
+	t := newTable(a.stdout(), "RECORDS", "COPIED", "ALREADY THERE")
+	for _, k := range []string{migrate.KindAudit, migrate.KindEvents, migrate.KindModels, migrate.KindVersions,
+		migrate.KindBlobs, migrate.KindAliases, migrate.KindAliasMoves, migrate.KindRuns, migrate.KindEdges} {
+		t.row(strings.ReplaceAll(k, "_", " "), rep.Copied[k], rep.Skipped[k])
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	a.infof("done: %s of blobs copied", formatBytes(rep.BlobBytes))
+	if rep.AbsentBlobs > 0 {
+		a.infof("%d file(s) of pending or failed versions were never uploaded to the source; the versions were copied as they are", rep.AbsentBlobs)
 	}
 	return nil
 }

@@ -247,3 +247,79 @@ func TestMigrateStoreUsage(t *testing.T) {
 		t.Errorf("a missing source was created: %v", err)
 	}
 }
+
+// TestExportImportCommands drives `cairn export` and `cairn import`
+// through a file and through a pipe.
+func TestExportImportCommands(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	seedDataDir(t, src)
+	want := sqliteSnapshot(t, src)
+	archive := filepath.Join(t.TempDir(), "registry.tar")
+
+	code, stdout, stderr := migrateCmd(t, "export", "--data", src, "-o", archive, "--batch", "2")
+	if code != 0 || stdout != "" {
+		t.Fatalf("export: exit %d, stdout %q\n%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(archive + ".partial"); !os.IsNotExist(err) {
+		t.Errorf("export left %s.partial: %v", archive, err)
+	}
+	if code, _, stderr := migrateCmd(t, "export", "--data", src, "-o", archive); code != 4 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("export over an existing file: exit %d\n%s", code, stderr)
+	}
+
+	dst := filepath.Join(t.TempDir(), "imported")
+	code, stdout, stderr = migrateCmd(t, "import", archive, "--data", dst)
+	if code != 0 || !strings.Contains(stdout, "audit entries") {
+		t.Fatalf("import: exit %d, stdout %q\n%s", code, stdout, stderr)
+	}
+	if diff := cmp.Diff(want, sqliteSnapshot(t, dst)); diff != "" {
+		t.Fatalf("after import (-source +imported):\n%s", diff)
+	}
+	code, stdout, stderr = migrateCmd(t, "import", archive, "--data", dst, "--json")
+	var rep migrate.Report
+	if code != 0 || json.Unmarshal([]byte(stdout), &rep) != nil || rep.Skipped[migrate.KindVersions] != 3 || rep.Copied[migrate.KindVersions] != 0 {
+		t.Fatalf("importing again: exit %d, stdout %s\n%s", code, stdout, stderr)
+	}
+
+	// Through a pipe: export to stdout, import from stdin.
+	var tarball, errb bytes.Buffer
+	if code := cli.Main(t.Context(), []string{"export", "--data", src, "-o", "-"}, nil, &tarball, &errb); code != 0 {
+		t.Fatalf("export -o -: exit %d\n%s", code, errb.String())
+	}
+	piped := filepath.Join(t.TempDir(), "piped")
+	var out bytes.Buffer
+	errb.Reset()
+	if code := cli.Main(t.Context(), []string{"import", "-", "--data", piped}, &tarball, &out, &errb); code != 0 {
+		t.Fatalf("import -: exit %d\n%s", code, errb.String())
+	}
+	if diff := cmp.Diff(want, sqliteSnapshot(t, piped)); diff != "" {
+		t.Fatalf("after export | import (-source +imported):\n%s", diff)
+	}
+
+	garbage := filepath.Join(t.TempDir(), "garbage.tar")
+	if err := os.WriteFile(garbage, []byte("not a tar"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"export without output", []string{"export", "--data", src}, 2, "-o FILE"},
+		{"export without source", []string{"export", "-o", filepath.Join(t.TempDir(), "x.tar")}, 2, "--data DIR"},
+		{"export of a missing registry", []string{"export", "--data", filepath.Join(t.TempDir(), "nope"), "-o", filepath.Join(t.TempDir(), "x.tar")}, 3, "does not exist"},
+		{"import without target", []string{"import", archive}, 2, "--data DIR"},
+		{"import of a missing file", []string{"import", filepath.Join(t.TempDir(), "nope.tar"), "--data", t.TempDir()}, 3, "open archive"},
+		{"import of garbage", []string{"import", garbage, "--data", t.TempDir()}, 1, "not a Cairn archive"},
+		{"import onto another registry", []string{"import", archive, "--data", func() string { d := t.TempDir(); seedDataDir(t, d); return d }()}, 1, "not a copy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := migrateCmd(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, stderr, tc.code, tc.msg)
+			}
+		})
+	}
+}

@@ -893,6 +893,12 @@ func TestArchiveRoundTrip(t *testing.T) {
 			t.Errorf("importing again copied %d %s", n, kind)
 		}
 	}
+	for kind, n := range map[string]int{migrate.KindAudit: len(want.Audit), migrate.KindEvents: len(want.Events),
+		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns), migrate.KindBlobs: len(want.Blobs) - 1} {
+		if rep.Skipped[kind] != int64(n) {
+			t.Errorf("importing again skipped %d %s, want %d", rep.Skipped[kind], kind, n)
+		}
+	}
 	diffDumps(t, "after importing again", want, takeDump(t, ctx, service(b, start)))
 
 	c := sqliteStores(t)
