@@ -151,14 +151,18 @@ func (r *GCReport) list(d cairn.Digest) {
 // longer be alone stops; release gives the lease up.
 func (s *Service) takeGCLease(ctx context.Context) (context.Context, func(), error) {
 	holder := newID()
+	var until time.Time // when the lease we hold expires
 	acquire := func(ctx context.Context) (bool, error) {
 		var ok bool
+		now := cairn.Timestamp(s.now())
 		err := s.store.Update(ctx, func(tx cairn.Tx) error {
-			now := cairn.Timestamp(s.now())
 			var err error
 			ok, err = tx.AcquireLease(ctx, gcLease, holder, now, now.Add(s.gcLease))
 			return err
 		})
+		if err == nil && ok {
+			until = now.Add(s.gcLease)
+		}
 		return ok, err
 	}
 	ok, err := acquire(ctx)
@@ -184,10 +188,17 @@ func (s *Service) takeGCLease(ctx context.Context) (context.Context, func(), err
 				return
 			case <-t.C:
 			}
-			if ok, err := acquire(ctx); err != nil || !ok {
-				cancel(fmt.Errorf("gc: lost the lease (renewal: ok=%v, %v)", ok, err))
+			ok, err := acquire(ctx)
+			switch {
+			case err == nil && !ok:
+				cancel(errors.New("gc: lost the lease to another collector"))
+				return
+			case err != nil && !s.now().Before(until):
+				cancel(fmt.Errorf("gc: lost the lease: could not renew it before it expired: %w", err))
 				return
 			}
+			// A failed renewal with time left on the lease is retried at
+			// the next tick.
 		}
 	}()
 	release := func() {
