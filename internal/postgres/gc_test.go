@@ -120,3 +120,46 @@ func TestVersionInsertsShareTheBlobRefsLock(t *testing.T) {
 		t.Fatalf("two concurrent version inserts: %v", err)
 	}
 }
+
+// A database migrated before 0002_gc had versions: applying 0002 records
+// their blob references (manifest digest and files) in blob_refs.
+func TestMigration0002BackfillsBlobRefs(t *testing.T) {
+	t.Parallel()
+	url := testenv.PostgresURL(t)
+	ctx := testContext(t)
+	db, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createModel(t, db, "m")
+	if err := db.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m", "weights") }); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.GetVersion(ctx, "m", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the database back to schema version 1, as an older Cairn left it.
+	if _, err := db.pool.Exec(ctx, `DROP TRIGGER versions_blob_refs ON versions;
+		DROP FUNCTION cairn_record_blob_refs(); DROP TABLE blob_refs; DROP TABLE leases;
+		DELETE FROM schema_migrations WHERE version = 2`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = open(t, url, Options{})
+	got, err := db.ReferencedAmong(ctx, []cairn.Digest{v.Digest, v.Files[0].Digest, cairn.DigestOf([]byte("unrelated"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Errorf("after migrating an existing database: ReferencedAmong = %v, want the manifest and file digests", got)
+	}
+	// And the trigger is back: a new version's file counts at once.
+	if err := db.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m", "new weights") }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ReferencedAmong(ctx, []cairn.Digest{cairn.DigestOf([]byte("new weights"))}); err != nil || len(got) != 1 {
+		t.Errorf("a version inserted after the migration: ReferencedAmong = %v, %v", got, err)
+	}
+}

@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/storetest"
+)
+
+// A database migrated before 0002_gc had versions: applying 0002 records
+// their blob references (manifest digest and files) in blob_refs.
+func TestMigration0002BackfillsBlobRefs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cairn.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.CreateModel(ctx, &cairn.Model{Name: "churn", Kind: cairn.KindModel, CreatedBy: "alice"}); err != nil {
+			return err
+		}
+		_, err := storetest.Register(ctx, tx, "churn", "alice")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.GetVersion(ctx, "churn", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take the database back to schema version 1, as an older Cairn left it.
+	for _, stmt := range []string{
+		`DROP TRIGGER versions_blob_refs`, `DROP TABLE blob_refs`, `DROP TABLE leases`,
+		`DELETE FROM schema_migrations WHERE version = 2`,
+	} {
+		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := []cairn.Digest{v.Digest}
+	for _, f := range v.Files {
+		want = append(want, f.Digest)
+	}
+	got, err := db.ReferencedAmong(ctx, append(want, cairn.DigestOf([]byte("unrelated"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("after migrating an existing database: ReferencedAmong = %v, want %v", got, want)
+	}
+}
