@@ -3,10 +3,12 @@
 // keeping every identity: model and version numbers, times, aliases and
 // their full history, runs with their metric history, lineage edges, every
 // audit entry byte for byte (so the hash chain verifies on the target) and
-// every event with its sequence number and id. It is what
-// `cairn migrate-store` runs.
+// every event with its sequence number and id. Copy goes store to store
+// (`cairn migrate-store`); Export and Import go through one tar archive
+// (`cairn export`, `cairn import`; see archive.go).
 //
-// The copy goes store to store through cairn.Exporter and cairn.Importer,
+// A walker (walk.go) reads the source through cairn.Exporter and the
+// ordinary lists; the import side (sink.go) writes through cairn.Importer
 // in batches, one target transaction per batch, and is resumable: run it
 // again after an interruption and it skips what the target has already
 // (blobs by digest, records by their keys) and copies the rest. Counters
