@@ -266,6 +266,7 @@ var scenario = []fixture{
 }
 
 func TestScenario(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i, f := range scenario {
 		r := e.do(f.method, f.path, f.body, f.query)

@@ -218,3 +218,30 @@ func decodeWant(t *testing.T, s string) any {
 	}
 	return v
 }
+
+// TestMatch checks the comparison the fixtures rely on: a helper that
+// always agreed would make every fixture pass.
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	got := decodeWant(t, `{"a": "x", "n": 1795676693138, "s": "str", "l": [{"k": 1}], "extra": true}`)
+	for _, tt := range []struct {
+		want  string
+		diffs int
+	}{
+		{`{"a": "x"}`, 0},
+		{`{"a": "x", "n": "<ms>", "s": "<string>", "l": [{"k": 1}], "gone": "<absent>"}`, 0},
+		{`{"a": "y"}`, 1},
+		{`{"missing": "x"}`, 1},
+		{`{"extra": "<absent>"}`, 1},
+		{`{"s": "<ms>"}`, 1},
+		{`{"n": "<string>"}`, 1},
+		{`{"l": [{"k": 2}]}`, 1},
+		{`{"l": [{"k": 1}, {"k": 1}]}`, 1},
+		{`{"n": "1795676693138"}`, 1},
+		{`{"l": []}`, 1},
+	} {
+		if d := match("$", decodeWant(t, tt.want), got); len(d) != tt.diffs {
+			t.Errorf("match(%s): %d differences %v, want %d", tt.want, len(d), d, tt.diffs)
+		}
+	}
+}
