@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -362,6 +363,19 @@ func TestReplicas(t *testing.T) {
 		t.Error("neither garbage collection ran")
 	}
 	pullAll("after garbage collection", b, clients[2])
+
+	// The CLI against a replica: a dry run finds nothing left to collect.
+	out, err := exec.Command(cairnBinary(t), "gc", "--url", clients[2].BaseURL(), "--grace", "1ns", "--json").Output()
+	if err != nil {
+		t.Fatalf("cairn gc: %v", err)
+	}
+	var dry client.GCReport
+	if err := json.Unmarshal(out, &dry); err != nil {
+		t.Fatalf("cairn gc --json: %v\n%s", err, out)
+	}
+	if !dry.DryRun || dry.Candidates != 0 || dry.Referenced < writers+1 {
+		t.Errorf("cairn gc after a collection: %s", out)
+	}
 	checkAuditChain(t, c, clients[2])
 	checkEventSequence(t, c, clients[2])
 }
