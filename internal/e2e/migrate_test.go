@@ -138,7 +138,8 @@ func migrateStore(t *testing.T, env []string, args ...string) string {
 // PostgreSQL + S3 by `cairn migrate-store`; a server on the copy shows
 // through the API exactly what the first showed, its audit chain verifies,
 // and pushes continue its numbering; copied back into a new data
-// directory, a third server shows the same again.
+// directory, a third server shows the same again, and a fourth, on a data
+// directory imported from an archive of the third's.
 func TestMigrateStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three servers and two copies on PostgreSQL and S3; skipped with -short")
@@ -253,4 +254,24 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("the API on the data directory copied back differs (-PostgreSQL + S3 +copy):\n%s", diff)
 	}
 	checkAuditChain(t, c, clC)
+	srvC.stop(t)
+
+	// Through an archive: export the copy, import it into a fourth data
+	// directory, serve that.
+	archive := filepath.Join(t.TempDir(), "registry.tar")
+	exp := exec.Command(cairnBinary(t), "export", "--data", dataC, "-o", archive)
+	if out, err := exp.CombinedOutput(); err != nil {
+		t.Fatalf("cairn export: %v\n%s", err, out)
+	}
+	dataD := filepath.Join(t.TempDir(), "imported")
+	imp := exec.Command(cairnBinary(t), "import", archive, "--data", dataD)
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("cairn import: %v\n%s", err, out)
+	}
+	srvD := startServer(t, "--data", dataD)
+	clD := client.New(srvD.URL)
+	if diff := cmp.Diff(wantB, takeAPIDump(t, c, clD)); diff != "" {
+		t.Fatalf("the API on the imported archive differs (-PostgreSQL + S3 +imported):\n%s", diff)
+	}
+	checkAuditChain(t, c, clD)
 }
