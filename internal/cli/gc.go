@@ -78,7 +78,11 @@ the blob or is told to upload it again.`,
 				}
 			}
 			if rep.DryRun && rep.Candidates > 0 {
-				a.infof("dry run: run 'cairn gc --delete' to free %s", formatBytes(rep.BytesFreeable))
+				again := "cairn gc --delete"
+				if c.Flags().Changed("grace") {
+					again += " --grace " + grace.String()
+				}
+				a.infof("dry run: run '%s' to free %s", again, formatBytes(rep.BytesFreeable))
 			}
 			return nil
 		},

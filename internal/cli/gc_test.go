@@ -42,7 +42,7 @@ func TestGCCommand(t *testing.T) {
 
 	// A grace of a nanosecond makes it a candidate; still a dry run.
 	code, out, errOut = run("gc", "--grace", "1ns")
-	if code != 0 || !strings.Contains(out, string(d)) || !strings.Contains(errOut, "cairn gc --delete") || !exists() {
+	if code != 0 || !strings.Contains(out, string(d)) || !strings.Contains(errOut, "run 'cairn gc --delete --grace 1ns' to free 16 B") || !exists() {
 		t.Errorf("cairn gc --grace 1ns = %d (blob exists %v)\nstdout:\n%s\nstderr:\n%s", code, exists(), out, errOut)
 	}
 
