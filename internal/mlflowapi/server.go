@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/cairn-registry/cairn"
@@ -30,6 +29,15 @@ import (
 // Prefixes are the path prefixes the API answers under: the REST clients'
 // and the MLflow UI's.
 var Prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
+
+// reservedPrefixes are MLflow API prefixes with nothing served yet: the
+// artifact proxy and MLflow 3's /3.0 routes. Mounting them makes every
+// request there answer ENDPOINT_NOT_FOUND in MLflow's shape, which the
+// MLflow 3 client takes as the cue to fall back to a 2.0 endpoint.
+var reservedPrefixes = []string{
+	"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/",
+	"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/",
+}
 
 // Options tune a Server. Zero values mean the defaults.
 type Options struct {
@@ -111,11 +119,15 @@ func (s *Server) routes() []route {
 	}
 }
 
-// Register mounts the API at each of Prefixes with mount, which is
+// Register mounts the API at each of Prefixes, and at the MLflow prefixes
+// it does not serve yet (which answer ENDPOINT_NOT_FOUND), with mount:
 // typically httpapi.Server.Mount, so that the native API's middleware
 // (request ids, actor, access log, metrics) wraps it.
 func (s *Server) Register(mount func(pattern string, h http.Handler)) {
 	for _, p := range Prefixes {
+		mount(p, s)
+	}
+	for _, p := range reservedPrefixes {
 		mount(p, s)
 	}
 }
@@ -214,14 +226,3 @@ func (w *statusWriter) Flush() {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// routePaths returns every served path below a prefix, sorted; for tests
-// and documentation.
-func (s *Server) routePaths() []string {
-	var out []string
-	for _, rt := range s.routes() {
-		out = append(out, rt.method+" "+rt.path)
-	}
-	slices.Sort(out)
-	return out
-}
