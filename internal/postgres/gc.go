@@ -19,6 +19,11 @@ const blobRefsLockKey int64 = 0x636169726e62
 // ReferencedAmong returns those of ds that a version or an upload session
 // refers to: one statement, an index lookup per digest in blob_refs
 // (filled by a trigger on versions, migration 0002) and uploads.
+//
+// blob_refs only grows, because versions are never removed (a deleted
+// version is a tombstone and keeps its blobs). Whatever comes to remove
+// version rows must also remove the digests no remaining version refers
+// to; until it does, a stale entry only keeps a blob, never loses one.
 func (r reader) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Digest, error) {
 	in := make([]string, len(ds))
 	for i, d := range ds {

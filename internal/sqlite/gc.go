@@ -12,6 +12,11 @@ import (
 // ReferencedAmong returns those of ds that a version or an upload session
 // refers to. blob_refs (migration 0002) holds every digest a version refers
 // to, filled by a trigger on versions.
+//
+// blob_refs only grows, because versions are never removed (a deleted
+// version is a tombstone and keeps its blobs). Whatever comes to remove
+// version rows must also remove the digests no remaining version refers
+// to; until it does, a stale entry only keeps a blob, never loses one.
 func (db *DB) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Digest, error) {
 	return view(ctx, db, func(t *tx) ([]cairn.Digest, error) { return t.ReferencedAmong(ctx, ds) })
 }
