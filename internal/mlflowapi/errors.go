@@ -21,6 +21,7 @@ const (
 	codeUnauthenticated  = "UNAUTHENTICATED"
 	codeEndpointNotFound = "ENDPOINT_NOT_FOUND"
 	codeBadRequest       = "BAD_REQUEST"
+	codeNotImplemented   = "NOT_IMPLEMENTED"
 	codeInternal         = "INTERNAL_ERROR"
 )
 

@@ -3,6 +3,7 @@ package mlflowapi_test
 import (
 	"bytes"
 	"encoding/base64"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -160,6 +161,12 @@ func TestCopyFromCairnVersion(t *testing.T) {
 	if _, err := e.Service.FinalizeVersion(ctx, "src", res.Version.Number, []string{"prod"}); err != nil {
 		t.Fatal(err)
 	}
+	// The native version has files but no source: nothing an MLflow client
+	// could download from until the artifact proxy exists.
+	r := e.do("GET", "model-versions/get-download-uri", "", "name=src&version=1")
+	if r.Status != http.StatusNotImplemented || r.Body["error_code"] != "NOT_IMPLEMENTED" {
+		t.Errorf("download uri of a stored version without source: %d %s", r.Status, r.Raw)
+	}
 	e.ok("POST", "registered-models/create", `{"name": "dst"}`, "")
 	for i, source := range []string{"models:/src/1", "models:/src@prod"} {
 		r := e.ok("POST", "model-versions/create", jsonBody(t, map[string]string{"name": "dst", "source": source}), "")
@@ -179,7 +186,7 @@ func TestCopyFromCairnVersion(t *testing.T) {
 		}
 	}
 	// A models:/ URI Cairn cannot resolve is an external reference.
-	r := e.ok("POST", "model-versions/create", `{"name": "dst", "source": "models:/elsewhere/4"}`, "")
+	r = e.ok("POST", "model-versions/create", `{"name": "dst", "source": "models:/elsewhere/4"}`, "")
 	if v, _ := e.Service.GetVersion(ctx, "dst", 3); v == nil || len(v.Files) != 0 || v.Source != "models:/elsewhere/4" {
 		t.Errorf("external models:/ reference: %+v (%s)", v, r.Raw)
 	}

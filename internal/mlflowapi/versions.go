@@ -298,9 +298,10 @@ func (s *Server) deleteModelVersion(w http.ResponseWriter, r *http.Request) erro
 // getDownloadURI answers the version's source verbatim, as MLflow's
 // reference store does. For external references that is where the bytes
 // are. For versions whose files Cairn stores (native pushes) the source is
-// whatever the pusher declared, possibly nothing: serving their files to
-// the MLflow client needs the artifact proxy (mlflow-artifacts), which this
-// slice does not implement.
+// whatever the pusher declared. Serving Cairn's own files to the MLflow
+// client needs the artifact proxy (mlflow-artifacts), which this slice does
+// not implement; a version without a source answers NOT_IMPLEMENTED rather
+// than an empty URI, which the client would read as a local path.
 func (s *Server) getDownloadURI(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.readParams(w, r)
 	if err != nil {
@@ -313,6 +314,11 @@ func (s *Server) getDownloadURI(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.getVersion(r.Context(), name, n)
 	if err != nil {
 		return err
+	}
+	if v.Source == "" {
+		return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: sprintf(
+			"Model Version (name=%s, version=%d) has no source URI: its files are stored in Cairn, and serving them to MLflow clients (mlflow-artifacts) is not implemented yet; use 'cairn pull %s'",
+			name, n, v.Ref())}
 	}
 	return writeJSON(w, map[string]string{"artifact_uri": v.Source})
 }
