@@ -76,7 +76,7 @@ func (s *Server) createRegisteredModel(w http.ResponseWriter, r *http.Request) e
 	if cairn.IsCode(err, cairn.ECONFLICT) {
 		msg := sprintf("Registered Model (name=%s) already exists.", name)
 		if old, gerr := s.svc.Store().GetModel(r.Context(), name); gerr == nil && old.DeletedAt != nil {
-			msg += " It was deleted; Cairn keeps deleted models' names (restore it with 'cairn models undelete')."
+			msg += " It was deleted; Cairn keeps deleted models' names (restore it with 'cairn models restore')."
 		}
 		return &apiError{status: http.StatusBadRequest, code: codeAlreadyExists, msg: msg}
 	}
