@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -1029,4 +1030,57 @@ func TestArchiveResumeAndIntegrity(t *testing.T) {
 			t.Fatalf("export of a changing source: %v", err)
 		}
 	})
+}
+
+// TestEveryTableIsAccountedFor fails when the schema gains a table that
+// the copy neither copies nor deliberately leaves behind, so that state
+// added later (policies, approvals, webhooks, users, …) cannot be lost by
+// a migration unnoticed: teach the walker and the Importer to copy it, or
+// say here why it stays behind.
+func TestEveryTableIsAccountedFor(t *testing.T) {
+	t.Parallel()
+	copied := map[string]string{
+		"models": "ImportModel", "versions": "CreateVersion", "aliases": "ImportAlias",
+		"alias_history": "ImportAliasMove", "runs": "ImportRun", "run_metrics": "ImportRun",
+		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
+		"counters": "ImportAudit and ImportEvent move them",
+	}
+	leftBehind := map[string]string{
+		"schema_migrations": "the target's own schema version",
+		"uploads":           "upload sessions in progress are not copied",
+		"upload_parts":      "upload sessions in progress are not copied",
+		"idempotency_keys":  "they protect retries of requests in flight only",
+		"blob_refs":         "derived: a trigger fills it as versions are inserted",
+		"leases":            "held by running processes, which the copy's target has none of yet",
+	}
+	path := filepath.Join(t.TempDir(), "cairn.db")
+	st, err := sqlite.Open(t.Context(), path)
+	check(t, err)
+	st.Close()
+	db, err := sql.Open("sqlite", path)
+	check(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	check(t, err)
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var name string
+		check(t, rows.Scan(&name))
+		seen[name] = true
+		if copied[name] == "" && leftBehind[name] == "" {
+			t.Errorf("table %s is neither copied by internal/migrate nor listed as left behind: copy it (walker, cairn.Importer, storetest) or say why not", name)
+		}
+	}
+	check(t, rows.Err())
+	for name := range copied {
+		if !seen[name] {
+			t.Errorf("table %s is listed as copied but the schema has no such table", name)
+		}
+	}
+	for name := range leftBehind {
+		if !seen[name] {
+			t.Errorf("table %s is listed as left behind but the schema has no such table", name)
+		}
+	}
 }
