@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
 )
 
 func TestInvalidClauses(t *testing.T) {
@@ -121,4 +124,42 @@ func TestValidateSource(t *testing.T) {
 			t.Errorf("validateSource(%q) accepted", s)
 		}
 	}
+}
+
+// FuzzTranslateFilter checks that translating never panics, and that every
+// filter it accepts is one the stores compile, for models and versions, so
+// that an accepted MLflow filter never fails later with a Cairn message.
+func FuzzTranslateFilter(f *testing.F) {
+	for _, s := range []string{
+		"name LIKE 'churn%' AND tags.team = 'fraud'",
+		"run_id IN ('a', 'b') AND version_number >= 3",
+		"tags.`mlflow.prompt.is_prompt` = 'false'",
+		"source_path = 's3://x' AND name != \"y\"",
+		"name = 'a' OR name = 'b'",
+		"(name = 'a')",
+		"version_number = '7'",
+		"tags.\"k k\" ILIKE '%_%'",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, e := range []*searchEntity{&modelSearch, &versionSearch} {
+			tr, err := translateFilter(s, e)
+			if err != nil || tr == nil {
+				continue
+			}
+			var cerr error
+			if e == &modelSearch {
+				_, cerr = sqlfilter.Models(tr, nil, sqlfilter.SQLite, 1)
+			} else {
+				_, cerr = sqlfilter.Versions(tr, nil, sqlfilter.SQLite, 1)
+			}
+			if cerr != nil {
+				t.Fatalf("translateFilter(%q) = %q, which does not compile: %v", s, tr.String(), cerr)
+			}
+			if _, err := cairn.ParseFilter(tr.String()); err != nil {
+				t.Fatalf("translateFilter(%q) = %q, which does not parse: %v", s, tr.String(), err)
+			}
+		}
+	})
 }
