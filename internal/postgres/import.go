@@ -234,11 +234,20 @@ func lockCounter(ctx context.Context, q querier, name string) (int64, error) {
 }
 
 // ImportAudit appends e as it is, if it extends the chain, and moves the
-// audit counter to e.Seq.
+// audit counter to e.Seq. Two round trips: one locks the counter and reads
+// the last entry's hash, one inserts the entry and moves the counter.
 func (t *tx) ImportAudit(ctx context.Context, e *cairn.AuditEntry) error {
-	last, err := lockCounter(ctx, t.q, "audit")
-	if err != nil {
-		return err
+	var (
+		last int64
+		prev *string
+	)
+	if err := t.q.QueryRow(ctx, `SELECT c.value, a.hash FROM counters c
+		LEFT JOIN audit_log a ON a.seq = c.value
+		WHERE c.name = 'audit' FOR UPDATE OF c`).Scan(&last, &prev); err != nil {
+		return translate(err, "lock the audit counter")
+	}
+	if last > 0 && prev == nil {
+		return cairn.Errorf(cairn.EINTERNAL, "audit log: entry %d is missing; the chain is broken", last)
 	}
 	if e.Seq >= 1 && e.Seq <= last {
 		var hash string
@@ -251,27 +260,22 @@ func (t *tx) ImportAudit(ctx context.Context, e *cairn.AuditEntry) error {
 		}
 		return cairn.Errorf(cairn.ECONFLICT, "audit entry %d already exists", e.Seq)
 	}
-	prev := ""
-	if last > 0 {
-		if err := t.q.QueryRow(ctx, `SELECT hash FROM audit_log WHERE seq = $1`, last).Scan(&prev); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return cairn.Errorf(cairn.EINTERNAL, "audit log: entry %d is missing; the chain is broken", last)
-			}
-			return translate(err, "read audit entry %d", last)
-		}
+	prevHash := ""
+	if prev != nil {
+		prevHash = *prev
 	}
-	if err := e.Follows(last, prev); err != nil {
+	if err := e.Follows(last, prevHash); err != nil {
 		return err
 	}
-	if _, err := t.q.Exec(ctx, `INSERT INTO audit_log
-		(seq, at, actor, actor_verified, action, target, before, after, request_id, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := t.q.Exec(ctx, `WITH entry AS (
+			INSERT INTO audit_log
+			(seq, at, actor, actor_verified, action, target, before, after, request_id, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			RETURNING seq)
+		UPDATE counters SET value = (SELECT seq FROM entry) WHERE name = 'audit'`,
 		e.Seq, micros(e.Time), e.Actor, e.ActorVerified, e.Action, e.Target,
-		rawText(e.Before), rawText(e.After), e.RequestID, e.PrevHash, e.Hash); err != nil {
-		return translate(err, "import audit entry %d", e.Seq)
-	}
-	_, err = t.q.Exec(ctx, `UPDATE counters SET value = $1 WHERE name = 'audit'`, e.Seq)
-	return translate(err, "move the audit counter to %d", e.Seq)
+		rawText(e.Before), rawText(e.After), e.RequestID, e.PrevHash, e.Hash)
+	return translate(err, "import audit entry %d", e.Seq)
 }
 
 // ImportEvent appends ev as it is, if it is the next in sequence, and moves
@@ -287,18 +291,20 @@ func (t *tx) ImportEvent(ctx context.Context, ev *cairn.Event) error {
 	if ev.Seq != last+1 {
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "event %d does not follow event %d", ev.Seq, last)
 	}
-	var got int64
-	err = t.q.QueryRow(ctx, `INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING seq`,
-		ev.Seq, ev.ID, ev.Type, micros(ev.Time), ev.Actor, ev.Model, ev.Alias, string(ev.Payload)).Scan(&got)
+	// The insert and the counter move in one statement; a taken id makes
+	// the insert return no row and so the counter stay (RETURNING is
+	// empty), without an error that would abort the transaction.
+	var moved int64
+	err = t.q.QueryRow(ctx, `WITH ev AS (
+			INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (id) DO NOTHING
+			RETURNING seq)
+		UPDATE counters SET value = ev.seq FROM ev WHERE name = 'event'
+		RETURNING value`,
+		ev.Seq, ev.ID, ev.Type, micros(ev.Time), ev.Actor, ev.Model, ev.Alias, string(ev.Payload)).Scan(&moved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "event %d: an event with id %q exists under another sequence number", ev.Seq, ev.ID)
 	}
-	if err != nil {
-		return translate(err, "import event %d", ev.Seq)
-	}
-	_, err = t.q.Exec(ctx, `UPDATE counters SET value = $1 WHERE name = 'event'`, ev.Seq)
-	return translate(err, "move the event counter to %d", ev.Seq)
+	return translate(err, "import event %d", ev.Seq)
 }
