@@ -2,12 +2,12 @@ package mlflowapi
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/cairn-registry/cairn"
-	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // Tags with a meaning in MLflow's protocol.
@@ -135,27 +135,40 @@ func toRegisteredModel(m *cairn.Model, latest []modelVersion) registeredModel {
 // stages lists MLflow's stages in the order latest_versions reports them.
 var stages = []cairn.Stage{cairn.StageNone, cairn.StageStaging, cairn.StageProduction, cairn.StageArchived}
 
+// readyInStage holds, per stage, the filter "ready versions in this stage",
+// parsed once.
+var readyInStage = func() map[cairn.Stage]*cairn.Filter {
+	out := map[cairn.Stage]*cairn.Filter{}
+	for _, st := range stages {
+		out[st] = &cairn.Filter{Root: &cairn.AndExpr{
+			L: &cairn.CmpExpr{Field: cairn.Field{Name: "stage"}, Op: "=", Value: cairn.Value{Kind: cairn.ValueString, Str: string(st)}},
+			R: &cairn.CmpExpr{Field: cairn.Field{Name: "status"}, Op: "=", Value: cairn.Value{Kind: cairn.ValueString, Str: string(cairn.StatusReady)}},
+		}}
+	}
+	return out
+}()
+
 // latestVersions returns, for each of the given stages (all if none), the
 // highest-numbered ready version of the model in that stage: MLflow's
-// RegisteredModel.latest_versions and get-latest-versions. Each stage is
-// one query for one row, scoped to the model.
+// RegisteredModel.latest_versions and get-latest-versions. The caller has
+// checked that the model exists; each stage is one query for one row,
+// scoped to the model by index. (A search page costs four such queries per
+// model; a store query for "latest per stage of these models" would make
+// it one.)
 func (s *Server) latestVersions(ctx context.Context, model string, want []cairn.Stage) ([]modelVersion, error) {
 	if len(want) == 0 {
 		want = stages
 	}
 	out := []modelVersion{}
 	for _, st := range stages {
-		found := false
-		for _, w := range want {
-			found = found || w == st
-		}
-		if !found {
+		if !slices.Contains(want, st) {
 			continue
 		}
-		page, err := s.svc.ListVersions(ctx, model, registry.ListRequest{
-			Filter:   "stage = '" + string(st) + "' AND status = 'ready'",
-			OrderBy:  []string{"version DESC"},
-			PageSize: 1,
+		page, err := s.svc.Store().ListVersions(ctx, cairn.VersionQuery{
+			Model:   model,
+			Filter:  readyInStage[st],
+			OrderBy: []cairn.OrderBy{{Field: "version", Desc: true}},
+			Page:    cairn.Page{Size: 1},
 		})
 		if err != nil {
 			return nil, err
