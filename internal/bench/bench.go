@@ -78,6 +78,19 @@ type Result struct {
 	// Note carries what a reader needs to interpret the figure (data set
 	// size, verification on or off, …).
 	Note string `json:"note,omitempty"`
+	// Baseline is the baseline measured in turns with this scenario by
+	// RunPaired, nil otherwise.
+	Baseline *Result `json:"baseline,omitempty"`
+
+	hist Histogram // the latencies, so that results can be merged
+}
+
+// Ratio returns r's req/s over its paired baseline's, or 0 without one.
+func (r *Result) Ratio() float64 {
+	if r.Baseline == nil || r.Baseline.RPS == 0 {
+		return 0
+	}
+	return r.RPS / r.Baseline.RPS
 }
 
 // Run drives op with opts.Concurrency closed-loop workers until the run's
@@ -162,29 +175,91 @@ func Run(ctx context.Context, name string, opts Options, op Op) (*Result, error)
 		return nil, fmt.Errorf("bench: %s interrupted: %w", name, ctx.Err())
 	}
 
-	var all Histogram
+	r := &Result{Name: name, Concurrency: opts.Concurrency, Errors: errCount.Load(), Elapsed: elapsed}
 	for i := range hists {
-		all.Merge(&hists[i])
-	}
-	r := &Result{
-		Name: name, Concurrency: opts.Concurrency,
-		Requests: all.Count(), Errors: errCount.Load(), Elapsed: elapsed,
-		Mean: all.Mean(), P50: all.Quantile(0.50), P90: all.Quantile(0.90),
-		P99: all.Quantile(0.99), Max: all.Max(),
+		r.hist.Merge(&hists[i])
 	}
 	if p := firstErr.Load(); p != nil {
 		r.FirstError = *p
 	}
-	if elapsed > 0 {
-		r.RPS = float64(r.Requests) / elapsed.Seconds()
-	}
 	for _, w := range workers {
 		r.Bytes += w.Bytes
 	}
-	if r.Bytes > 0 && elapsed > 0 {
-		r.MiBps = float64(r.Bytes) / (1 << 20) / elapsed.Seconds()
-	}
+	r.summarize()
 	return r, nil
+}
+
+// summarize computes r's figures from its histogram, elapsed time and
+// byte count.
+func (r *Result) summarize() {
+	r.Requests = r.hist.Count()
+	r.Mean, r.Max = r.hist.Mean(), r.hist.Max()
+	r.P50, r.P90, r.P99 = r.hist.Quantile(0.50), r.hist.Quantile(0.90), r.hist.Quantile(0.99)
+	r.RPS, r.MiBps = 0, 0
+	if r.Elapsed > 0 {
+		r.RPS = float64(r.Requests) / r.Elapsed.Seconds()
+		if r.Bytes > 0 {
+			r.MiBps = float64(r.Bytes) / (1 << 20) / r.Elapsed.Seconds()
+		}
+	}
+}
+
+// merge adds o's measurements to r, as if they were one run: requests,
+// errors, bytes and measured time add up, latencies merge.
+func (r *Result) merge(o *Result) {
+	r.hist.Merge(&o.hist)
+	r.Errors += o.Errors
+	r.Elapsed += o.Elapsed
+	r.Bytes += o.Bytes
+	if r.FirstError == "" {
+		r.FirstError = o.FirstError
+	}
+	r.summarize()
+}
+
+// RunPaired measures op and a baseline operation in turns, rounds times
+// each, every turn opts.Duration/rounds (or opts.Requests/rounds
+// operations) after a warm-up, and returns op's merged result with the
+// baseline's attached. On a shared machine whose capacity moves from
+// second to second, the two then see the same machine, and their ratio
+// means something even when the absolute figures do not. The first turn
+// of each warms up for opts.Warmup, later ones for at most a second
+// (connections stay open between turns).
+func RunPaired(ctx context.Context, name string, opts Options, rounds int, op, baseline Op) (*Result, error) {
+	if rounds < 1 {
+		return nil, fmt.Errorf("bench: rounds must be at least 1, got %d", rounds)
+	}
+	turn := opts
+	turn.Duration = opts.Duration / time.Duration(rounds)
+	turn.Requests = opts.Requests / int64(rounds)
+	if (opts.Duration > 0 && turn.Duration <= 0) || (opts.Requests > 0 && turn.Requests <= 0) {
+		return nil, fmt.Errorf("bench: %d rounds leave nothing to measure in each", rounds)
+	}
+	var res, base *Result
+	for i := range rounds {
+		if i == 1 {
+			turn.Warmup = min(opts.Warmup, time.Second)
+		}
+		if turn.Seed != 0 {
+			turn.Seed += uint64(i)
+		}
+		b, err := Run(ctx, "baseline", turn, baseline)
+		if err != nil {
+			return nil, err
+		}
+		r, err := Run(ctx, name, turn, op)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			res, base = r, b
+			continue
+		}
+		res.merge(r)
+		base.merge(b)
+	}
+	res.Baseline = base
+	return res, nil
 }
 
 // NewHTTPClient returns the client every worker of a run shares: keep-alive

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,5 +136,50 @@ func TestHTTPClientReusesConnections(t *testing.T) {
 	// request would be ~2000 in all.
 	if peak > 18 || total > 32 {
 		t.Errorf("%d connections at most at once, %d in all, for 16 workers and 2000 requests", peak, total)
+	}
+}
+
+// TestRunPaired checks that the scenario and the baseline take turns and
+// that the turns add up to one result each.
+func TestRunPaired(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var order []string
+	note := func(s string) Op {
+		return func(ctx context.Context, w *Worker) error {
+			mu.Lock()
+			if n := len(order); n == 0 || order[n-1] != s {
+				order = append(order, s)
+			}
+			mu.Unlock()
+			time.Sleep(time.Millisecond)
+			if s == "op" && w.Rand.IntN(4) == 0 {
+				return errors.New("op failed")
+			}
+			return nil
+		}
+	}
+	res, err := RunPaired(context.Background(), "op", Options{Concurrency: 2, Requests: 300}, 3, note("op"), note("base"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ","); got != "base,op,base,op,base,op" {
+		t.Errorf("turns: %s", got)
+	}
+	if res.Name != "op" || res.Requests+res.Errors != 300 || res.Errors == 0 || res.FirstError != "op failed" {
+		t.Errorf("op: %d requests + %d errors (%q); want 300 in all", res.Requests, res.Errors, res.FirstError)
+	}
+	b := res.Baseline
+	if b == nil || b.Requests != 300 || b.Errors != 0 {
+		t.Fatalf("baseline: %+v", b)
+	}
+	if b.P50 < time.Millisecond || b.P99 < b.P50 || b.Max < b.P99 || b.RPS <= 0 {
+		t.Errorf("baseline figures: p50 %v p99 %v max %v rps %v", b.P50, b.P99, b.Max, b.RPS)
+	}
+	if r := res.Ratio(); r <= 0 || r > 1.5 {
+		t.Errorf("ratio %v; both sleep 1 ms per operation and op succeeds 3 times in 4", r)
+	}
+	if _, err := RunPaired(context.Background(), "op", Options{Concurrency: 1, Requests: 2}, 3, note("op"), note("base")); err == nil {
+		t.Error("3 rounds of 2 requests accepted")
 	}
 }

@@ -21,6 +21,7 @@ type benchSettings struct {
 	warmup       time.Duration
 	scenarios    []string
 	baseline     bool
+	rounds       int
 	baselineRows int64
 	baselineDir  string
 	transferMiB  int64
@@ -49,10 +50,13 @@ connection, for --duration (or --requests operations in all) after a
 
 The server needs data to read: fill it first with 'cairn bench seed'.
 With --baseline (the default) a bare reference server runs in this
-process for the same time before and after the scenarios: net/http doing
-one SQLite primary-key lookup in a table of --baseline-rows rows and
-answering 300 bytes of JSON. Each scenario's req/s is shown as a ratio to
-it, since absolute numbers on a shared machine vary from run to run.
+process: net/http doing one SQLite primary-key lookup in a table of
+--baseline-rows rows and answering 300 bytes of JSON. Each load scenario
+and the baseline take turns, --rounds times each (a 10 s duration in 5
+rounds is 5 turns of 2 s each), so that both see the same machine; the
+scenario's req/s is shown as a ratio to its baseline's, which means more
+than absolute numbers on a shared machine whose capacity moves by the
+second.
 
 The create scenario adds versions to models named bench-create-*, and
 push stores a new --transfer-mib blob on the server at every run (model
@@ -70,7 +74,8 @@ progress goes to stderr.`,
 	f.Int64Var(&s.requests, "requests", 0, "stop each load scenario after this many operations (0: no limit)")
 	f.DurationVar(&s.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario")
 	f.StringSliceVar(&s.scenarios, "scenarios", bench.Scenarios, "scenarios to run, comma-separated")
-	f.BoolVar(&s.baseline, "baseline", true, "also measure the bare baseline server, before and after")
+	f.BoolVar(&s.baseline, "baseline", true, "measure the bare baseline server in turns with each scenario")
+	f.IntVar(&s.rounds, "rounds", 5, "turns of scenario and baseline each --duration is split into")
 	f.Int64Var(&s.baselineRows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
 	f.StringVar(&s.baselineDir, "baseline-dir", "", "where the baseline database is kept between runs (default: the user cache directory)")
 	f.Int64Var(&s.transferMiB, "transfer-mib", 1024, "size of the pushed and pulled file, MiB")
@@ -82,11 +87,13 @@ progress goes to stderr.`,
 
 // benchReport is the --json output of `cairn bench`.
 type benchReport struct {
-	Machine  bench.Machine   `json:"machine"`
-	URL      string          `json:"url"`
-	Models   int             `json:"models"`
-	Versions int64           `json:"versions"`
-	Baseline []*bench.Result `json:"baseline,omitempty"`
+	Machine  bench.Machine `json:"machine"`
+	URL      string        `json:"url"`
+	Models   int           `json:"models"`
+	Versions int64         `json:"versions"`
+	// Baseline describes the baseline each result's baseline member
+	// measured; "" if there is none.
+	Baseline string          `json:"baseline,omitempty"`
 	Results  []*bench.Result `json:"results"`
 }
 
@@ -119,7 +126,11 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 	rep.Models, rep.Versions = tg.Models, tg.Versions
 	a.infof("bench: %s holds %d models, %d versions in the models sampled", url, tg.Models, tg.Versions)
 
+	if s.rounds < 1 {
+		return usageErr(c, "--rounds must be at least 1")
+	}
 	var base *bench.Baseline
+	baseHC := bench.NewHTTPClient(s.concurrency)
 	if s.baseline {
 		dir := s.baselineDir
 		if dir == "" {
@@ -139,26 +150,12 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 			return err
 		}
 		defer base.Close()
+		rep.Baseline = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in a table of %d rows, ~300 bytes of JSON, in turns with each scenario (%d rounds)",
+			s.baselineRows, s.rounds)
+		defer baseHC.CloseIdleConnections()
 		if base.Built > 0 {
 			a.infof("bench: built the baseline table in %s", base.Built.Round(time.Millisecond))
 		}
-	}
-	runBaseline := func(name, label string) error {
-		if base == nil {
-			return nil
-		}
-		a.infof("bench: %s…", label)
-		r, err := bench.Run(ctx, name, opts, base.Op(hc))
-		if err != nil {
-			return err
-		}
-		r.Note = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in %d rows, %s", s.baselineRows, label)
-		rep.Baseline = append(rep.Baseline, r)
-		return nil
-	}
-
-	if err := runBaseline("baseline-1", "baseline before the scenarios"); err != nil {
-		return err
 	}
 	var transfer bool
 	for _, name := range bench.Scenarios {
@@ -174,15 +171,20 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 			return err
 		}
 		a.infof("bench: %s…", name)
-		r, err := bench.Run(ctx, name, opts, op)
+		var r *bench.Result
+		if base != nil {
+			r, err = bench.RunPaired(ctx, name, opts, s.rounds, op, base.Op(baseHC))
+		} else {
+			r, err = bench.Run(ctx, name, opts, op)
+		}
 		if err != nil {
 			return err
 		}
 		r.Note = note
+		if r.Baseline != nil {
+			r.Baseline.Note = "in turns with " + name
+		}
 		rep.Results = append(rep.Results, r)
-	}
-	if err := runBaseline("baseline-2", "baseline after the scenarios"); err != nil {
-		return err
 	}
 	if transfer {
 		a.infof("bench: push and pull of %d MiB…", s.transferMiB)
@@ -210,43 +212,29 @@ func (a *app) printBench(rep *benchReport) error {
 	w := a.stdout()
 	fmt.Fprintf(w, "machine: %s\n", rep.Machine)
 	fmt.Fprintf(w, "server:  %s, %d models, %d versions\n\n", rep.URL, rep.Models, rep.Versions)
-	// The ratio is to the mean of the baseline's runs before and after the
-	// scenarios; how far those two differ shows how noisy the machine was.
-	var baseRPS float64
-	for _, b := range rep.Baseline {
-		baseRPS += b.RPS / float64(len(rep.Baseline))
-	}
-	t := newTable(w, "SCENARIO", "CONN", "REQ/S", "VS BASELINE", "P50", "P90", "P99", "MAX", "ERRORS", "MIB/S")
-	row := func(r *bench.Result, ratio string) {
-		mibs := "-"
-		if r.MiBps > 0 && r.Concurrency == 1 {
-			mibs = fmt.Sprintf("%.0f", r.MiBps)
-		}
-		rps := fmt.Sprintf("%.0f", r.RPS)
-		if r.Name == bench.ScenarioPush || r.Name == bench.ScenarioPull {
-			rps = "-"
-		}
-		t.row(r.Name, r.Concurrency, rps, ratio, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max), r.Errors, mibs)
-	}
-	for _, b := range rep.Baseline {
-		row(b, fmt.Sprintf("%.2f", b.RPS/baseRPS))
-	}
+	t := newTable(w, "SCENARIO", "CONN", "REQ/S", "BASELINE", "RATIO", "P50", "P90", "P99", "BASELINE P99", "MAX", "ERRORS", "MIB/S")
 	for _, r := range rep.Results {
-		ratio := "-"
-		if baseRPS > 0 && r.Name != bench.ScenarioPush && r.Name != bench.ScenarioPull {
-			ratio = fmt.Sprintf("%.2f", r.RPS/baseRPS)
+		rps, base, ratio, baseP99, mibs := fmt.Sprintf("%.0f", r.RPS), "-", "-", "-", "-"
+		if r.Baseline != nil {
+			base, ratio, baseP99 = fmt.Sprintf("%.0f", r.Baseline.RPS), fmt.Sprintf("%.2f", r.Ratio()), ms(r.Baseline.P99)
 		}
-		row(r, ratio)
+		if r.Name == bench.ScenarioPush || r.Name == bench.ScenarioPull {
+			rps, mibs = "-", fmt.Sprintf("%.0f", r.MiBps)
+		}
+		t.row(r.Name, r.Concurrency, rps, base, ratio, ms(r.P50), ms(r.P90), ms(r.P99), baseP99, ms(r.Max), r.Errors, mibs)
 	}
 	if err := t.flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
-	for _, r := range append(slices.Clone(rep.Baseline), rep.Results...) {
-		fmt.Fprintf(w, "%-11s %s\n", r.Name+":", r.Note)
+	for _, r := range rep.Results {
+		fmt.Fprintf(w, "%-9s %s\n", r.Name+":", r.Note)
 		if r.Errors > 0 {
-			fmt.Fprintf(w, "%-11s first error: %s\n", "", r.FirstError)
+			fmt.Fprintf(w, "%-9s first error: %s\n", "", r.FirstError)
 		}
+	}
+	if rep.Baseline != "" {
+		fmt.Fprintf(w, "%-9s %s\n", "baseline:", rep.Baseline)
 	}
 	return nil
 }

@@ -58,33 +58,37 @@ func TestBenchCommand(t *testing.T) {
 	var rep struct {
 		Machine  bench.Machine   `json:"machine"`
 		Versions int64           `json:"versions"`
-		Baseline []*bench.Result `json:"baseline"`
+		Baseline string          `json:"baseline"`
 		Results  []*bench.Result `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json printed %q: %v", out, err)
 	}
-	if rep.Machine.CPUs < 1 || rep.Machine.GoVersion == "" || rep.Versions != 120 {
-		t.Errorf("report header: %+v, %d versions", rep.Machine, rep.Versions)
-	}
-	if len(rep.Baseline) != 2 {
-		t.Errorf("%d baseline runs; want one before and one after", len(rep.Baseline))
+	if rep.Machine.CPUs < 1 || rep.Machine.GoVersion == "" || rep.Versions != 120 || rep.Baseline == "" {
+		t.Errorf("report header: %+v, %d versions, baseline %q", rep.Machine, rep.Versions, rep.Baseline)
 	}
 	var names []string
-	for _, r := range append(rep.Baseline, rep.Results...) {
+	for _, r := range rep.Results {
 		names = append(names, r.Name)
 		if r.Errors != 0 || r.Requests == 0 || r.P99 <= 0 {
 			t.Errorf("%s: %d requests, %d errors (%s), p99 %v", r.Name, r.Requests, r.Errors, r.FirstError, r.P99)
 		}
+		transfer := r.Name == bench.ScenarioPush || r.Name == bench.ScenarioPull
+		switch b := r.Baseline; {
+		case transfer && b != nil:
+			t.Errorf("%s has a baseline", r.Name)
+		case !transfer && (b == nil || b.Requests != 20 || b.Errors != 0 || r.Ratio() <= 0):
+			t.Errorf("%s: baseline %+v", r.Name, b)
+		}
 	}
-	if got, want := strings.Join(names, ","), "baseline-1,baseline-2,resolve,get,list,search,create,push,pull"; got != want {
+	if got, want := strings.Join(names, ","), "resolve,get,list,search,create,push,pull"; got != want {
 		t.Errorf("scenarios run: %s; want %s", got, want)
 	}
 
 	// The table for people names the machine and every scenario.
 	out = run("bench", "--url", srv.URL, "--concurrency", "2", "--requests", "10", "--warmup", "0",
-		"--baseline=false", "--scenarios", "resolve,get")
-	for _, want := range []string{"machine:", "CPUs", "resolve", "get", "P99"} {
+		"--baseline-rows", "1000", "--baseline-dir", dir, "--rounds", "2", "--scenarios", "resolve,get")
+	for _, want := range []string{"machine:", "CPUs", "resolve", "get", "P99", "RATIO"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
