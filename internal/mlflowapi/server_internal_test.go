@@ -55,3 +55,37 @@ func TestAdaptErrors(t *testing.T) {
 		})
 	}()
 }
+
+// TestErrorMapping pins the map from Cairn's codes to MLflow's codes and
+// statuses, for every code Cairn has.
+func TestErrorMapping(t *testing.T) {
+	t.Parallel()
+	want := map[cairn.ErrorCode]struct {
+		status int
+		code   string
+	}{
+		cairn.EINVALID:            {400, "INVALID_PARAMETER_VALUE"},
+		cairn.ETOOLARGE:           {400, "INVALID_PARAMETER_VALUE"},
+		cairn.ENOTFOUND:           {404, "RESOURCE_DOES_NOT_EXIST"},
+		cairn.ECONFLICT:           {400, "RESOURCE_ALREADY_EXISTS"},
+		cairn.EFAILEDPRECONDITION: {409, "RESOURCE_CONFLICT"},
+		cairn.EPENDINGAPPROVAL:    {409, "RESOURCE_CONFLICT"},
+		cairn.EUNAUTHENTICATED:    {401, "UNAUTHENTICATED"},
+		cairn.EPERMISSION:         {403, "PERMISSION_DENIED"},
+		cairn.EINTERNAL:           {500, "INTERNAL_ERROR"},
+	}
+	for _, c := range cairn.ErrorCodes {
+		w, ok := want[c]
+		if !ok {
+			t.Errorf("no MLflow mapping pinned for %s", c)
+			continue
+		}
+		status, code, msg := mlflowError(cairn.Errorf(c, "detail"))
+		if status != w.status || code != w.code {
+			t.Errorf("%s: %d %s, want %d %s", c, status, code, w.status, w.code)
+		}
+		if c == cairn.EINTERNAL && msg != "internal error" {
+			t.Errorf("internal error shows %q", msg)
+		}
+	}
+}
