@@ -79,15 +79,6 @@ func (s *Server) readParams(w http.ResponseWriter, r *http.Request) (*params, er
 	return p, nil
 }
 
-// has reports whether the request carries the parameter.
-func (p *params) has(name string) bool {
-	if v, ok := p.body[name]; ok && string(v) != "null" {
-		return true
-	}
-	_, ok := p.query[name]
-	return ok
-}
-
 func typeHint(raw json.RawMessage) string {
 	switch raw[0] {
 	case '"':
@@ -168,10 +159,8 @@ func (p *params) version() (string, int64, error) {
 // optional sign and decimal digits, surrounding white space allowed.
 // Numbers below 1 parse but never exist.
 func parseVersion(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimPrefix(t, "+")
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || strings.HasPrefix(t, "+") {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
 		return 0, invalidParam("Model version must be an integer, got '%s'", truncate(s, 100))
 	}
 	return n, nil
