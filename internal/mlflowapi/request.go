@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/cairn-registry/cairn"
 )
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
@@ -307,12 +305,3 @@ func writeJSON(w http.ResponseWriter, v any) error {
 
 // empty is the body of responses without fields.
 var empty = struct{}{}
-
-// validName checks a model name given to a lookup: an empty one is a
-// missing parameter; one Cairn cannot hold cannot exist.
-func validName(name string) error {
-	if err := cairn.ValidateModelName(name); err != nil {
-		return invalidParam("%s", cairn.ErrorMessage(err))
-	}
-	return nil
-}
