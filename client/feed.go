@@ -10,13 +10,12 @@ import (
 	"time"
 
 	"github.com/cairn-registry/cairn"
-	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // Lineage returns the lineage graph around a version reference or a run
 // (run:ID): upstream (what it came from) or downstream (what used it), to
 // depth hops (0: the server's default).
-func (c *Client) Lineage(ctx context.Context, ref string, dir cairn.Direction, depth int) (*registry.LineageGraph, error) {
+func (c *Client) Lineage(ctx context.Context, ref string, dir cairn.Direction, depth int) (*LineageGraph, error) {
 	q := url.Values{}
 	if dir != "" {
 		q.Set("direction", string(dir))
@@ -24,7 +23,7 @@ func (c *Client) Lineage(ctx context.Context, ref string, dir cairn.Direction, d
 	if depth > 0 {
 		q.Set("depth", strconv.Itoa(depth))
 	}
-	var g registry.LineageGraph
+	var g LineageGraph
 	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("lineage", ref), query: q, out: &g})
 	return &g, err
 }

@@ -40,7 +40,7 @@ func (c *Client) ListModels(ctx context.Context, req ListRequest) (*cairn.ModelP
 }
 
 // CreateModel registers a model. conflict if the name is taken.
-func (c *Client) CreateModel(ctx context.Context, in registry.ModelCreate) (*cairn.Model, error) {
+func (c *Client) CreateModel(ctx context.Context, in ModelCreate) (*cairn.Model, error) {
 	var m cairn.Model
 	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("models"), in: in, out: &m})
 	return &m, err
@@ -54,7 +54,7 @@ func (c *Client) GetModel(ctx context.Context, name string) (*cairn.Model, error
 }
 
 // UpdateModel changes a model's description and tags.
-func (c *Client) UpdateModel(ctx context.Context, name string, in registry.ModelUpdate) (*cairn.Model, error) {
+func (c *Client) UpdateModel(ctx context.Context, name string, in ModelUpdate) (*cairn.Model, error) {
 	var m cairn.Model
 	_, err := c.do(ctx, request{method: http.MethodPatch, path: apiPath("models", name), in: in, out: &m})
 	return &m, err

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/cairn-registry/cairn"
-	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // ListRuns lists one page of runs, newest first, of one experiment or of
@@ -29,7 +28,7 @@ func (c *Client) ListRuns(ctx context.Context, experimentID string, pageSize int
 }
 
 // CreateRun starts a run.
-func (c *Client) CreateRun(ctx context.Context, in registry.RunCreate) (*cairn.Run, error) {
+func (c *Client) CreateRun(ctx context.Context, in RunCreate) (*cairn.Run, error) {
 	var r cairn.Run
 	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("runs"), in: in, out: &r})
 	return &r, err
@@ -43,7 +42,7 @@ func (c *Client) GetRun(ctx context.Context, id string) (*cairn.Run, error) {
 }
 
 // UpdateRun changes a run's name, status, end time and tags.
-func (c *Client) UpdateRun(ctx context.Context, id string, in registry.RunUpdate) (*cairn.Run, error) {
+func (c *Client) UpdateRun(ctx context.Context, id string, in RunUpdate) (*cairn.Run, error) {
 	var r cairn.Run
 	_, err := c.do(ctx, request{method: http.MethodPatch, path: apiPath("runs", id), in: in, out: &r})
 	return &r, err
@@ -51,14 +50,14 @@ func (c *Client) UpdateRun(ctx context.Context, id string, in registry.RunUpdate
 
 // LogRun logs metrics (with history), params and tags to a run. A param
 // logged again with a different value is a conflict.
-func (c *Client) LogRun(ctx context.Context, id string, in registry.RunLog) error {
+func (c *Client) LogRun(ctx context.Context, id string, in RunLog) error {
 	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("runs", id, "log"), in: in})
 	return err
 }
 
 // LinkRun records lineage: the versions (references) a run consumed and
 // produced.
-func (c *Client) LinkRun(ctx context.Context, id string, in registry.RunLinks) error {
+func (c *Client) LinkRun(ctx context.Context, id string, in RunLinks) error {
 	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("runs", id, "links"), in: in})
 	return err
 }

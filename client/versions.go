@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/cairn-registry/cairn"
-	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 func vnum(n int64) string { return strconv.FormatInt(n, 10) }
@@ -24,8 +23,8 @@ func (c *Client) ListVersions(ctx context.Context, model string, req ListRequest
 // model if needed) and returns it with the digests the server lacks.
 // Existing is set when the push repeats the model's latest version. Most
 // callers want Push, which also uploads and finalizes.
-func (c *Client) CreateVersion(ctx context.Context, model string, spec cairn.VersionSpec) (*registry.CreateVersionResult, error) {
-	var res registry.CreateVersionResult
+func (c *Client) CreateVersion(ctx context.Context, model string, spec cairn.VersionSpec) (*CreateVersionResult, error) {
+	var res CreateVersionResult
 	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("models", model, "versions"), in: spec, out: &res})
 	return &res, err
 }
@@ -39,7 +38,7 @@ func (c *Client) GetVersion(ctx context.Context, model string, n int64) (*cairn.
 
 // UpdateVersion changes a version's description and tags, the only
 // fields of a version that are not fixed.
-func (c *Client) UpdateVersion(ctx context.Context, model string, n int64, in registry.VersionUpdate) (*cairn.Version, error) {
+func (c *Client) UpdateVersion(ctx context.Context, model string, n int64, in VersionUpdate) (*cairn.Version, error) {
 	var v cairn.Version
 	_, err := c.do(ctx, request{method: http.MethodPatch, path: apiPath("models", model, "versions", vnum(n)), in: in, out: &v})
 	return &v, err
