@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -50,6 +51,12 @@ type Baseline struct {
 // right number of rows is reused; filling a million rows takes a few
 // seconds.
 func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, error) {
+	return StartBaselineAt(ctx, "127.0.0.1:0", dir, rows)
+}
+
+// StartBaselineAt is StartBaseline listening on addr, for a baseline run as
+// a process of its own (`cairn bench baseline`).
+func StartBaselineAt(ctx context.Context, addr, dir string, rows int64) (*Baseline, error) {
 	if rows < 1 {
 		return nil, fmt.Errorf("bench: baseline needs at least one row, got %d", rows)
 	}
@@ -97,7 +104,7 @@ func StartBaseline(ctx context.Context, dir string, rows int64) (*Baseline, erro
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(&it)
 	})
-	b.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	b.ln, err = net.Listen("tcp", addr)
 	if err != nil {
 		b.db.Close()
 		return nil, fmt.Errorf("bench: baseline listen: %w", err)
@@ -119,10 +126,15 @@ func (b *Baseline) Close() error {
 }
 
 // Op returns the baseline scenario: GET /items/{random id}.
-func (b *Baseline) Op(hc *http.Client) Op {
+func (b *Baseline) Op(hc *http.Client) Op { return BaselineOp(hc, b.URL, b.Rows) }
+
+// BaselineOp is the baseline scenario against a baseline server at
+// baseURL with rows rows, in this process or not.
+func BaselineOp(hc *http.Client, baseURL string, rows int64) Op {
+	baseURL = strings.TrimRight(baseURL, "/")
 	return func(ctx context.Context, w *Worker) error {
-		id := 1 + w.Rand.Int64N(b.Rows)
-		return getOK(ctx, hc, b.URL+"/items/"+strconv.FormatInt(id, 10), nil)
+		id := 1 + w.Rand.Int64N(rows)
+		return getOK(ctx, hc, baseURL+"/items/"+strconv.FormatInt(id, 10), nil)
 	}
 }
 

@@ -24,6 +24,7 @@ type benchSettings struct {
 	rounds       int
 	baselineRows int64
 	baselineDir  string
+	baselineURL  string
 	transferMiB  int64
 	transferDir  string
 	serverPID    int
@@ -78,10 +79,11 @@ progress goes to stderr.`,
 	f.IntVar(&s.rounds, "rounds", 5, "turns of scenario and baseline each --duration is split into")
 	f.Int64Var(&s.baselineRows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
 	f.StringVar(&s.baselineDir, "baseline-dir", "", "where the baseline database is kept between runs (default: the user cache directory)")
+	f.StringVar(&s.baselineURL, "baseline-url", "", "use the baseline served by 'cairn bench baseline' at this URL instead of one in this process (give the same --baseline-rows)")
 	f.Int64Var(&s.transferMiB, "transfer-mib", 1024, "size of the pushed and pulled file, MiB")
 	f.StringVar(&s.transferDir, "transfer-dir", "", "where the file and its pulled copy are written (default: the temporary directory); needs twice the size free")
 	f.IntVar(&s.serverPID, "server-pid", 0, "the server's process id, if it runs on this machine: its memory is reported around push and pull")
-	c.AddCommand(a.benchSeedCommand())
+	c.AddCommand(a.benchSeedCommand(), a.benchBaselineCommand())
 	return c
 }
 
@@ -129,33 +131,32 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 	if s.rounds < 1 {
 		return usageErr(c, "--rounds must be at least 1")
 	}
-	var base *bench.Baseline
+	var baseOp bench.Op
 	baseHC := bench.NewHTTPClient(s.concurrency)
-	if s.baseline {
-		dir := s.baselineDir
-		if dir == "" {
-			cache, err := os.UserCacheDir()
-			if err != nil {
-				cache = os.TempDir()
-			}
-			dir = filepath.Join(cache, "cairn-bench")
-		}
-		dir = a.path(dir)
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("baseline directory: %w", err)
+	defer baseHC.CloseIdleConnections()
+	switch {
+	case !s.baseline:
+	case s.baselineURL != "":
+		baseOp = bench.BaselineOp(baseHC, s.baselineURL, s.baselineRows)
+		rep.Baseline = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in a table of %d rows, ~300 bytes of JSON, served by another process at %s, in turns with each scenario (%d rounds)",
+			s.baselineRows, s.baselineURL, s.rounds)
+	default:
+		dir, err := a.baselineDir(s.baselineDir)
+		if err != nil {
+			return err
 		}
 		a.infof("bench: starting the baseline server (%d rows in %s)…", s.baselineRows, dir)
-		base, err = bench.StartBaseline(ctx, dir, s.baselineRows)
+		base, err := bench.StartBaseline(ctx, dir, s.baselineRows)
 		if err != nil {
 			return err
 		}
 		defer base.Close()
-		rep.Baseline = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in a table of %d rows, ~300 bytes of JSON, in turns with each scenario (%d rounds)",
-			s.baselineRows, s.rounds)
-		defer baseHC.CloseIdleConnections()
 		if base.Built > 0 {
 			a.infof("bench: built the baseline table in %s", base.Built.Round(time.Millisecond))
 		}
+		baseOp = base.Op(baseHC)
+		rep.Baseline = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in a table of %d rows, ~300 bytes of JSON, served in this process, in turns with each scenario (%d rounds)",
+			s.baselineRows, s.rounds)
 	}
 	var transfer bool
 	for _, name := range bench.Scenarios {
@@ -172,8 +173,8 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 		}
 		a.infof("bench: %s…", name)
 		var r *bench.Result
-		if base != nil {
-			r, err = bench.RunPaired(ctx, name, opts, s.rounds, op, base.Op(baseHC))
+		if baseOp != nil {
+			r, err = bench.RunPaired(ctx, name, opts, s.rounds, op, baseOp)
 		} else {
 			r, err = bench.Run(ctx, name, opts, op)
 		}
@@ -329,4 +330,59 @@ func (a *app) runBenchSeed(c *cobra.Command, s *benchSeedSettings) error {
 	fmt.Fprintf(a.stdout(), "seeded %d versions over %d models (%d alias moves) in %s: %.0f versions/s (%d CPUs)\n",
 		res.Versions, res.Models, res.Aliases, res.Elapsed.Round(time.Millisecond), res.PerSec, runtime.NumCPU())
 	return nil
+}
+
+// baselineDir returns where the baseline database lives: dir, or the user
+// cache directory's cairn-bench, created if needed.
+func (a *app) baselineDir(dir string) (string, error) {
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		dir = filepath.Join(cache, "cairn-bench")
+	}
+	dir = a.path(dir)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("baseline directory: %w", err)
+	}
+	return dir, nil
+}
+
+func (a *app) benchBaselineCommand() *cobra.Command {
+	var (
+		addr, dir string
+		rows      int64
+	)
+	c := &cobra.Command{
+		Use:   "baseline",
+		Short: "Serve the bare baseline on its own, for 'cairn bench --baseline-url'",
+		Long: `Serve the baseline of 'cairn bench' as a process of its own, as the
+server under test is: net/http doing one SQLite primary-key lookup in a
+table of --baseline-rows rows, answering GET /items/{id} with ~300 bytes of
+JSON. It prints its URL on stdout and serves until interrupted. By default
+'cairn bench' runs the baseline inside its own process instead; comparing
+the two shows what sharing a process with the load generator is worth.`,
+		Args: exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			d, err := a.baselineDir(dir)
+			if err != nil {
+				return err
+			}
+			b, err := bench.StartBaselineAt(c.Context(), addr, d, rows)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			if _, err := fmt.Fprintln(a.stdout(), b.URL); err != nil {
+				return err
+			}
+			<-c.Context().Done()
+			return nil
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "address to listen on (port 0 picks a free one)")
+	c.Flags().StringVar(&dir, "baseline-dir", "", "where the baseline database is kept (default: the user cache directory)")
+	c.Flags().Int64Var(&rows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
+	return c
 }
