@@ -39,6 +39,13 @@ const (
 	// EventBlobCollected records blobs that garbage collection deleted; its
 	// payload lists their digests and the bytes freed.
 	EventBlobCollected = "blob.collected"
+	// Webhook subscriptions: created, changed (URL, secret, filter, active
+	// flag), deleted, and dead letters queued for redelivery. Payloads are
+	// the subscription without its secret.
+	EventWebhookCreated     = "webhook.created"
+	EventWebhookUpdated     = "webhook.updated"
+	EventWebhookDeleted     = "webhook.deleted"
+	EventWebhookRedelivered = "webhook.redelivery_requested"
 )
 
 // Event is one entry of the outbox. Seq is gap-free in commit order, so a

@@ -75,6 +75,8 @@ type Reader interface {
 	ReferencedAmong(ctx context.Context, ds []Digest) ([]Digest, error)
 
 	GetIdempotency(ctx context.Context, key string) (*IdempotentResponse, error)
+
+	webhookReader
 }
 
 // Tx is a read-write transaction. Methods that change a model's versions or
@@ -152,6 +154,8 @@ type Tx interface {
 	// ReleaseLease gives up holder's lease; releasing a lease one does not
 	// hold (any more) is not an error and changes nothing.
 	ReleaseLease(ctx context.Context, name, holder string) error
+
+	webhookWriter
 }
 
 // Page asks for one page of a list.

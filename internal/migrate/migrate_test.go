@@ -1052,6 +1052,13 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"idempotency_keys":  "they protect retries of requests in flight only",
 		"blob_refs":         "derived: a trigger fills it as versions are inserted",
 		"leases":            "held by running processes, which the copy's target has none of yet",
+		// Webhooks are not copied yet: their cursors count the source's
+		// event sequence and their delivery log describes the source's
+		// deliveries. Re-create subscriptions on the target (docs/webhooks.md).
+		"webhooks":             "not copied yet: re-create subscriptions on the target",
+		"webhook_state":        "a cursor into the source's deliveries",
+		"webhook_deliveries":   "the source's delivery log",
+		"webhook_dead_letters": "the source's undelivered events, redeliverable there",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

@@ -139,10 +139,12 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Take the database back to schema version 1, as an older Cairn left it.
-	if _, err := db.pool.Exec(ctx, `DROP TRIGGER versions_blob_refs ON versions;
+	// Take the database back to schema version 1, as an older Cairn left it
+	// (the later migrations' tables go too, so that they apply again).
+	if _, err := db.pool.Exec(ctx, `DROP TABLE webhook_dead_letters, webhook_deliveries, webhook_state, webhooks;
+		DROP TRIGGER versions_blob_refs ON versions;
 		DROP FUNCTION cairn_record_blob_refs(); DROP TABLE blob_refs; DROP TABLE leases;
-		DELETE FROM schema_migrations WHERE version = 2`); err != nil {
+		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -32,10 +32,12 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Take the database back to schema version 1, as an older Cairn left it.
+	// Take the database back to schema version 1, as an older Cairn left it
+	// (the later migrations' tables go too, so that they apply again).
 	for _, stmt := range []string{
+		`DROP TABLE webhook_dead_letters`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_state`, `DROP TABLE webhooks`,
 		`DROP TRIGGER versions_blob_refs`, `DROP TABLE blob_refs`, `DROP TABLE leases`,
-		`DELETE FROM schema_migrations WHERE version = 2`,
+		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Filter", filterTests},
 		{"Import", importTests},
 		{"GC", gcTests},
+		{"Webhook", webhookTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

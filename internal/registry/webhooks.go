@@ -1,0 +1,282 @@
+package registry
+
+import (
+	"context"
+	"slices"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// WebhookCreate is the request to create a subscription.
+type WebhookCreate struct {
+	URL string `json:"url"`
+	// Secret signs deliveries: whsec_ and the base64 of 24 to 64 random
+	// bytes. Empty: the server generates one and shows it once.
+	Secret     string   `json:"secret,omitempty"`
+	EventTypes []string `json:"event_types,omitempty"`
+	Model      string   `json:"model,omitempty"`
+	Alias      string   `json:"alias,omitempty"`
+	// Description says what the subscription is for.
+	Description string `json:"description,omitempty"`
+	// Active defaults to true.
+	Active *bool `json:"active,omitempty"`
+}
+
+// WebhookCreated answers a creation: the subscription and, this once, its
+// secret.
+type WebhookCreated struct {
+	cairn.Webhook
+	Secret string `json:"secret"`
+}
+
+// WebhookUpdate changes a subscription; nil fields stay as they are.
+type WebhookUpdate struct {
+	URL         *string   `json:"url,omitempty"`
+	Secret      *string   `json:"secret,omitempty"`
+	EventTypes  *[]string `json:"event_types,omitempty"`
+	Model       *string   `json:"model,omitempty"`
+	Alias       *string   `json:"alias,omitempty"`
+	Description *string   `json:"description,omitempty"`
+	Active      *bool     `json:"active,omitempty"`
+}
+
+// RedeliverRequest asks for dead letters to be delivered again: those with
+// the given sequence numbers, or every dead one if Seqs is empty.
+type RedeliverRequest struct {
+	Seqs []int64 `json:"seqs,omitempty"`
+}
+
+// RedeliverResult says how many dead letters were queued.
+type RedeliverResult struct {
+	Queued []int64 `json:"queued"`
+}
+
+// webhookTarget is the audit target of a subscription.
+func webhookTarget(id string) string { return "webhook:" + id }
+
+// redacted returns w without its secret, for answers and audit states.
+func redacted(w *cairn.Webhook) *cairn.Webhook {
+	c := *w
+	c.Secret = ""
+	c.Types = slices.Clone(w.Types)
+	return &c
+}
+
+// CreateWebhook subscribes a URL to events. It returns EINVALID for a bad
+// URL, secret or filter. The secret is in the answer and never again.
+func (s *Service) CreateWebhook(ctx context.Context, req WebhookCreate) (*WebhookCreated, error) {
+	now := cairn.Timestamp(s.now())
+	w := &cairn.Webhook{
+		ID: newID(), URL: req.URL, Secret: req.Secret, Description: req.Description, Active: true,
+		EventFilter: cairn.EventFilter{Types: nonNilStrings(req.EventTypes), Model: req.Model, Alias: req.Alias},
+		CreatedBy:   cairn.ActorFromContext(ctx).Name, CreatedAt: now, UpdatedAt: now,
+	}
+	if req.Active != nil {
+		w.Active = *req.Active
+	}
+	if w.Secret == "" {
+		w.Secret = cairn.NewWebhookSecret()
+	}
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	err := s.update(ctx, func(m *mutation) error {
+		if err := m.tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		m.record(cairn.EventWebhookCreated, webhookTarget(w.ID), "", "", nil, redacted(w))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookCreated{Webhook: *redacted(w), Secret: w.Secret}, nil
+}
+
+// GetWebhook returns a subscription without its secret; ENOTFOUND.
+func (s *Service) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, error) {
+	w, err := s.store.GetWebhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return redacted(w), nil
+}
+
+// ListWebhooks returns every subscription, without secrets, oldest first.
+func (s *Service) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
+	ws, err := s.store.ListWebhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range ws {
+		ws[i] = redacted(w)
+	}
+	return ws, nil
+}
+
+// UpdateWebhook changes a subscription; ENOTFOUND, or EINVALID for a bad
+// field. Deactivating pauses delivery: the cursor stays where it is and
+// delivery resumes from there once the subscription is active again.
+func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdate) (*cairn.Webhook, error) {
+	var out *cairn.Webhook
+	err := s.update(ctx, func(m *mutation) error {
+		w, err := m.tx.GetWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := redacted(w)
+		if req.URL != nil {
+			w.URL = *req.URL
+		}
+		if req.Secret != nil {
+			w.Secret = *req.Secret
+		}
+		if req.EventTypes != nil {
+			w.Types = nonNilStrings(*req.EventTypes)
+		}
+		if req.Model != nil {
+			w.Model = *req.Model
+		}
+		if req.Alias != nil {
+			w.Alias = *req.Alias
+		}
+		if req.Description != nil {
+			w.Description = *req.Description
+		}
+		if req.Active != nil {
+			w.Active = *req.Active
+		}
+		if err := w.Validate(); err != nil {
+			return err
+		}
+		w.UpdatedAt = m.now
+		if err := m.tx.UpdateWebhook(ctx, w); err != nil {
+			return err
+		}
+		out = redacted(w)
+		m.record(cairn.EventWebhookUpdated, webhookTarget(id), "", "", before, out)
+		return nil
+	})
+	return out, err
+}
+
+// DeleteWebhook deletes a subscription with its delivery log and dead
+// letters; ENOTFOUND.
+func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
+	return s.update(ctx, func(m *mutation) error {
+		w, err := m.tx.GetWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := m.tx.DeleteWebhook(ctx, id); err != nil {
+			return err
+		}
+		m.record(cairn.EventWebhookDeleted, webhookTarget(id), "", "", redacted(w), nil)
+		return nil
+	})
+}
+
+// ListDeliveries lists a subscription's delivery attempts, newest first;
+// ENOTFOUND if there is no such subscription.
+func (s *Service) ListDeliveries(ctx context.Context, q cairn.DeliveryQuery) ([]*cairn.Delivery, error) {
+	if q.Limit < 0 || q.Limit > MaxPageSize {
+		return nil, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if _, err := s.store.GetWebhook(ctx, q.WebhookID); err != nil {
+		return nil, err
+	}
+	return s.store.ListDeliveries(ctx, q)
+}
+
+// ListDeadLetters lists a subscription's dead letters in sequence order,
+// in one status only unless status is ""; ENOTFOUND.
+func (s *Service) ListDeadLetters(ctx context.Context, id, status string, limit int) ([]*cairn.DeadLetter, error) {
+	switch status {
+	case "", cairn.DeadLetterDead, cairn.DeadLetterQueued, cairn.DeadLetterDelivered:
+	default:
+		return nil, cairn.Errorf(cairn.EINVALID, "dead letter status %q: want dead, queued or delivered", status)
+	}
+	if limit < 0 || limit > MaxPageSize {
+		return nil, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if _, err := s.store.GetWebhook(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.ListDeadLetters(ctx, id, status, limit)
+}
+
+// Redeliver queues dead letters of a subscription for one more delivery
+// each: those numbered in req.Seqs (ENOTFOUND if one is not a dead letter
+// of it), or all that are dead. Dispatchers send queued letters before
+// the subscription's next new event.
+func (s *Service) Redeliver(ctx context.Context, id string, req RedeliverRequest) (*RedeliverResult, error) {
+	res := &RedeliverResult{Queued: []int64{}}
+	err := s.update(ctx, func(m *mutation) error {
+		if _, err := m.tx.GetWebhook(ctx, id); err != nil {
+			return err
+		}
+		var todo []*cairn.DeadLetter
+		if len(req.Seqs) == 0 {
+			for {
+				dls, err := m.tx.ListDeadLetters(ctx, id, cairn.DeadLetterDead, MaxPageSize)
+				if err != nil {
+					return err
+				}
+				todo = append(todo, dls...)
+				if len(dls) < MaxPageSize {
+					break
+				}
+				// Queue this batch so the next read sees the rest.
+				if err := queue(ctx, m, dls); err != nil {
+					return err
+				}
+			}
+		} else {
+			all, err := m.tx.ListDeadLetters(ctx, id, "", MaxPageSize)
+			if err != nil {
+				return err
+			}
+			for _, seq := range req.Seqs {
+				i := slices.IndexFunc(all, func(dl *cairn.DeadLetter) bool { return dl.EventSeq == seq })
+				if i < 0 {
+					return cairn.Errorf(cairn.ENOTFOUND, "event %d is not a dead letter of webhook %q", seq, id)
+				}
+				todo = append(todo, all[i])
+			}
+		}
+		if err := queue(ctx, m, todo); err != nil {
+			return err
+		}
+		for _, dl := range todo {
+			res.Queued = append(res.Queued, dl.EventSeq)
+		}
+		if len(todo) > 0 {
+			m.record(cairn.EventWebhookRedelivered, webhookTarget(id), "", "", nil, map[string]any{"webhook_id": id, "seqs": res.Queued})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func queue(ctx context.Context, m *mutation, dls []*cairn.DeadLetter) error {
+	for _, dl := range dls {
+		if dl.Status == cairn.DeadLetterQueued {
+			continue
+		}
+		dl.Status, dl.UpdatedAt = cairn.DeadLetterQueued, m.now
+		if err := m.tx.PutDeadLetter(ctx, dl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

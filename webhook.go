@@ -1,0 +1,247 @@
+package cairn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+)
+
+// EventFilter selects events: by type (globs such as "alias.*"), by model
+// name (a glob such as "churn-*") and by alias name (exact). An empty field
+// matches every event; the fields are ANDed, the types ORed.
+type EventFilter struct {
+	Types []string `json:"event_types,omitempty"`
+	Model string   `json:"model,omitempty"`
+	Alias string   `json:"alias,omitempty"`
+}
+
+// Validate returns EINVALID if a glob is malformed.
+func (f EventFilter) Validate() error {
+	for _, t := range f.Types {
+		if t == "" {
+			return Errorf(EINVALID, "event type filter must not be empty")
+		}
+		if _, err := path.Match(t, ""); err != nil {
+			return Errorf(EINVALID, "event type filter %q is not a valid glob", t)
+		}
+	}
+	if _, err := path.Match(f.Model, ""); err != nil {
+		return Errorf(EINVALID, "model filter %q is not a valid glob", f.Model)
+	}
+	return nil
+}
+
+// Match reports whether ev passes the filter. Globs use path.Match syntax
+// (*, ?, [a-z]); event types and model names contain no '/', so '*'
+// matches any run of characters. A model filter never matches an event
+// about no model, nor an alias filter one about no alias.
+func (f EventFilter) Match(ev *Event) bool {
+	if len(f.Types) > 0 {
+		ok := false
+		for _, t := range f.Types {
+			if m, _ := path.Match(t, ev.Type); m {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Model != "" {
+		if m, _ := path.Match(f.Model, ev.Model); !m || ev.Model == "" {
+			return false
+		}
+	}
+	if f.Alias != "" && f.Alias != ev.Alias {
+		return false
+	}
+	return true
+}
+
+// Empty reports whether the filter matches every event.
+func (f EventFilter) Empty() bool { return len(f.Types) == 0 && f.Model == "" && f.Alias == "" }
+
+// Webhook is a subscription: events that pass its filter are POSTed to URL,
+// signed with Secret, in sequence order. Secret never leaves the server
+// after creation: it is not marshalled, so neither the API, the audit log
+// nor the event feed carries it.
+type Webhook struct {
+	ID  string `json:"id"`
+	URL string `json:"url"`
+	EventFilter
+	Description string    `json:"description,omitempty"`
+	Active      bool      `json:"active"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Secret      string    `json:"-"`
+}
+
+// Validate checks the URL, the secret and the filter; EINVALID otherwise.
+func (w *Webhook) Validate() error {
+	if err := ValidateWebhookURL(w.URL); err != nil {
+		return err
+	}
+	if _, err := WebhookKey(w.Secret); err != nil {
+		return err
+	}
+	if len(w.Description) > 4096 {
+		return Errorf(EINVALID, "description is longer than 4096 bytes")
+	}
+	return w.EventFilter.Validate()
+}
+
+// ValidateWebhookURL accepts absolute http and https URLs with a host and
+// without credentials (a password in a URL ends up in logs). Whether the
+// host may be reached is decided when it is dialled, not here.
+func ValidateWebhookURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return Errorf(EINVALID, "webhook URL %q: want an absolute http:// or https:// URL", s)
+	}
+	if u.User != nil {
+		return Errorf(EINVALID, "webhook URL must not carry credentials; the signature authenticates deliveries")
+	}
+	if len(s) > 2048 {
+		return Errorf(EINVALID, "webhook URL is longer than 2048 bytes")
+	}
+	return nil
+}
+
+// webhookSecretPrefix starts every secret, as in the Standard Webhooks
+// specification: whsec_ then the base64 of the signing key.
+const webhookSecretPrefix = "whsec_"
+
+// WebhookKey returns the HMAC key of a secret "whsec_<base64 of 24 to 64
+// bytes>"; EINVALID for anything else.
+func WebhookKey(secret string) ([]byte, error) {
+	enc, ok := strings.CutPrefix(secret, webhookSecretPrefix)
+	if !ok {
+		return nil, Errorf(EINVALID, "webhook secret must be whsec_ followed by the base64 of 24 to 64 random bytes")
+	}
+	key, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || len(key) < 24 || len(key) > 64 {
+		return nil, Errorf(EINVALID, "webhook secret must be whsec_ followed by the base64 of 24 to 64 random bytes")
+	}
+	return key, nil
+}
+
+// NewWebhookSecret returns a fresh secret of 32 random bytes.
+func NewWebhookSecret() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return webhookSecretPrefix + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// WebhookState is where a subscription's delivery stands: every event up to
+// Cursor has been delivered, dead-lettered or skipped by the filter. The
+// dispatcher writes it, never the registry, so it is neither audited nor
+// evented.
+type WebhookState struct {
+	WebhookID string `json:"webhook_id"`
+	Cursor    int64  `json:"cursor"`
+	// HeadSeq is the event being retried (0: none), Attempts how often it
+	// has been tried, FirstAttempt when, NextAttempt when to try again.
+	HeadSeq      int64     `json:"head_seq,omitempty"`
+	Attempts     int       `json:"attempts,omitempty"`
+	FirstAttempt time.Time `json:"first_attempt,omitzero"`
+	NextAttempt  time.Time `json:"next_attempt,omitzero"`
+}
+
+// Delivery outcomes.
+const (
+	DeliveryDelivered = "delivered" // the receiver answered 2xx
+	DeliveryRetry     = "retry"     // failed; will be tried again
+	DeliveryDead      = "dead"      // failed and the retry window is over: dead-lettered
+	DeliveryTest      = "test"      // a test ping, outside the sequence
+)
+
+// Delivery is one attempt to deliver an event to a subscription.
+type Delivery struct {
+	ID         int64     `json:"id"`
+	WebhookID  string    `json:"webhook_id"`
+	EventSeq   int64     `json:"event_seq"`
+	EventID    string    `json:"event_id"`
+	EventType  string    `json:"event_type"`
+	Attempt    int       `json:"attempt"`
+	Redelivery bool      `json:"redelivery,omitempty"`
+	Time       time.Time `json:"time"`
+	Outcome    string    `json:"outcome"`
+	StatusCode int       `json:"status_code,omitempty"`
+	LatencyMS  int64     `json:"latency_ms"`
+	// Response is the start of the receiver's answer, at most 1 KiB.
+	Response string `json:"response,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// MaxDeliveryResponse bounds Delivery.Response, in bytes.
+const MaxDeliveryResponse = 1024
+
+// Dead letter states.
+const (
+	DeadLetterDead      = "dead"      // given up on
+	DeadLetterQueued    = "queued"    // redelivery asked for
+	DeadLetterDelivered = "delivered" // redelivered
+)
+
+// DeadLetter is an event a subscription gave up on after its retry window.
+type DeadLetter struct {
+	WebhookID string    `json:"webhook_id"`
+	EventSeq  int64     `json:"event_seq"`
+	EventID   string    `json:"event_id"`
+	EventType string    `json:"event_type"`
+	Status    string    `json:"status"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	DeadAt    time.Time `json:"dead_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// DeliveryQuery lists a subscription's delivery attempts, newest first.
+type DeliveryQuery struct {
+	WebhookID string
+	Before    int64 // only attempts with an ID below this (0: from the newest)
+	Limit     int   // 0 means 100
+}
+
+// webhookReader and webhookWriter are the parts of Reader and Tx that keep
+// subscriptions and their delivery state.
+type webhookReader interface {
+	// GetWebhook returns a subscription, its secret included; ENOTFOUND.
+	GetWebhook(ctx context.Context, id string) (*Webhook, error)
+	// ListWebhooks returns every subscription, oldest first.
+	ListWebhooks(ctx context.Context) ([]*Webhook, error)
+	// GetWebhookState returns a subscription's delivery state; ENOTFOUND.
+	GetWebhookState(ctx context.Context, id string) (*WebhookState, error)
+	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, error)
+	// ListDeadLetters returns up to limit of a subscription's dead letters
+	// in sequence order, those in status only unless status is "".
+	ListDeadLetters(ctx context.Context, webhookID, status string, limit int) ([]*DeadLetter, error)
+}
+
+type webhookWriter interface {
+	// CreateWebhook inserts w and its delivery state, with the cursor at
+	// the last event appended so far: the subscription receives the events
+	// that commit after it, its own webhook.created included. ECONFLICT if
+	// the ID is taken.
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// UpdateWebhook writes w's URL, secret, filter, description, active
+	// flag and updated_at, by ID; ENOTFOUND.
+	UpdateWebhook(ctx context.Context, w *Webhook) error
+	// DeleteWebhook deletes a subscription with its state, delivery log and
+	// dead letters; ENOTFOUND.
+	DeleteWebhook(ctx context.Context, id string) error
+	// PutWebhookState writes a subscription's delivery state; ENOTFOUND.
+	PutWebhookState(ctx context.Context, st *WebhookState) error
+	// AppendDelivery records an attempt and fills d.ID, increasing.
+	AppendDelivery(ctx context.Context, d *Delivery) error
+	// PutDeadLetter inserts or replaces the dead letter (WebhookID, EventSeq).
+	PutDeadLetter(ctx context.Context, dl *DeadLetter) error
+}
