@@ -125,7 +125,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 	add("everyday", a.pushCommand(), a.pullCommand(), a.showCommand())
 	add("manage",
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
-		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(),
+		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(), a.webhooksCommand(),
 	)
 	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand(), a.exportCommand(), a.importCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,

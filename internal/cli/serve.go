@@ -22,6 +22,7 @@ import (
 	"github.com/cairn-registry/cairn/internal/postgres"
 	"github.com/cairn-registry/cairn/internal/registry"
 	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/cairn-registry/cairn/internal/webhook"
 	"github.com/spf13/cobra"
 )
 
@@ -50,7 +51,8 @@ every one at the same PostgreSQL database and S3 bucket:
 
 Each setting comes from its flag, else its CAIRN_* environment variable
 (CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
-CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE, CAIRN_LOG_LEVEL,
+CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE,
+CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_LOG_LEVEL,
 CAIRN_LOG_FORMAT), else the config file (--config or
 CAIRN_CONFIG), else its default. The config file holds key = value lines
 with the flags' names as keys, and '#' comments:
@@ -120,8 +122,16 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		return asUsage(c, err)
 	}
 
+	allowCIDRs, retryWindow, err := webhookSettings(s.webhookAllow, s.webhookWindow)
+	if err != nil {
+		return asUsage(c, err)
+	}
+
 	svc := registry.New(store, blobs, registry.Options{})
-	api := httpapi.New(svc, httpapi.Options{Logger: logger, PresignDownloads: presign})
+	// Every replica runs a dispatcher; leases in the store keep them from
+	// sending one subscription's events twice.
+	dispatcher := webhook.New(store, webhook.Options{AllowCIDRs: allowCIDRs, RetryWindow: retryWindow, Logger: logger})
+	api := httpapi.New(svc, httpapi.Options{Logger: logger, PresignDownloads: presign, Webhooks: dispatcher})
 	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
 
 	ln, err := net.Listen("tcp", s.addr)
@@ -172,6 +182,7 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	if gcInterval > 0 {
 		defer startGC(ctx, svc, logger, gcInterval, gcGrace)()
 	}
+	defer startWebhooks(ctx, dispatcher, logger)()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

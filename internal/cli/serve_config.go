@@ -27,12 +27,16 @@ type setting struct {
 	// secret settings are never echoed in logs (database URLs carry
 	// passwords).
 	secret bool
+	// repeat settings take their flag more than once; the values join
+	// with commas, as the variable and the file spell a list.
+	repeat bool
 }
 
 // serveSettings are the values of `cairn serve`, once resolved.
 type serveSettings struct {
 	addr, data, db, blobs, pgMaxConns, logLevel, logFormat string
 	presign, gcInterval, gcGrace                           string
+	webhookAllow, webhookWindow                            string
 	config                                                 string
 	list                                                   []*setting
 }
@@ -56,6 +60,10 @@ func newServeSettings() *serveSettings {
 			usage: "run garbage collection (deleting) this often, such as 6h; safe on every replica at once (default: never)"},
 		{key: "gc-grace", env: "CAIRN_GC_GRACE", value: &s.gcGrace,
 			usage: "scheduled garbage collection keeps unreferenced blobs younger than this (default 24h)"},
+		{key: "webhook-allow-cidr", env: "CAIRN_WEBHOOK_ALLOW_CIDRS", value: &s.webhookAllow, repeat: true,
+			usage: "let webhook deliveries reach this private, loopback or link-local range, such as 10.1.0.0/16 (repeat, or comma-separate; refused by default)"},
+		{key: "webhook-retry-window", env: "CAIRN_WEBHOOK_RETRY_WINDOW", value: &s.webhookWindow,
+			usage: "retry a failed webhook delivery this long before dead-lettering it (default 24h)"},
 		{key: "log-level", env: "CAIRN_LOG_LEVEL", value: &s.logLevel, def: "info",
 			usage: "log level: debug, info, warn or error"},
 		{key: "log-format", env: "CAIRN_LOG_FORMAT", value: &s.logFormat, def: "text",
@@ -72,6 +80,10 @@ func (s *serveSettings) register(fs *pflag.FlagSet) {
 		usage := st.usage + " (env " + st.env + ")"
 		if st.def != "" {
 			usage = fmt.Sprintf("%s (env %s; default %q)", st.usage, st.env, st.def)
+		}
+		if st.repeat {
+			fs.Var(joinValue{st.value}, st.key, usage)
+			continue
 		}
 		fs.StringVar(st.value, st.key, "", usage)
 	}

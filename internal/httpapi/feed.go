@@ -82,11 +82,23 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
+	filter := cairn.EventFilter{Types: q["type"], Model: q.Get("model"), Alias: q.Get("alias")}
 	ctx := r.Context()
 	deadline := time.Now().Add(time.Duration(wait) * time.Second)
 	var events []*cairn.Event
+	next := after
 	for {
-		events, err = s.svc.ListEvents(ctx, after, int(limit))
+		if filter.Empty() {
+			events, err = s.svc.ListEvents(ctx, after, int(limit))
+			if n := len(events); n > 0 {
+				next = events[n-1].Seq
+			}
+		} else {
+			// A filtered read moves on past the events it skipped, also
+			// when none matched, so next_after may exceed the last item's.
+			events, next, err = s.svc.FilterEvents(ctx, next, int(limit), filter)
+		}
 		if err != nil {
 			return err
 		}
@@ -101,12 +113,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-t.C:
 		}
 	}
-	page := eventPage{Items: events, NextAfter: after}
+	page := eventPage{Items: events, NextAfter: next}
 	if page.Items == nil {
 		page.Items = []*cairn.Event{}
-	}
-	if n := len(events); n > 0 {
-		page.NextAfter = events[n-1].Seq
 	}
 	return writeJSON(w, http.StatusOK, page)
 }

@@ -75,6 +75,8 @@ func (s *Server) routeTable() []route {
 		upload   = uploads + "/{id}"
 		runs     = apiPrefix + "/runs"
 		run      = runs + "/{id}"
+		webhooks = apiPrefix + "/webhooks"
+		webhook  = webhooks + "/{id}"
 	)
 	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
@@ -152,6 +154,26 @@ func (s *Server) routeTable() []route {
 			{Name: "after", Type: "integer", Desc: "only events with a sequence number above this"},
 			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
 			{Name: "wait", Type: "integer", Desc: "seconds to wait for an event if there is none yet (long-poll)"},
+			{Name: "type", Type: "string", Desc: "only events whose type matches this glob, e.g. alias.*; repeatable", Repeated: true},
+			{Name: "model", Type: "string", Desc: "only events about a model whose name matches this glob"},
+			{Name: "alias", Type: "string", Desc: "only events about this alias"},
 		}, Status: ok, Resp: eventPage{}, handler: s.listEvents},
+
+		// Webhooks.
+		{Method: "GET", Path: webhooks, ID: "listWebhooks", Summary: "List webhook subscriptions (without secrets)", Status: ok, Resp: webhookList{}, handler: s.listWebhooks},
+		{Method: "POST", Path: webhooks, ID: "createWebhook", Summary: "Subscribe a URL to events; the answer shows the signing secret, this once", Body: registry.WebhookCreate{}, Status: created, Resp: registry.WebhookCreated{}, handler: s.createWebhook},
+		{Method: "GET", Path: webhook, ID: "getWebhook", Summary: "Get a webhook subscription (without its secret)", Status: ok, Resp: cairn.Webhook{}, handler: s.getWebhook},
+		{Method: "PATCH", Path: webhook, ID: "updateWebhook", Summary: "Change a subscription's URL, secret, filter, description or active flag", Body: registry.WebhookUpdate{}, Status: ok, Resp: cairn.Webhook{}, handler: s.updateWebhook},
+		{Method: "DELETE", Path: webhook, ID: "deleteWebhook", Summary: "Delete a subscription with its delivery log and dead letters", Status: none, handler: s.deleteWebhook},
+		{Method: "POST", Path: webhook + "/test", ID: "testWebhook", Summary: "Send a signed webhook.test ping now and return the attempt", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Delivery{}, handler: s.testWebhook},
+		{Method: "GET", Path: webhook + "/deliveries", ID: "listDeliveries", Summary: "Delivery attempts, newest first", Query: []param{
+			{Name: "before", Type: "integer", Desc: "only attempts with an id below this (next_before of the previous page)"},
+			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
+		}, Status: ok, Resp: deliveryPage{}, handler: s.listDeliveries},
+		{Method: "GET", Path: webhook + "/dead-letters", ID: "listDeadLetters", Summary: "Events the subscription gave up on, in sequence order", Query: []param{
+			{Name: "status", Type: "string", Desc: "dead, queued (for redelivery) or delivered (redelivered)"},
+			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
+		}, Status: ok, Resp: deadLetterList{}, handler: s.listDeadLetters},
+		{Method: "POST", Path: webhook + "/redeliver", ID: "redeliverWebhook", Summary: "Queue dead letters for one more delivery: the seqs given, or all dead ones", Body: registry.RedeliverRequest{}, OptionalBody: true, Status: ok, Resp: registry.RedeliverResult{}, handler: s.redeliver},
 	}
 }

@@ -40,6 +40,9 @@ type Options struct {
 	// redirect to a URL of the blob store valid this long (when the store
 	// can presign; see redirectBlob), so that bytes bypass the server.
 	PresignDownloads time.Duration
+	// Webhooks sends test deliveries (POST /api/v1/webhooks/{id}/test);
+	// nil answers that route with failed_precondition.
+	Webhooks WebhookTester
 }
 
 // DefaultMaxJSONBody is the default limit on JSON request bodies. A
@@ -57,6 +60,7 @@ type Server struct {
 	maxEventWait int
 	version      string
 	presignTTL   time.Duration
+	webhooks     WebhookTester
 
 	routes   []route
 	mux      *http.ServeMux
@@ -69,7 +73,7 @@ func New(svc *registry.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, metrics: opts.Metrics,
 		extraMetrics: opts.ExtraMetrics, maxEventWait: opts.MaxEventWait, version: opts.Version,
-		presignTTL: opts.PresignDownloads,
+		presignTTL: opts.PresignDownloads, webhooks: opts.Webhooks,
 	}
 	if s.log == nil {
 		s.log = slog.Default()

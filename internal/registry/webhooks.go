@@ -280,3 +280,44 @@ func nonNilStrings(s []string) []string {
 	}
 	return s
 }
+
+// maxFilterScan bounds how many events one FilterEvents call reads.
+const maxFilterScan = 10 * MaxPageSize
+
+// FilterEvents reads up to limit events with Seq > after that pass f, in
+// order. It reads at most 10,000 events per call, and returns the sequence
+// number it read up to: pass that as the next after, so a reader moves on
+// past events the filter skipped even when none matched. EINVALID for a
+// malformed filter.
+func (s *Service) FilterEvents(ctx context.Context, after int64, limit int, f cairn.EventFilter) ([]*cairn.Event, int64, error) {
+	if err := f.Validate(); err != nil {
+		return nil, after, err
+	}
+	if limit < 0 || limit > MaxPageSize {
+		return nil, after, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	out := []*cairn.Event{}
+	for scanned := 0; scanned < maxFilterScan; {
+		evs, err := s.store.ListEvents(ctx, after, MaxPageSize)
+		if err != nil {
+			return nil, after, err
+		}
+		for _, ev := range evs {
+			if f.Match(ev) {
+				out = append(out, ev)
+			}
+			after = ev.Seq
+			if len(out) == limit {
+				return out, after, nil
+			}
+		}
+		if len(evs) < MaxPageSize {
+			break
+		}
+		scanned += len(evs)
+	}
+	return out, after, nil
+}

@@ -1,0 +1,441 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/client"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) webhooksCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:     "webhooks",
+		Aliases: []string{"webhook"},
+		Short:   "Subscribe URLs to events: create, list, test, read deliveries, redeliver",
+		Long: `A webhook subscription POSTs every event that passes its filter to a URL,
+in sequence order, signed with HMAC-SHA256 (Standard Webhooks headers
+webhook-id, webhook-timestamp, webhook-signature). Failed deliveries are
+retried with backoff, then dead-lettered; every attempt is recorded. See
+docs/webhooks.md.`,
+		Args: noSubcommand,
+		RunE: showHelp,
+	}
+	c.AddCommand(a.webhooksCreateCommand(), a.webhooksListCommand(), a.webhooksShowCommand(),
+		a.webhooksUpdateCommand(), a.webhooksDeleteCommand(), a.webhooksTestCommand(),
+		a.webhooksDeliveriesCommand(), a.webhooksRedeliverCommand())
+	return c
+}
+
+// readSecret reads a signing secret from a file ("-": stdin), so that it
+// never shows in a process list or shell history.
+func (a *app) readSecret(file string) (string, error) {
+	const limit = 1 << 10
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = readAllLimited(a.env.Stdin, limit)
+	} else {
+		b, err = readFileLimited(a.path(file), limit)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (a *app) webhooksCreateCommand() *cobra.Command {
+	var in client.WebhookCreate
+	var secretFile string
+	var inactive bool
+	c := &cobra.Command{
+		Use:   "create URL",
+		Short: "Subscribe a URL to events; prints the signing secret, this once",
+		Long: `Subscribe a URL to events. Without filters it receives every event; --event
+takes globs (alias.*, version.ready; repeatable), --model a model-name glob
+(churn-*), --alias an alias name. The signing secret is generated unless
+--secret-file gives one (whsec_ and the base64 of 24 to 64 random bytes);
+the server shows it in this answer and never again.`,
+		Args: exactArgs("URL"),
+		RunE: func(c *cobra.Command, args []string) error {
+			in.URL = args[0]
+			if secretFile != "" {
+				s, err := a.readSecret(secretFile)
+				if err != nil {
+					return err
+				}
+				in.Secret = s
+			}
+			if inactive {
+				in.Active = new(false)
+			}
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			w, err := cl.CreateWebhook(c.Context(), in)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(w)
+			}
+			a.infof("created webhook %s; store its secret now: it is not shown again", w.ID)
+			return a.printWebhook(&w.Webhook, w.Secret)
+		},
+	}
+	c.Flags().StringArrayVar(&in.EventTypes, "event", nil, "only events whose type matches this glob, such as alias.* (repeatable)")
+	c.Flags().StringVar(&in.Model, "model", "", "only events about models whose name matches this glob")
+	c.Flags().StringVar(&in.Alias, "alias", "", "only events about this alias")
+	c.Flags().StringVar(&in.Description, "description", "", "what the subscription is for")
+	c.Flags().StringVar(&secretFile, "secret-file", "", "read the signing secret from this file (- for stdin) instead of generating one")
+	c.Flags().BoolVar(&inactive, "inactive", false, "create it paused")
+	return c
+}
+
+func (a *app) printWebhook(w *cairn.Webhook, secret string) error {
+	f := newFields(a.stdout())
+	f.add("id", w.ID)
+	f.add("url", w.URL)
+	if secret != "" {
+		f.add("secret", secret)
+	}
+	f.add("events", eventTypes(w.Types))
+	f.add("model", w.Model)
+	f.add("alias", w.Alias)
+	f.add("description", w.Description)
+	f.add("active", yesNo(w.Active))
+	f.add("created by", w.CreatedBy)
+	f.add("created", formatTime(w.CreatedAt))
+	f.add("updated", formatTime(w.UpdatedAt))
+	return f.flush()
+}
+
+func eventTypes(ts []string) string {
+	if len(ts) == 0 {
+		return "*"
+	}
+	return strings.Join(ts, ",")
+}
+
+func (a *app) webhooksListCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List webhook subscriptions",
+		Args:  exactArgs(),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			ws, err := cl.ListWebhooks(c.Context())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]any{"items": nonNilSlice(ws)})
+			}
+			t := newTable(a.stdout(), "ID", "URL", "EVENTS", "MODEL", "ALIAS", "ACTIVE")
+			for _, w := range ws {
+				t.row(w.ID, w.URL, eventTypes(w.Types), w.Model, w.Alias, yesNo(w.Active))
+			}
+			return t.flush()
+		},
+	}
+}
+
+func (a *app) webhooksShowCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a webhook subscription (never its secret)",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			w, err := cl.GetWebhook(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(w)
+			}
+			return a.printWebhook(w, "")
+		},
+	}
+}
+
+func (a *app) webhooksUpdateCommand() *cobra.Command {
+	var (
+		url, model, alias, description, secretFile string
+		events                                     []string
+		active, rotate                             bool
+	)
+	c := &cobra.Command{
+		Use:   "update ID",
+		Short: "Change a subscription's URL, filter, secret or active flag",
+		Long: `Change a subscription; only the flags given change. --event replaces the
+list of event type globs (--event '' clears it: every event). --active=false
+pauses delivery: the subscription keeps its place in the feed and catches up
+once active again. --rotate-secret generates a new secret and prints it.`,
+		Args: exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			var in client.WebhookUpdate
+			fs := c.Flags()
+			if fs.Changed("webhook-url") {
+				in.URL = &url
+			}
+			if fs.Changed("model") {
+				in.Model = &model
+			}
+			if fs.Changed("alias") {
+				in.Alias = &alias
+			}
+			if fs.Changed("description") {
+				in.Description = &description
+			}
+			if fs.Changed("active") {
+				in.Active = &active
+			}
+			if fs.Changed("event") {
+				ts := []string{}
+				for _, e := range events {
+					if e != "" {
+						ts = append(ts, e)
+					}
+				}
+				in.EventTypes = &ts
+			}
+			var secret string
+			switch {
+			case rotate && secretFile != "":
+				return usageErr(c, "give --rotate-secret or --secret-file, not both")
+			case rotate:
+				secret = cairn.NewWebhookSecret()
+			case secretFile != "":
+				s, err := a.readSecret(secretFile)
+				if err != nil {
+					return err
+				}
+				secret = s
+			}
+			if secret != "" {
+				in.Secret = &secret
+			}
+			if in == (client.WebhookUpdate{}) {
+				return usageErr(c, "nothing to change: give --webhook-url, --event, --model, --alias, --description, --active, --secret-file or --rotate-secret")
+			}
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			w, err := cl.UpdateWebhook(c.Context(), args[0], in)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				if rotate {
+					return a.printJSON(client.WebhookCreated{Webhook: *w, Secret: secret})
+				}
+				return a.printJSON(w)
+			}
+			if !rotate {
+				secret = ""
+			}
+			return a.printWebhook(w, secret)
+		},
+	}
+	// Not --url: that names the Cairn server.
+	c.Flags().StringVar(&url, "webhook-url", "", "new URL to deliver to")
+	c.Flags().StringArrayVar(&events, "event", nil, "event type glob (repeatable; replaces the list)")
+	c.Flags().StringVar(&model, "model", "", "model-name glob ('' for every model)")
+	c.Flags().StringVar(&alias, "alias", "", "alias name ('' for any)")
+	c.Flags().StringVar(&description, "description", "", "what the subscription is for")
+	c.Flags().BoolVar(&active, "active", true, "deliver (true) or pause (false)")
+	c.Flags().StringVar(&secretFile, "secret-file", "", "read a new signing secret from this file (- for stdin)")
+	c.Flags().BoolVar(&rotate, "rotate-secret", false, "generate a new signing secret and print it")
+	return c
+}
+
+func (a *app) webhooksDeleteCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a subscription with its delivery log and dead letters",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			if err := cl.DeleteWebhook(c.Context(), args[0]); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]string{"deleted": args[0]})
+			}
+			a.infof("deleted webhook %s", args[0])
+			return nil
+		},
+	}
+}
+
+func (a *app) webhooksTestCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "test ID",
+		Short: "Send a signed webhook.test ping now and show the receiver's answer",
+		Long: `Send a signed webhook.test ping to the subscription now, outside the event
+sequence, and show the attempt: status, latency, the start of the answer, or
+the error. Exits 1 unless the receiver answered 2xx.`,
+		Args: exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			d, err := cl.TestWebhook(c.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.json {
+				err = a.printJSON(d)
+			} else {
+				f := newFields(a.stdout())
+				f.add("status", statusText(d))
+				f.add("latency", strconv.FormatInt(d.LatencyMS, 10)+" ms")
+				f.add("response", d.Response)
+				err = f.flush()
+			}
+			if err != nil {
+				return err
+			}
+			if d.StatusCode < 200 || d.StatusCode > 299 {
+				return withHint(fmt.Errorf("test delivery failed: %s", statusText(d)),
+					"cairn serve refuses private addresses unless allowed: --webhook-allow-cidr")
+			}
+			return nil
+		},
+	}
+}
+
+func statusText(d *cairn.Delivery) string {
+	switch {
+	case d.Error != "" && d.StatusCode != 0:
+		return fmt.Sprintf("%d (%s)", d.StatusCode, d.Error)
+	case d.Error != "":
+		return d.Error
+	}
+	return strconv.Itoa(d.StatusCode)
+}
+
+func (a *app) webhooksDeliveriesCommand() *cobra.Command {
+	var before int64
+	var limit int
+	var dead bool
+	var status string
+	c := &cobra.Command{
+		Use:   "deliveries ID",
+		Short: "List delivery attempts, newest first, or the dead letters (--dead)",
+		Args:  exactArgs("ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if before < 0 || limit < 0 {
+				return usageErr(c, "--before and --limit must not be negative")
+			}
+			if status != "" && !dead {
+				return usageErr(c, "--status applies to --dead")
+			}
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			if dead {
+				dls, err := cl.ListDeadLetters(c.Context(), args[0], status, limit)
+				if err != nil {
+					return err
+				}
+				if a.json {
+					return a.printJSON(map[string]any{"items": nonNilSlice(dls)})
+				}
+				t := newTable(a.stdout(), "SEQ", "TYPE", "STATUS", "ATTEMPTS", "DEAD", "LAST ERROR")
+				for _, dl := range dls {
+					t.row(dl.EventSeq, dl.EventType, dl.Status, dl.Attempts, formatTime(dl.DeadAt), dl.LastError)
+				}
+				return t.flush()
+			}
+			page, err := cl.ListDeliveries(c.Context(), args[0], before, limit)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				page.Items = nonNilSlice(page.Items)
+				return a.printJSON(page)
+			}
+			t := newTable(a.stdout(), "ID", "TIME", "SEQ", "TYPE", "ATTEMPT", "OUTCOME", "STATUS", "MS", "RESPONSE")
+			for _, d := range page.Items {
+				outcome := d.Outcome
+				if d.Redelivery {
+					outcome += " (redelivery)"
+				}
+				resp := d.Response
+				if d.Error != "" {
+					resp = d.Error
+				}
+				t.row(d.ID, formatTime(d.Time), d.EventSeq, d.EventType, d.Attempt, outcome, d.StatusCode, d.LatencyMS, resp)
+			}
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if page.NextBefore > 0 {
+				a.infof("more: --before %d", page.NextBefore)
+			}
+			return nil
+		},
+	}
+	c.Flags().Int64Var(&before, "before", 0, "only attempts with an id below this (read on from a previous page)")
+	c.Flags().IntVar(&limit, "limit", 0, "at most this many (default the server's, 100)")
+	c.Flags().BoolVar(&dead, "dead", false, "list the dead letters instead: events given up on after the retry window")
+	c.Flags().StringVar(&status, "status", "", "with --dead: only dead, queued or delivered letters")
+	return c
+}
+
+func (a *app) webhooksRedeliverCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "redeliver ID [SEQ...]",
+		Short: "Queue dead letters for one more delivery: the events named, or all dead ones",
+		Args:  minArgs(1, "ID", "SEQ..."),
+		RunE: func(c *cobra.Command, args []string) error {
+			var req client.RedeliverRequest
+			for _, s := range args[1:] {
+				n, err := strconv.ParseInt(s, 10, 64)
+				if err != nil || n <= 0 {
+					return usageErr(c, "event sequence number %q: want a positive integer", s)
+				}
+				req.Seqs = append(req.Seqs, n)
+			}
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			res, err := cl.Redeliver(c.Context(), args[0], req)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(res)
+			}
+			if len(res.Queued) == 0 {
+				a.infof("no dead letters to redeliver")
+				return nil
+			}
+			a.infof("queued %d dead letter%s for redelivery", len(res.Queued), plural(len(res.Queued)))
+			for _, s := range res.Queued {
+				if _, err := fmt.Fprintln(a.stdout(), s); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
