@@ -18,6 +18,7 @@ type (
 	WebhookUpdate    = registry.WebhookUpdate
 	RedeliverRequest = registry.RedeliverRequest
 	RedeliverResult  = registry.RedeliverResult
+	WebhookStatus    = registry.WebhookStatus
 )
 
 // DeliveryPage is a page of delivery attempts, newest first. Pass
@@ -45,9 +46,9 @@ func (c *Client) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
 	return page.Items, err
 }
 
-// GetWebhook returns a subscription.
-func (c *Client) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, error) {
-	var w cairn.Webhook
+// GetWebhook returns a subscription and where its delivery stands.
+func (c *Client) GetWebhook(ctx context.Context, id string) (*WebhookStatus, error) {
+	var w WebhookStatus
 	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("webhooks", id), out: &w})
 	return &w, err
 }

@@ -131,7 +131,9 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	// Every replica runs a dispatcher; leases in the store keep them from
 	// sending one subscription's events twice.
 	dispatcher := webhook.New(store, webhook.Options{AllowCIDRs: allowCIDRs, RetryWindow: retryWindow, Logger: logger})
-	api := httpapi.New(svc, httpapi.Options{Logger: logger, PresignDownloads: presign, Webhooks: dispatcher})
+	api := httpapi.New(svc, httpapi.Options{
+		Logger: logger, PresignDownloads: presign, Webhooks: dispatcher, ExtraMetrics: dispatcher.WriteMetrics,
+	})
 	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
 
 	ln, err := net.Listen("tcp", s.addr)

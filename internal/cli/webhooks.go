@@ -163,7 +163,16 @@ func (a *app) webhooksShowCommand() *cobra.Command {
 			if a.json {
 				return a.printJSON(w)
 			}
-			return a.printWebhook(w, "")
+			if err := a.printWebhook(&w.Webhook, ""); err != nil {
+				return err
+			}
+			f := newFields(a.stdout())
+			f.add("delivered up to", "event "+itoa(w.Delivery.Cursor))
+			if w.Delivery.HeadSeq != 0 {
+				f.add("retrying", fmt.Sprintf("event %d, %d attempt%s since %s, next at %s", w.Delivery.HeadSeq,
+					w.Delivery.Attempts, plural(w.Delivery.Attempts), formatTime(w.Delivery.FirstAttempt), formatTime(w.Delivery.NextAttempt)))
+			}
+			return f.flush()
 		},
 	}
 }

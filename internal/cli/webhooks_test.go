@@ -72,7 +72,7 @@ func TestWebhooksCommands(t *testing.T) {
 	}
 	id := created.ID
 	code, out, _ = run("webhooks", "show", id)
-	if code != 0 || !strings.Contains(out, rcv.URL) || strings.Contains(out, created.Secret) {
+	if code != 0 || !strings.Contains(out, rcv.URL) || strings.Contains(out, created.Secret) || !strings.Contains(out, "delivered up to") {
 		t.Errorf("webhooks show = %d (must not show the secret):\n%s", code, out)
 	}
 	code, out, _ = run("webhooks", "list")
@@ -109,6 +109,12 @@ func TestWebhooksCommands(t *testing.T) {
 	}
 	if code != 0 || !strings.Contains(out, "model.created") || !strings.Contains(out, "delivered") || !strings.Contains(out, "webhook.test") {
 		t.Errorf("webhooks deliveries = %d:\n%s", code, out)
+	}
+
+	metrics, err := client.New(s.first).Metrics(ctx)
+	if err != nil || !strings.Contains(metrics, `cairn_webhook_attempts_total{outcome="delivered"} 1`) ||
+		!strings.Contains(metrics, `cairn_webhook_attempts_total{outcome="test"} 1`) {
+		t.Errorf("metrics (%v):\n%s", err, metrics)
 	}
 
 	// A failing receiver: the test command says so and exits 1.

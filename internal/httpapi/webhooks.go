@@ -52,7 +52,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *http.Request) error {
-	wh, err := s.svc.GetWebhook(r.Context(), r.PathValue("id"))
+	wh, err := s.svc.WebhookStatus(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}

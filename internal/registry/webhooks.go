@@ -102,6 +102,28 @@ func (s *Service) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, er
 	return redacted(w), nil
 }
 
+// WebhookStatus is a subscription and where its delivery stands: the
+// cursor (every event up to it is done with) and the event being retried,
+// if any.
+type WebhookStatus struct {
+	cairn.Webhook
+	Delivery *cairn.WebhookState `json:"delivery"`
+}
+
+// WebhookStatus returns a subscription, without its secret, and its
+// delivery state; ENOTFOUND.
+func (s *Service) WebhookStatus(ctx context.Context, id string) (*WebhookStatus, error) {
+	w, err := s.store.GetWebhook(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.store.GetWebhookState(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &WebhookStatus{Webhook: *redacted(w), Delivery: st}, nil
+}
+
 // ListWebhooks returns every subscription, without secrets, oldest first.
 func (s *Service) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
 	ws, err := s.store.ListWebhooks(ctx)

@@ -109,6 +109,8 @@ type Dispatcher struct {
 
 	mu      sync.Mutex
 	running map[string]bool
+
+	metrics metrics
 }
 
 // New returns a Dispatcher over store.
@@ -348,6 +350,7 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 	if err := d.record(ctx, w.ID, st, del, dead); err != nil {
 		return false, err
 	}
+	d.metrics.observe(del.Outcome, res.latency)
 	return del.Outcome != cairn.DeliveryRetry, nil
 }
 
@@ -373,7 +376,11 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 	} else {
 		del.Outcome, dl.Status, dl.LastError = cairn.DeliveryDead, cairn.DeadLetterDead, res.summary()
 	}
-	return d.record(ctx, w.ID, nil, del, dl)
+	if err := d.record(ctx, w.ID, nil, del, dl); err != nil {
+		return err
+	}
+	d.metrics.observe(del.Outcome, res.latency)
+	return nil
 }
 
 // record writes the outcome of a step in one transaction that first
@@ -534,6 +541,7 @@ func (d *Dispatcher) Test(ctx context.Context, id string) (*cairn.Delivery, erro
 	if err := d.store.Update(ctx, func(tx cairn.Tx) error { return tx.AppendDelivery(ctx, del) }); err != nil {
 		return nil, err
 	}
+	d.metrics.observe(del.Outcome, res.latency)
 	return del, nil
 }
 

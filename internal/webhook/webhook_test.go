@@ -450,6 +450,11 @@ func TestDeadLetterAndRedelivery(t *testing.T) {
 	if got := rc.got(); !slices.Equal(got, want[:1]) {
 		t.Fatalf("while retrying: received %v, want only %v (ordered: nothing overtakes)", got, want[:1])
 	}
+	status, err := e.svc.WebhookStatus(t.Context(), w.ID)
+	if err != nil || status.Delivery.HeadSeq != poisoned || status.Delivery.Attempts < 3 || status.Delivery.Cursor != want[0] ||
+		!status.Delivery.FirstAttempt.Equal(clk.Now()) {
+		t.Errorf("while retrying: status %+v, %v; want retrying %d after %d", status.Delivery, err, poisoned, want[0])
+	}
 	clk.Add(2 * time.Hour) // the retry window is over
 	waitFor(t, "the later events", func() bool { return len(rc.got()) >= len(want)-1 })
 	rest := append([]int64{want[0]}, want[2:]...)
