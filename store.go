@@ -76,6 +76,20 @@ type Reader interface {
 
 	GetIdempotency(ctx context.Context, key string) (*IdempotentResponse, error)
 
+	// GetUser returns a user with its role bindings; ENOTFOUND if none.
+	GetUser(ctx context.Context, name string) (*User, error)
+	// ListUsers lists users by name, with their role bindings.
+	ListUsers(ctx context.Context, page Page) (*UserPage, error)
+	// GetTokenByHash returns the token whose secret hashes to hash,
+	// revoked and expired ones too; ENOTFOUND if none.
+	GetTokenByHash(ctx context.Context, hash string) (*Token, error)
+	// ListTokens lists the tokens of a user ("" for every user), revoked
+	// and expired ones included, oldest first.
+	ListTokens(ctx context.Context, user string) ([]*Token, error)
+	// ListRoleBindings lists the bindings of a principal ("" for every
+	// principal), by principal, role and scope.
+	ListRoleBindings(ctx context.Context, principal string) ([]RoleBinding, error)
+
 	webhookReader
 }
 
@@ -134,6 +148,32 @@ type Tx interface {
 	PutPart(ctx context.Context, uploadID string, p Part) error
 	DeleteUpload(ctx context.Context, id string) error
 
+	// CreateUser inserts u as given (times and hash included); ECONFLICT
+	// if the name is taken. It ignores u.Roles.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes u's kind, password hash, disabled flag and
+	// updated_at, by name; ENOTFOUND if there is no such user.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser deletes a user with its tokens and role bindings;
+	// ENOTFOUND if there is no such user.
+	DeleteUser(ctx context.Context, name string) error
+	// CreateToken inserts t as given (every column); ENOTFOUND if t.User
+	// does not exist, ECONFLICT if its id or hash exists.
+	CreateToken(ctx context.Context, t *Token) error
+	// RevokeToken marks a token of user revoked at t; ENOTFOUND if the
+	// user has no token with that id. Revoking a revoked token keeps the
+	// first time.
+	RevokeToken(ctx context.Context, user, id string, at time.Time) error
+	// TouchToken sets a token's last-used time to at if it is unset or
+	// older than at minus every, so a busy token costs one write per
+	// interval, not one per request.
+	TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error
+	// GrantRole inserts b (times included); ENOTFOUND if the principal
+	// does not exist, ECONFLICT if it holds that role on that scope.
+	GrantRole(ctx context.Context, b *RoleBinding) error
+	// RevokeRole deletes a binding; ENOTFOUND if there is none.
+	RevokeRole(ctx context.Context, principal string, role Role, scope string) error
+
 	// PutIdempotency stores a response under key; ECONFLICT if the key exists.
 	PutIdempotency(ctx context.Context, r *IdempotentResponse) error
 
@@ -177,6 +217,10 @@ type ModelQuery struct {
 	OrderBy        []OrderBy // default name ascending
 	Page           Page
 	IncludeDeleted bool
+	// Scopes, if not nil, restricts the list to models whose name falls
+	// under one of these scope globs (see ScopeFilter), in the query; an
+	// empty non-nil slice lists nothing. Nil lists every model.
+	Scopes []string
 }
 
 // ModelPage is one page of models.
@@ -192,6 +236,8 @@ type VersionQuery struct {
 	OrderBy        []OrderBy // default: model name ascending, version descending
 	Page           Page
 	IncludeDeleted bool
+	// Scopes restricts the list by model name as in ModelQuery.
+	Scopes []string
 }
 
 // VersionPage is one page of versions.

@@ -93,6 +93,13 @@ func problemFor(err error, requestID string) Problem {
 			Status: http.StatusMethodNotAllowed, Detail: mna.Error(), Code: cairn.EINVALID, RequestID: requestID,
 		}
 	}
+	var rl *rateLimitedError
+	if errors.As(err, &rl) {
+		return Problem{
+			Type: problemTypePrefix + string(cairn.EUNAUTHENTICATED), Title: http.StatusText(http.StatusTooManyRequests),
+			Status: http.StatusTooManyRequests, Detail: rl.Error(), Code: cairn.EUNAUTHENTICATED, RequestID: requestID,
+		}
+	}
 	var un *unavailableError
 	if errors.As(err, &un) {
 		return Problem{
@@ -132,6 +139,16 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p := problemFor(err, reqID)
+	switch p.Status {
+	case http.StatusUnauthorized:
+		w.Header().Add("WWW-Authenticate", `Bearer realm="cairn"`)
+		w.Header().Add("WWW-Authenticate", `Basic realm="cairn", charset="UTF-8"`)
+	case http.StatusTooManyRequests:
+		var rl *rateLimitedError
+		if errors.As(err, &rl) {
+			w.Header().Set("Retry-After", retryAfterSeconds(rl.retryAfter))
+		}
+	}
 	if p.Status >= 500 {
 		s.log.ErrorContext(r.Context(), "internal error",
 			slog.String("request_id", reqID), slog.String("method", r.Method),

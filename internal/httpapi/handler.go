@@ -26,7 +26,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // problem document.
 func (s *Server) adapt(rt route) http.Handler {
 	h := rt.handler
-	if rt.Method == http.MethodPost {
+	if rt.Method == http.MethodPost && !rt.Secret {
 		h = s.idempotent(h)
 	}
 	allowed := make([]string, 0, len(rt.Query))

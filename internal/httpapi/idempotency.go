@@ -58,6 +58,11 @@ func (s *Server) idempotent(next handlerFunc) handlerFunc {
 		}
 		hash := requestHash(r, body)
 		ctx := r.Context()
+		if p := cairn.PrincipalFromContext(ctx); p != nil {
+			// Keys are per principal: another principal's key must not
+			// replay (or even reveal) a response it was never given.
+			key = p.Name + ":" + key
+		}
 		prev, err := s.svc.Store().GetIdempotency(ctx, key)
 		switch {
 		case err == nil:

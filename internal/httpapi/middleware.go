@@ -75,13 +75,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	actor, err := actorFrom(r.Header.Get(headerUser))
-	if err != nil {
-		s.writeError(rw, r, err)
-		return
-	}
-	if actor.Name != "" {
-		r = r.WithContext(cairn.NewContextWithActor(r.Context(), actor))
+	if s.svc.AuthEnabled() {
+		// X-Cairn-User is ignored: the actor is who authenticated.
+		ar, err := s.authenticate(rw, r)
+		if err != nil {
+			s.writeError(rw, r, err)
+			return
+		}
+		r = ar
+	} else {
+		actor, err := actorFrom(r.Header.Get(headerUser))
+		if err != nil {
+			s.writeError(rw, r, err)
+			return
+		}
+		if actor.Name != "" {
+			r = r.WithContext(cairn.NewContextWithActor(r.Context(), actor))
+		}
 	}
 
 	if _, pattern := s.mux.Handler(r); pattern == "" {
@@ -156,8 +166,8 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// actorFrom turns the X-Cairn-User header into the request's actor. Auth
-// is off in this slice: the name is whatever the client declares, marked
+// actorFrom turns the X-Cairn-User header into the request's actor when
+// auth is off: the name is whatever the client declares, marked
 // unverified. An empty header is the anonymous actor (Name "").
 func actorFrom(h string) (cairn.Actor, error) {
 	if h == "" {

@@ -31,6 +31,9 @@ type route struct {
 	Resp      any
 	// Produces overrides the success response's media type.
 	Produces string
+	// Secret marks a route whose response carries a secret (a new token):
+	// it is never stored for Idempotency-Key replays.
+	Secret bool
 
 	handler handlerFunc
 }
@@ -77,6 +80,9 @@ func (s *Server) routeTable() []route {
 		run      = runs + "/{id}"
 		webhooks = apiPrefix + "/webhooks"
 		webhook  = webhooks + "/{id}"
+		users    = apiPrefix + "/users"
+		user     = users + "/{user}"
+		roles    = apiPrefix + "/roles"
 	)
 	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
@@ -175,5 +181,23 @@ func (s *Server) routeTable() []route {
 			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
 		}, Status: ok, Resp: deadLetterList{}, handler: s.listDeadLetters},
 		{Method: "POST", Path: webhook + "/redeliver", ID: "redeliverWebhook", Summary: "Queue dead letters for one more delivery: the seqs given, or all dead ones", Body: registry.RedeliverRequest{}, OptionalBody: true, Status: ok, Resp: registry.RedeliverResult{}, handler: s.redeliver},
+
+		// Identities and roles.
+		{Method: "GET", Path: apiPrefix + "/whoami", ID: "whoami", Summary: "Who the request authenticated as, with its roles", Status: ok, Resp: whoami{}, handler: s.whoami},
+		{Method: "GET", Path: users, ID: "listUsers", Summary: "List users and service accounts with their roles (admin)", Query: pageParams, Status: ok, Resp: cairn.UserPage{}, handler: s.listUsers},
+		{Method: "POST", Path: users, ID: "createUser", Summary: "Create a user or service account (admin)", Body: registry.UserCreate{}, Status: created, Resp: cairn.User{}, handler: s.createUser},
+		{Method: "GET", Path: user, ID: "getUser", Summary: "Get a user with its roles (admin, or the user itself)", Status: ok, Resp: cairn.User{}, handler: s.getUser},
+		{Method: "PATCH", Path: user, ID: "updateUser", Summary: "Set or remove a password (admin, or the user itself); disable or enable (admin)", Body: registry.UserUpdate{}, Status: ok, Resp: cairn.User{}, handler: s.updateUser},
+		{Method: "DELETE", Path: user, ID: "deleteUser", Summary: "Delete a user with its tokens and roles (admin)", Status: none, handler: s.deleteUser},
+		{Method: "GET", Path: user + "/tokens", ID: "listTokens", Summary: "List a user's API tokens, without secrets (admin, or the user itself)", Status: ok, Resp: tokenList{}, handler: s.listTokens},
+		{Method: "POST", Path: user + "/tokens", ID: "createToken", Summary: "Create an API token; its secret is in this response only (admin, or the user itself)", Body: registry.TokenCreate{}, OptionalBody: true, Status: created, Resp: registry.NewToken{}, Secret: true, handler: s.createToken},
+		{Method: "DELETE", Path: user + "/tokens/{id}", ID: "revokeToken", Summary: "Revoke an API token (admin, or the user itself)", Status: none, handler: s.revokeToken},
+		{Method: "GET", Path: roles, ID: "listRoles", Summary: "List role bindings (admin; a principal may list its own)", Query: []param{{Name: "principal", Type: "string", Desc: "only this principal's bindings"}}, Status: ok, Resp: roleList{}, handler: s.listRoles},
+		{Method: "POST", Path: roles, ID: "grantRole", Summary: "Grant a role on a scope (* or a model-name glob) to a principal (admin)", Body: registry.RoleGrant{}, Status: created, Resp: cairn.RoleBinding{}, handler: s.grantRole},
+		{Method: "DELETE", Path: roles, ID: "revokeRole", Summary: "Revoke a role binding (admin)", Query: []param{
+			{Name: "principal", Type: "string", Desc: "the principal"},
+			{Name: "role", Type: "string", Desc: "reader, writer, maintainer, approver or admin"},
+			{Name: "scope", Type: "string", Desc: "* or a model-name glob"},
+		}, Status: none, handler: s.revokeRole},
 	}
 }

@@ -61,6 +61,7 @@ type Server struct {
 	version      string
 	presignTTL   time.Duration
 	webhooks     WebhookTester
+	limiter      *loginLimiter
 
 	routes   []route
 	mux      *http.ServeMux
@@ -73,7 +74,7 @@ func New(svc *registry.Service, opts Options) *Server {
 	s := &Server{
 		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, metrics: opts.Metrics,
 		extraMetrics: opts.ExtraMetrics, maxEventWait: opts.MaxEventWait, version: opts.Version,
-		presignTTL: opts.PresignDownloads, webhooks: opts.Webhooks,
+		presignTTL: opts.PresignDownloads, webhooks: opts.Webhooks, limiter: newLoginLimiter(loginBurst, loginRefill),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -112,6 +113,10 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // Mounted handlers are not part of the OpenAPI document. Call Mount before
 // serving.
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Routes returns the patterns of the route table ("GET /api/v1/models"),
+// in table order; mounted handlers are not included.
+func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
 
 // Metrics returns the server's metrics collector.
 func (s *Server) Metrics() *Metrics { return s.metrics }

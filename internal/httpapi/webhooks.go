@@ -79,11 +79,12 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) testWebhook(w http.ResponseWriter, r *http.Request) error {
-	if s.webhooks == nil {
-		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "this server does not deliver webhooks")
-	}
+	// GetWebhook first: it checks the caller's role (the dispatcher does not).
 	if _, err := s.svc.GetWebhook(r.Context(), r.PathValue("id")); err != nil {
 		return err
+	}
+	if s.webhooks == nil {
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "this server does not deliver webhooks")
 	}
 	d, err := s.webhooks.Test(r.Context(), r.PathValue("id"))
 	if err != nil {

@@ -124,6 +124,7 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		aliasMoves: c.importAliasMoves,
 		runs:       c.importRuns,
 		edges:      c.importEdges,
+		users:      c.importUsers,
 	})
 	if err == nil {
 		c.setPhase("verify")

@@ -254,6 +254,17 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 		t.Fatal(err)
 	}
 	deleteRun(t, ctx, svc, r3.ID)
+
+	// Identities: a user with a password and roles, a service account
+	// with an expiring token and a revoked one.
+	must[*cairn.User](t)(svc.CreateUser(ctx, registry.UserCreate{Name: "alice", Password: "alice's long password"}))
+	must[*cairn.User](t)(svc.CreateUser(ctx, registry.UserCreate{Name: "ci", Kind: cairn.KindService}))
+	must[*cairn.RoleBinding](t)(svc.GrantRole(ctx, registry.RoleGrant{Principal: "alice", Role: cairn.RoleAdmin, Scope: "*"}))
+	must[*cairn.RoleBinding](t)(svc.GrantRole(ctx, registry.RoleGrant{Principal: "ci", Role: cairn.RoleWriter, Scope: "churn*"}))
+	must[*cairn.RoleBinding](t)(svc.GrantRole(ctx, registry.RoleGrant{Principal: "ci", Role: cairn.RoleReader, Scope: "*"}))
+	must[*registry.NewToken](t)(svc.CreateToken(ctx, "ci", registry.TokenCreate{Name: "deploy", ExpiresIn: "720h"}))
+	old := must[*registry.NewToken](t)(svc.CreateToken(ctx, "ci", registry.TokenCreate{Name: "old"}))
+	check(t, svc.RevokeToken(ctx, "ci", old.ID))
 }
 
 // deleteRun tombstones a run in the store (the service has no run deletion
@@ -287,6 +298,8 @@ type dump struct {
 	Audit        []*cairn.AuditEntry
 	Events       []*cairn.Event
 	Blobs        map[cairn.Digest]string // digest → size and sha256 of the bytes read back
+	Users        []*cairn.User           // with roles and password hashes
+	Tokens       []*cairn.Token          // with hashes
 }
 
 func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
@@ -409,6 +422,17 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 		d.Events = append(d.Events, evs...)
 		after = evs[len(evs)-1].Seq
 	}
+	for token := ""; ; {
+		p, err := svc.Store().ListUsers(ctx, cairn.Page{Size: 1, Token: token})
+		check(t, err)
+		d.Users = append(d.Users, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
+	tokens, terr := svc.Store().ListTokens(ctx, "")
+	check(t, terr)
+	d.Tokens = tokens
 	return d
 }
 
@@ -471,7 +495,7 @@ func sanity(t *testing.T, d *dump) {
 		"pending versions": pending, "archived versions": archived, "aliases": len(d.Aliases),
 		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
-		"events": len(d.Events), "blobs": len(d.Blobs),
+		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -513,6 +537,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindAudit: len(want.Audit), migrate.KindEvents: len(want.Events),
 		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns),
 		migrate.KindBlobs: len(want.Blobs) - 1, // not the pending version's
+		migrate.KindUsers: 2, migrate.KindTokens: 2, migrate.KindRoles: 3,
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -1044,6 +1069,7 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"alias_history": "ImportAliasMove", "runs": "ImportRun", "run_metrics": "ImportRun",
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
+		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
 	}
 	leftBehind := map[string]string{
 		"schema_migrations": "the target's own schema version",

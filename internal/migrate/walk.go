@@ -26,13 +26,15 @@ type visitor struct {
 	aliasMoves func(context.Context, []*cairn.AliasMove) error
 	runs       func(context.Context, []runRecord) error
 	edges      func(context.Context, []cairn.Edge) error
+	users      func(context.Context, []identityRecord) error
 }
 
 // walker reads a registry in copy order: the audit log first (on a resumed
 // copy, the target's log being a prefix of the source's is what proves the
 // target is a partial copy of this source and nothing else), then events,
 // models, versions (which need their models), aliases and their history
-// (which need versions), runs, and lineage (which needs versions and runs).
+// (which need versions), runs, lineage (which needs versions and runs), and
+// last the users with their role bindings and tokens.
 type walker struct {
 	src   Stores
 	exp   cairn.Exporter
@@ -53,6 +55,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindAliases, func(ctx context.Context) error { return w.walkAliases(ctx, v.aliases, v.aliasMoves) }},
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
+		{KindUsers, func(ctx context.Context) error { return w.walkUsers(ctx, v.users) }},
 	} {
 		v.phase(p.name)
 		if err := p.fn(ctx); err != nil {

@@ -177,6 +177,9 @@ func (s *Server) deleteRegisteredModel(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	if err := s.svc.Authorize(r.Context(), cairn.RoleMaintainer, name); err != nil {
+		return err
+	}
 	if _, err := s.getModel(r.Context(), name); err != nil {
 		return err
 	}
@@ -435,6 +438,9 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 	}
 	alias, err := aliasName(p)
 	if err != nil {
+		return err
+	}
+	if err := s.svc.Authorize(r.Context(), cairn.RoleMaintainer, name); err != nil {
 		return err
 	}
 	m, err := s.getModel(r.Context(), name)

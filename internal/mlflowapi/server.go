@@ -119,6 +119,18 @@ func (s *Server) routes() []route {
 	}
 }
 
+// Routes returns the patterns the API serves ("POST
+// /api/2.0/mlflow/registered-models/create"), under each of Prefixes.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, rt := range s.routes() {
+		for _, p := range Prefixes {
+			out = append(out, rt.method+" "+p+rt.path)
+		}
+	}
+	return out
+}
+
 // Register mounts the API at each of Prefixes, and at the MLflow prefixes
 // it does not serve yet (which answer ENDPOINT_NOT_FOUND), with mount:
 // typically httpapi.Server.Mount, so that the native API's middleware

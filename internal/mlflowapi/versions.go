@@ -286,6 +286,9 @@ func (s *Server) deleteModelVersion(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	if err := s.svc.Authorize(r.Context(), cairn.RoleMaintainer, name); err != nil {
+		return err
+	}
 	if _, err := s.getVersion(r.Context(), name, n); err != nil {
 		return err
 	}

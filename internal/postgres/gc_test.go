@@ -144,6 +144,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	if _, err := db.pool.Exec(ctx, `DROP TABLE webhook_dead_letters, webhook_deliveries, webhook_state, webhooks;
 		DROP TRIGGER versions_blob_refs ON versions;
 		DROP FUNCTION cairn_record_blob_refs(); DROP TABLE blob_refs; DROP TABLE leases;
+		DROP TABLE role_bindings, tokens, users;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

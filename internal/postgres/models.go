@@ -76,7 +76,10 @@ func (r reader) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.Mode
 			return nil, err
 		}
 	}
-	c, err := sqlfilter.Models(q.Filter, q.OrderBy, sqlfilter.Postgres, 1)
+	if q.Scopes != nil && len(q.Scopes) == 0 {
+		return &cairn.ModelPage{Items: []*cairn.Model{}}, nil // no readable scope: nothing to list
+	}
+	c, err := sqlfilter.Models(cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes)), q.OrderBy, sqlfilter.Postgres, 1)
 	if err != nil {
 		return nil, err
 	}

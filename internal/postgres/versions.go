@@ -132,11 +132,14 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 			return nil, err
 		}
 	}
+	if q.Scopes != nil && len(q.Scopes) == 0 {
+		return &cairn.VersionPage{Items: []*cairn.Version{}}, nil // no readable scope: nothing to list
+	}
 	var args []any
 	if q.Model != "" {
 		args = append(args, q.Model)
 	}
-	c, err := sqlfilter.Versions(q.Filter, q.OrderBy, sqlfilter.Postgres, len(args)+1)
+	c, err := sqlfilter.Versions(cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes)), q.OrderBy, sqlfilter.Postgres, len(args)+1)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,9 @@ import (
 // (0 meaning "does not exist"), else ECONFLICT. The version must be ready
 // and not archived. Every move is kept in the alias's history.
 func (s *Service) SetAlias(ctx context.Context, model, alias string, version int64, ifCurrent *int64) (*cairn.Alias, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+		return nil, err
+	}
 	if err := cairn.ValidateAliasName(alias); err != nil {
 		return nil, err
 	}
@@ -32,6 +35,9 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, version int
 // DeleteAlias removes an alias (recorded in its history). ifCurrent works
 // as in SetAlias. ENOTFOUND if the alias does not exist.
 func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurrent *int64) error {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+		return err
+	}
 	if err := cairn.ValidateAliasName(alias); err != nil {
 		return err
 	}
@@ -100,6 +106,9 @@ func (s *Service) moveAlias(ctx context.Context, m *mutation, model, alias strin
 
 // GetAlias returns an alias.
 func (s *Service) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, error) {
+	if err := s.authorize(ctx, cairn.RoleReader, model); err != nil {
+		return nil, err
+	}
 	if err := cairn.ValidateAliasName(alias); err != nil {
 		return nil, err
 	}
@@ -116,6 +125,9 @@ func (s *Service) GetAlias(ctx context.Context, model, alias string) (*cairn.Ali
 // AliasHistory lists every move of an alias, newest first: from, to, who,
 // when. alias "" lists the moves of all the model's aliases.
 func (s *Service) AliasHistory(ctx context.Context, model, alias string, pageSize int, pageToken string) (*cairn.AliasMovePage, error) {
+	if err := s.authorize(ctx, cairn.RoleReader, model); err != nil {
+		return nil, err
+	}
 	if alias != "" {
 		if err := cairn.ValidateAliasName(alias); err != nil {
 			return nil, err

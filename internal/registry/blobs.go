@@ -12,6 +12,9 @@ import (
 // PutBlob stores a blob sent in one piece. The bytes must hash to d and
 // number size (size < 0: unknown); otherwise EINVALID and nothing is stored.
 func (s *Service) PutBlob(ctx context.Context, d cairn.Digest, size int64, r io.Reader) error {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return err
+	}
 	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return err
 	}
@@ -23,6 +26,9 @@ func (s *Service) PutBlob(ctx context.Context, d cairn.Digest, size int64, r io.
 
 // OpenBlob opens a blob for reading.
 func (s *Service) OpenBlob(ctx context.Context, d cairn.Digest) (io.ReadSeekCloser, int64, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, 0, err
+	}
 	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return nil, 0, err
 	}
@@ -35,6 +41,9 @@ func (s *Service) OpenBlob(ctx context.Context, d cairn.Digest) (io.ReadSeekClos
 
 // StatBlob returns a blob's size, or ENOTFOUND.
 func (s *Service) StatBlob(ctx context.Context, d cairn.Digest) (int64, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return 0, err
+	}
 	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return 0, err
 	}
@@ -50,6 +59,9 @@ func (s *Service) StatBlob(ctx context.Context, d cairn.Digest) (int64, error) {
 // with the parts received so far (resumed = true), so a client that died
 // halfway re-sends only what is missing, through any replica.
 func (s *Service) StartUpload(ctx context.Context, d cairn.Digest, size int64) (up *cairn.Upload, resumed bool, err error) {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return nil, false, err
+	}
 	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return nil, false, err
 	}
@@ -85,6 +97,9 @@ func (s *Service) StartUpload(ctx context.Context, d cairn.Digest, size int64) (
 
 // GetUpload returns an upload session with its received parts.
 func (s *Service) GetUpload(ctx context.Context, id string) (*cairn.Upload, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return nil, err
+	}
 	u, err := s.store.GetUpload(ctx, id)
 	if err != nil {
 		return nil, notFound(err, "upload %q not found", id)
@@ -123,6 +138,9 @@ func (s *Service) UploadPart(ctx context.Context, id string, n int, r io.Reader)
 // its digest. On success the session is gone; on a digest mismatch the
 // session is released too (its bytes are wrong and must be sent again).
 func (s *Service) CompleteUpload(ctx context.Context, id string) error {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return err
+	}
 	u, err := s.GetUpload(ctx, id)
 	if err != nil {
 		return err
@@ -152,6 +170,9 @@ func (s *Service) CompleteUpload(ctx context.Context, id string) error {
 
 // AbortUpload releases an upload session and its parts.
 func (s *Service) AbortUpload(ctx context.Context, id string) error {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return err
+	}
 	u, err := s.store.GetUpload(ctx, id)
 	if err != nil {
 		return notFound(err, "upload %q not found", id)

@@ -106,6 +106,9 @@ type gcBlob struct {
 // event, in the transaction that holds the lock while it deletes.
 // EINVALID for a negative grace.
 func (s *Service) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	if opts.Grace < 0 {
 		return nil, cairn.Errorf(cairn.EINVALID, "grace period %v is negative", opts.Grace)
 	}
@@ -379,7 +382,7 @@ func (s *Service) RunGC(ctx context.Context, interval time.Duration, opts GCOpti
 			return
 		case <-t.C:
 		}
-		rep, err := s.GC(ctx, opts)
+		rep, err := s.GC(systemContext(ctx), opts)
 		switch {
 		case err == nil:
 			if onDone != nil {

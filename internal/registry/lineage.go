@@ -27,6 +27,9 @@ func (s *Service) Lineage(ctx context.Context, ref string, dir cairn.Direction, 
 	}
 	var root cairn.Node
 	if n, err := cairn.ParseNode(ref); err == nil && n.Kind == cairn.NodeRun {
+		if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+			return nil, err
+		}
 		if _, err := getRun(ctx, s.store, n.RunID); err != nil {
 			return nil, err
 		}
@@ -60,6 +63,9 @@ func (s *Service) Lineage(ctx context.Context, ref string, dir cairn.Direction, 
 
 // ListAudit lists audit entries in sequence order.
 func (s *Service) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.AuditEntry, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
 	if q.Limit < 0 || q.Limit > MaxPageSize {
 		return nil, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
 	}
@@ -68,6 +74,9 @@ func (s *Service) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.A
 
 // ListEvents lists outbox events with a sequence number above after.
 func (s *Service) ListEvents(ctx context.Context, after int64, limit int) ([]*cairn.Event, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
 	if limit < 0 || limit > MaxPageSize {
 		return nil, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
 	}

@@ -29,6 +29,9 @@ import (
 // Errors: EINVALID for a bad spec, ENOTFOUND for an unknown or deleted
 // model, EFAILEDPRECONDITION for an archived model or a kind mismatch.
 func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn.VersionSpec) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
+		return nil, err
+	}
 	if err := cairn.ValidateModelName(model); err != nil {
 		return nil, err
 	}
@@ -77,6 +80,9 @@ func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn
 // still has aliases. Each alias deletion is recorded (audit entry, event,
 // alias history) like any other.
 func (s *Service) DeleteModelAndAliases(ctx context.Context, name string) error {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, name); err != nil {
+		return err
+	}
 	return s.update(ctx, func(m *mutation) error {
 		model, err := lockModel(ctx, m, name)
 		if err != nil {

@@ -19,6 +19,9 @@ type ModelCreate struct {
 // CreateModel registers a new model. It returns EINVALID for a bad name,
 // kind, tag or description and ECONFLICT if the name is taken.
 func (s *Service) CreateModel(ctx context.Context, in ModelCreate) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, in.Name); err != nil {
+		return nil, err
+	}
 	var out *cairn.Model
 	err := s.update(ctx, func(m *mutation) error {
 		var err error
@@ -58,6 +61,9 @@ func (s *Service) createModel(ctx context.Context, m *mutation, in ModelCreate) 
 
 // GetModel returns a model. Deleted models are ENOTFOUND.
 func (s *Service) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleReader, name); err != nil {
+		return nil, err
+	}
 	return getModel(ctx, s.store, name)
 }
 
@@ -157,7 +163,11 @@ func (s *Service) ListModels(ctx context.Context, req ListRequest) (*cairn.Model
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListModels(ctx, cairn.ModelQuery{Filter: f, OrderBy: order, Page: page})
+	scopes, err := s.readScopes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListModels(ctx, cairn.ModelQuery{Filter: f, OrderBy: order, Page: page, Scopes: scopes})
 }
 
 // ModelUpdate changes a model's mutable fields. Nil fields stay as they are.
@@ -169,6 +179,9 @@ type ModelUpdate struct {
 
 // UpdateModel changes a model's description and tags.
 func (s *Service) UpdateModel(ctx context.Context, name string, in ModelUpdate) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, name); err != nil {
+		return nil, err
+	}
 	var out *cairn.Model
 	err := s.update(ctx, func(m *mutation) error {
 		model, err := lockModel(ctx, m, name)
@@ -256,6 +269,12 @@ func recordTagChanges(m *mutation, target, model string, before, after map[strin
 // RenameModel renames a model, keeping every version, alias and history
 // entry. ECONFLICT if the new name is taken.
 func (s *Service) RenameModel(ctx context.Context, name, newName string) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, name); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, cairn.RoleMaintainer, newName); err != nil {
+		return nil, err
+	}
 	if err := cairn.ValidateModelName(newName); err != nil {
 		return nil, err
 	}
@@ -308,6 +327,9 @@ func (s *Service) RestoreModel(ctx context.Context, name string) (*cairn.Model, 
 }
 
 func (s *Service) setModelFlag(ctx context.Context, name, action string, change func(*cairn.Model, *mutation) bool) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, name); err != nil {
+		return nil, err
+	}
 	var out *cairn.Model
 	err := s.update(ctx, func(m *mutation) error {
 		model, err := lockModel(ctx, m, name)
@@ -335,6 +357,9 @@ func (s *Service) setModelFlag(ctx context.Context, name, action string, change 
 // A model whose aliases point at versions is refused unless it has none:
 // a deployment must never lose its target silently.
 func (s *Service) DeleteModel(ctx context.Context, name string) error {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, name); err != nil {
+		return err
+	}
 	return s.update(ctx, func(m *mutation) error {
 		model, err := lockModel(ctx, m, name)
 		if err != nil {
@@ -356,6 +381,9 @@ func (s *Service) DeleteModel(ctx context.Context, name string) error {
 
 // UndeleteModel restores a tombstoned model.
 func (s *Service) UndeleteModel(ctx context.Context, name string) (*cairn.Model, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, name); err != nil {
+		return nil, err
+	}
 	if err := cairn.ValidateModelName(name); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cairn-registry/cairn"
@@ -29,6 +31,14 @@ type Options struct {
 	// renewed (it is renewed every third of it): how long a collector that
 	// died holds off the next one. Default 1 minute.
 	GCLease time.Duration
+	// Auth turns authorization on: every operation checks the caller's
+	// roles (see auth.go). Off, everything is allowed (single-user mode).
+	Auth bool
+	// Logger receives permission denials. Default: discarded.
+	Logger *slog.Logger
+	// PasswordIterations is the PBKDF2 iteration count for new password
+	// hashes; 0 means cairn.DefaultPasswordIterations. Tests lower it.
+	PasswordIterations int
 }
 
 // Defaults for Options.
@@ -47,11 +57,24 @@ type Service struct {
 	pendingTTL time.Duration
 	now        func() time.Time
 	gcLease    time.Duration
+	auth       bool
+	log        *slog.Logger
+	pwIter     int
+	pwCache    passwordCache
+	dummyOnce  sync.Once
+	dummy      string
 }
 
 // New returns a Service.
 func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
-	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease}
+	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease,
+		auth: opts.Auth, log: opts.Logger, pwIter: opts.PasswordIterations}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.pwIter <= 0 {
+		s.pwIter = cairn.DefaultPasswordIterations
+	}
 	if s.gcLease <= 0 {
 		s.gcLease = gcLeaseTTL
 	}
@@ -86,13 +109,19 @@ type mutation struct {
 type record struct {
 	action, target, model, alias string
 	before, after                any
+	auditOnly                    bool // no event: identity changes stay out of the feed
 }
 
 // record notes a change: action is an event type (cairn.Event*), target
 // names what changed (churn, churn@v3, churn@champion). before and after
 // are the entity's state, nil where it did not exist.
 func (m *mutation) record(action, target, model, alias string, before, after any) {
-	m.records = append(m.records, record{action, target, model, alias, before, after})
+	m.records = append(m.records, record{action: action, target: target, model: model, alias: alias, before: before, after: after})
+}
+
+// audit notes a change that is written to the audit log only.
+func (m *mutation) audit(action, target string, before, after any) {
+	m.records = append(m.records, record{action: action, target: target, before: before, after: after, auditOnly: true})
 }
 
 // update runs fn in a store transaction and appends one audit entry and one
@@ -120,6 +149,9 @@ func (s *Service) update(ctx context.Context, fn func(m *mutation) error) error 
 				Action: r.action, Target: r.target, Before: before, After: after, RequestID: reqID,
 			}); err != nil {
 				return fmt.Errorf("append audit entry: %w", err)
+			}
+			if r.auditOnly {
+				continue
 			}
 			payload := after
 			if payload == nil {

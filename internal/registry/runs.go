@@ -18,6 +18,9 @@ type RunCreate struct {
 
 // CreateRun starts a run in an experiment (the default one if none given).
 func (s *Service) CreateRun(ctx context.Context, in RunCreate) (*cairn.Run, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return nil, err
+	}
 	if in.ExperimentID == "" {
 		in.ExperimentID = cairn.DefaultExperimentID
 	}
@@ -52,6 +55,9 @@ func (s *Service) CreateRun(ctx context.Context, in RunCreate) (*cairn.Run, erro
 
 // GetRun returns a run; deleted runs are ENOTFOUND.
 func (s *Service) GetRun(ctx context.Context, id string) (*cairn.Run, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
 	return getRun(ctx, s.store, id)
 }
 
@@ -71,6 +77,9 @@ func getRun(ctx context.Context, r cairn.Reader, id string) (*cairn.Run, error) 
 
 // ListRuns lists runs, newest first, of one experiment or all ("").
 func (s *Service) ListRuns(ctx context.Context, experimentID string, pageSize int, pageToken string) (*cairn.RunPage, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
 	page, err := checkPage(pageSize, pageToken)
 	if err != nil {
 		return nil, err
@@ -89,6 +98,9 @@ type RunUpdate struct {
 
 // UpdateRun changes a run's name, status, end time and tags.
 func (s *Service) UpdateRun(ctx context.Context, id string, in RunUpdate) (*cairn.Run, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return nil, err
+	}
 	if in.Status != nil {
 		if _, err := cairn.ParseRunStatus(string(*in.Status)); err != nil {
 			return nil, err
@@ -148,6 +160,9 @@ const (
 // LogRun records metrics (with history), params and tags on a run. A param
 // may be logged again only with the same value (ECONFLICT otherwise).
 func (s *Service) LogRun(ctx context.Context, id string, in RunLog) error {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return err
+	}
 	if len(in.Metrics) > MaxLogMetrics || len(in.Params) > MaxLogParams {
 		return cairn.Errorf(cairn.EINVALID, "a batch holds at most %d metrics and %d params", MaxLogMetrics, MaxLogParams)
 	}
@@ -190,6 +205,9 @@ func (s *Service) LogRun(ctx context.Context, id string, in RunLog) error {
 
 // MetricHistory returns every logged value of one metric of a run.
 func (s *Service) MetricHistory(ctx context.Context, runID, key string) ([]cairn.MetricPoint, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
 	if _, err := getRun(ctx, s.store, runID); err != nil {
 		return nil, err
 	}
@@ -205,6 +223,24 @@ type RunLinks struct {
 // LinkRun records lineage edges: each input version → run (consumed_by)
 // and run → each output version (produced).
 func (s *Service) LinkRun(ctx context.Context, id string, in RunLinks) error {
+	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
+		return err
+	}
+	// An input is read; an output gains an edge into it, which is writing.
+	for _, refs := range []struct {
+		refs []string
+		need cairn.Role
+	}{{in.Inputs, cairn.RoleReader}, {in.Outputs, cairn.RoleWriter}} {
+		for _, ref := range refs.refs {
+			p, err := cairn.ParseRef(ref)
+			if err != nil {
+				return err
+			}
+			if err := s.authorize(ctx, refs.need, p.Model); err != nil {
+				return err
+			}
+		}
+	}
 	if len(in.Inputs)+len(in.Outputs) > cairn.MaxRefs {
 		return cairn.Errorf(cairn.EINVALID, "at most %d links at once", cairn.MaxRefs)
 	}

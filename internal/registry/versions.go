@@ -33,6 +33,14 @@ type CreateVersionResult struct {
 // Errors: EINVALID for a bad spec or an unresolvable reference,
 // EFAILEDPRECONDITION for an archived model or a kind mismatch.
 func (s *Service) CreateVersion(ctx context.Context, model string, spec cairn.VersionSpec) (*CreateVersionResult, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
+		return nil, err
+	}
+	if len(spec.Aliases) > 0 {
+		if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+			return nil, err
+		}
+	}
 	if err := cairn.ValidateModelName(model); err != nil {
 		return nil, err
 	}
@@ -139,6 +147,11 @@ func (s *Service) canonicalizeRefs(ctx context.Context, r cairn.Reader, spec *ca
 		if ref == "" || (uriOK && cairn.IsURI(ref)) {
 			return ref, nil
 		}
+		if p, err := cairn.ParseRef(ref); err == nil {
+			if err := s.authorize(ctx, cairn.RoleReader, p.Model); err != nil {
+				return "", err
+			}
+		}
 		v, err := resolve(ctx, r, ref)
 		if err != nil {
 			return "", cairn.WrapError(cairn.ErrorCodeOf(err), err, "%s %q", field, ref)
@@ -196,6 +209,14 @@ func (s *Service) missingBlobs(ctx context.Context, files []cairn.File) ([]cairn
 // aliases, so a client may retry. EFAILEDPRECONDITION if blobs are
 // missing (the version stays pending) or the version failed.
 func (s *Service) FinalizeVersion(ctx context.Context, model string, number int64, aliases []string) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
+		return nil, err
+	}
+	if len(aliases) > 0 {
+		if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+			return nil, err
+		}
+	}
 	for _, a := range aliases {
 		if err := cairn.ValidateAliasName(a); err != nil {
 			return nil, err
@@ -300,6 +321,9 @@ func (s *Service) addVersionEdges(ctx context.Context, m *mutation, v *cairn.Ver
 // GetVersion returns a version. Deleted versions and deleted models are
 // ENOTFOUND.
 func (s *Service) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleReader, model); err != nil {
+		return nil, err
+	}
 	return getVersion(ctx, s.store, model, number)
 }
 
@@ -328,6 +352,15 @@ func getVersion(ctx context.Context, r cairn.Reader, model string, number int64)
 // alias points at. MLflow URIs models:/NAME/N and models:/NAME@alias work
 // too.
 func (s *Service) Resolve(ctx context.Context, ref string) (*cairn.Version, error) {
+	if s.auth {
+		p, err := cairn.ParseRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.authorize(ctx, cairn.RoleReader, p.Model); err != nil {
+			return nil, err
+		}
+	}
 	return resolve(ctx, s.store, ref)
 }
 
@@ -372,12 +405,18 @@ func (s *Service) ListVersions(ctx context.Context, model string, req ListReques
 	if err != nil {
 		return nil, err
 	}
+	var scopes []string
 	if model != "" {
+		if err := s.authorize(ctx, cairn.RoleReader, model); err != nil {
+			return nil, err
+		}
 		if _, err := getModel(ctx, s.store, model); err != nil {
 			return nil, err
 		}
+	} else if scopes, err = s.readScopes(ctx); err != nil {
+		return nil, err
 	}
-	return s.store.ListVersions(ctx, cairn.VersionQuery{Model: model, Filter: f, OrderBy: order, Page: page})
+	return s.store.ListVersions(ctx, cairn.VersionQuery{Model: model, Filter: f, OrderBy: order, Page: page, Scopes: scopes})
 }
 
 // VersionUpdate changes a version's mutable fields. Nil fields stay.
@@ -390,6 +429,9 @@ type VersionUpdate struct {
 // UpdateVersion changes a version's description and tags. Every other
 // field of a version is fixed.
 func (s *Service) UpdateVersion(ctx context.Context, model string, number int64, in VersionUpdate) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
+		return nil, err
+	}
 	var out *cairn.Version
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
@@ -465,6 +507,9 @@ func (s *Service) DeleteVersion(ctx context.Context, model string, number int64,
 
 // UndeleteVersion restores a tombstoned version.
 func (s *Service) UndeleteVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+		return nil, err
+	}
 	var out *cairn.Version
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
@@ -491,6 +536,9 @@ func (s *Service) UndeleteVersion(ctx context.Context, model string, number int6
 // SetStage sets MLflow's legacy stage. With archiveExisting, other versions
 // in the same stage move to Archived, as MLflow does.
 func (s *Service) SetStage(ctx context.Context, model string, number int64, stage cairn.Stage, archiveExisting bool) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+		return nil, err
+	}
 	var out *cairn.Version
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
@@ -545,6 +593,9 @@ func (s *Service) setStage(ctx context.Context, m *mutation, v *cairn.Version, s
 // changeVersion locks the model, loads a live version, lets change modify
 // it and name the event, and writes it if an event was named.
 func (s *Service) changeVersion(ctx context.Context, model string, number int64, change func(*mutation, *cairn.Version) (string, error)) (*cairn.Version, error) {
+	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
+		return nil, err
+	}
 	var out *cairn.Version
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {

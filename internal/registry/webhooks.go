@@ -65,6 +65,9 @@ func redacted(w *cairn.Webhook) *cairn.Webhook {
 // CreateWebhook subscribes a URL to events. It returns EINVALID for a bad
 // URL, secret or filter. The secret is in the answer and never again.
 func (s *Service) CreateWebhook(ctx context.Context, req WebhookCreate) (*WebhookCreated, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	now := cairn.Timestamp(s.now())
 	w := &cairn.Webhook{
 		ID: newID(), URL: req.URL, Secret: req.Secret, Description: req.Description, Active: true,
@@ -95,6 +98,9 @@ func (s *Service) CreateWebhook(ctx context.Context, req WebhookCreate) (*Webhoo
 
 // GetWebhook returns a subscription without its secret; ENOTFOUND.
 func (s *Service) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	w, err := s.store.GetWebhook(ctx, id)
 	if err != nil {
 		return nil, err
@@ -113,6 +119,9 @@ type WebhookStatus struct {
 // WebhookStatus returns a subscription, without its secret, and its
 // delivery state; ENOTFOUND.
 func (s *Service) WebhookStatus(ctx context.Context, id string) (*WebhookStatus, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	w, err := s.store.GetWebhook(ctx, id)
 	if err != nil {
 		return nil, err
@@ -126,6 +135,9 @@ func (s *Service) WebhookStatus(ctx context.Context, id string) (*WebhookStatus,
 
 // ListWebhooks returns every subscription, without secrets, oldest first.
 func (s *Service) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	ws, err := s.store.ListWebhooks(ctx)
 	if err != nil {
 		return nil, err
@@ -140,6 +152,9 @@ func (s *Service) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
 // field. Deactivating pauses delivery: the cursor stays where it is and
 // delivery resumes from there once the subscription is active again.
 func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdate) (*cairn.Webhook, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	var out *cairn.Webhook
 	err := s.update(ctx, func(m *mutation) error {
 		w, err := m.tx.GetWebhook(ctx, id)
@@ -185,6 +200,9 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdat
 // DeleteWebhook deletes a subscription with its delivery log and dead
 // letters; ENOTFOUND.
 func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return err
+	}
 	return s.update(ctx, func(m *mutation) error {
 		w, err := m.tx.GetWebhook(ctx, id)
 		if err != nil {
@@ -201,6 +219,9 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 // ListDeliveries lists a subscription's delivery attempts, newest first;
 // ENOTFOUND if there is no such subscription.
 func (s *Service) ListDeliveries(ctx context.Context, q cairn.DeliveryQuery) ([]*cairn.Delivery, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	if q.Limit < 0 || q.Limit > MaxPageSize {
 		return nil, cairn.Errorf(cairn.EINVALID, "limit must be between 1 and %d", MaxPageSize)
 	}
@@ -213,6 +234,9 @@ func (s *Service) ListDeliveries(ctx context.Context, q cairn.DeliveryQuery) ([]
 // ListDeadLetters lists a subscription's dead letters in sequence order,
 // in one status only unless status is ""; ENOTFOUND.
 func (s *Service) ListDeadLetters(ctx context.Context, id, status string, limit int) ([]*cairn.DeadLetter, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	switch status {
 	case "", cairn.DeadLetterDead, cairn.DeadLetterQueued, cairn.DeadLetterDelivered:
 	default:
@@ -232,6 +256,9 @@ func (s *Service) ListDeadLetters(ctx context.Context, id, status string, limit 
 // of it), or all that are dead. Dispatchers send queued letters before
 // the subscription's next new event.
 func (s *Service) Redeliver(ctx context.Context, id string, req RedeliverRequest) (*RedeliverResult, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleAdmin); err != nil {
+		return nil, err
+	}
 	res := &RedeliverResult{Queued: []int64{}}
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := m.tx.GetWebhook(ctx, id); err != nil {
@@ -312,6 +339,9 @@ const maxFilterScan = 10 * MaxPageSize
 // past events the filter skipped even when none matched. EINVALID for a
 // malformed filter.
 func (s *Service) FilterEvents(ctx context.Context, after int64, limit int, f cairn.EventFilter) ([]*cairn.Event, int64, error) {
+	if err := s.authorizeAll(ctx, cairn.RoleReader); err != nil {
+		return nil, after, err
+	}
 	if err := f.Validate(); err != nil {
 		return nil, after, err
 	}

@@ -37,6 +37,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	for _, stmt := range []string{
 		`DROP TABLE webhook_dead_letters`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_state`, `DROP TABLE webhooks`,
 		`DROP TRIGGER versions_blob_refs`, `DROP TABLE blob_refs`, `DROP TABLE leases`,
+		`DROP TABLE role_bindings`, `DROP TABLE tokens`, `DROP TABLE users`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

@@ -221,7 +221,10 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 	if err != nil {
 		return nil, err
 	}
-	c, err := compileModels(q.Filter, q.OrderBy)
+	if q.Scopes != nil && len(q.Scopes) == 0 {
+		return &cairn.ModelPage{Items: []*cairn.Model{}}, nil // no readable scope: nothing to list
+	}
+	c, err := compileModels(cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes)), q.OrderBy)
 	if err != nil {
 		return nil, err
 	}

@@ -232,7 +232,10 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	if err != nil {
 		return nil, err
 	}
-	c, err := compileVersions(q.Filter, q.OrderBy)
+	if q.Scopes != nil && len(q.Scopes) == 0 {
+		return &cairn.VersionPage{Items: []*cairn.Version{}}, nil // no readable scope: nothing to list
+	}
+	c, err := compileVersions(cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes)), q.OrderBy)
 	if err != nil {
 		return nil, err
 	}

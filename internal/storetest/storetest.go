@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Import", importTests},
 		{"GC", gcTests},
 		{"Webhook", webhookTests},
+		{"Auth", authTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

@@ -52,10 +52,15 @@ func New(tb testing.TB, opts Options) *Env {
 	if err != nil {
 		tb.Fatalf("fsblob.New: %v", err)
 	}
-	svc := registry.New(db, blobs, opts.Registry)
 	logs := &SyncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	regOpts := opts.Registry
+	if regOpts.Logger == nil {
+		regOpts.Logger = logger
+	}
+	svc := registry.New(db, blobs, regOpts)
 	apiOpts := opts.API
-	apiOpts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	apiOpts.Logger = logger
 	api := httpapi.New(svc, apiOpts)
 	srv := httptest.NewServer(api.Handler())
 	tb.Cleanup(func() {
