@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -10,24 +11,43 @@ import (
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/postgres"
 	"github.com/cairn-registry/cairn/internal/registry"
+	"github.com/cairn-registry/cairn/internal/sqlite"
 	"github.com/cairn-registry/cairn/internal/testenv"
 	"github.com/cairn-registry/cairn/internal/webhook"
 )
 
 // TestTwoDispatchersOnePostgres runs two replicas' dispatchers over one
 // PostgreSQL database while writers on both replicas commit events: the
-// receiver gets every event exactly once, in sequence.
+// receivers get every event exactly once, in sequence.
 func TestTwoDispatchersOnePostgres(t *testing.T) {
 	t.Parallel()
 	url := testenv.PostgresURL(t)
-	open := func() cairn.Store {
+	testTwoDispatchers(t, func() cairn.Store {
 		st, err := postgres.Open(t.Context(), url, postgres.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		return st
-	}
+	})
+}
+
+// TestTwoDispatchersOneSQLiteFile is the same with two handles on one
+// SQLite file, as two cairn serve processes sharing a data directory.
+func TestTwoDispatchersOneSQLiteFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "cairn.db")
+	testTwoDispatchers(t, func() cairn.Store {
+		st, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+func testTwoDispatchers(t *testing.T, open func() cairn.Store) {
 	a, b := newEnvOn(t, open()), newEnvOn(t, open())
 	rc := newReceiver(t)
 	all := a.subscribe(t, rc, registry.WebhookCreate{})
