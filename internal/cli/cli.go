@@ -130,7 +130,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand(), a.exportCommand(), a.importCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,
 	// each a method returning its *cobra.Command.
-	add("server", a.gcCommand())
+	add("server", a.gcCommand(), a.usersCommand(), a.tokensCommand(), a.rolesCommand())
 	return root
 }
 

@@ -96,3 +96,16 @@ func TestExitCodes(t *testing.T) {
 }
 
 func cairnErr(code string) error { return &cairn.Error{Code: cairn.ErrorCode(code), Message: code} }
+
+func TestParseAuth(t *testing.T) {
+	for in, want := range map[string]bool{"": false, "false": false, "off": false, "0": false, "no": false,
+		"true": true, "TRUE": true, "on": true, "1": true, " yes ": true} {
+		got, err := parseAuth(in)
+		if err != nil || got != want {
+			t.Errorf("parseAuth(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseAuth("maybe"); err == nil {
+		t.Error("parseAuth(maybe) succeeded")
+	}
+}

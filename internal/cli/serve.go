@@ -52,7 +52,7 @@ every one at the same PostgreSQL database and S3 bucket:
 Each setting comes from its flag, else its CAIRN_* environment variable
 (CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
 CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE,
-CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_LOG_LEVEL,
+CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_AUTH, CAIRN_LOG_LEVEL,
 CAIRN_LOG_FORMAT), else the config file (--config or
 CAIRN_CONFIG), else its default. The config file holds key = value lines
 with the flags' names as keys, and '#' comments:
@@ -64,8 +64,14 @@ with the flags' names as keys, and '#' comments:
 
 The server prints the URL it listens on to stdout (with --json, an object
 with url), logs to stderr, and stops gracefully on SIGINT or SIGTERM.
-Authentication does not exist yet: keep the server on a loopback address or
-a trusted network.`,
+
+Without --auth every caller may do everything (the single-user laptop
+mode): keep such a server on a loopback address. With --auth (CAIRN_AUTH,
+or auth = true in the config file) every request must carry a token or a
+user name and password, and roles decide what it may do. The first start
+with auth on and no users creates the user admin with the admin role and
+prints its API token on stderr, once; there is no default password. See
+docs/security.md.`,
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := s.resolve(c, a.getenv, a.path); err != nil {
@@ -127,7 +133,16 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		return asUsage(c, err)
 	}
 
-	svc := registry.New(store, blobs, registry.Options{})
+	auth, err := parseAuth(s.auth)
+	if err != nil {
+		return asUsage(c, err)
+	}
+	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger})
+	if auth {
+		if err := a.bootstrapAdmin(ctx, svc, logger); err != nil {
+			return err
+		}
+	}
 	// Every replica runs a dispatcher; leases in the store keep them from
 	// sending one subscription's events twice.
 	dispatcher := webhook.New(store, webhook.Options{AllowCIDRs: allowCIDRs, RetryWindow: retryWindow, Logger: logger})
@@ -152,10 +167,10 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	}
 
 	logger.Info("cairn serving", "url", u, "db", storeDesc, "blobs", blobsDesc)
-	if !isLoopback(ln.Addr()) {
+	if !auth && !isLoopback(ln.Addr()) {
 		logger.Warn("listening on a non-loopback address without authentication: anyone who can reach " + u +
 			" can read, push, move aliases and delete; bind to 127.0.0.1 or keep the network trusted")
-		fmt.Fprintf(a.stderr(), "WARNING: cairn is listening on %s, reachable from other machines, and has NO AUTHENTICATION yet.\n", ln.Addr())
+		fmt.Fprintf(a.stderr(), "WARNING: cairn is listening on %s, reachable from other machines, with NO AUTHENTICATION (start it with --auth).\n", ln.Addr())
 	}
 	// One line either way, so that a supervisor can read it as soon as
 	// the server listens.
@@ -204,6 +219,41 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// parseAuth parses the auth setting.
+func parseAuth(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "off", "false", "0", "no":
+		return false, nil
+	case "on", "true", "1", "yes":
+		return true, nil
+	}
+	return false, fmt.Errorf("auth %q: want true or false", v)
+}
+
+// bootstrapAdmin creates the first administrator when auth is on and the
+// registry has no users, and prints its token on stderr: once, never in
+// the log, never stored in clear.
+func (a *app) bootstrapAdmin(ctx context.Context, svc *registry.Service, logger *slog.Logger) error {
+	secret, err := svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first admin: %w", err)
+	}
+	if secret == "" {
+		return nil
+	}
+	logger.Warn("auth is on and the registry had no users: created user " + registry.BootstrapAdmin + " with the admin role on *; its token is printed on stderr, once")
+	fmt.Fprintf(a.stderr(), `cairn: auth is on and the registry had no users: created user %q with the admin role on *.
+cairn: its API token, shown this once (only its SHA-256 is stored):
+
+    %s
+
+cairn: use it (export CAIRN_TOKEN=…), create named users and tokens
+cairn: (cairn users create, cairn roles grant, cairn tokens create), and keep
+cairn: this one in a secret manager or revoke it.
+`, registry.BootstrapAdmin, secret)
 	return nil
 }
 

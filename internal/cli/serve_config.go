@@ -35,7 +35,7 @@ type setting struct {
 // serveSettings are the values of `cairn serve`, once resolved.
 type serveSettings struct {
 	addr, data, db, blobs, pgMaxConns, logLevel, logFormat string
-	presign, gcInterval, gcGrace                           string
+	presign, gcInterval, gcGrace, auth                     string
 	webhookAllow, webhookWindow                            string
 	config                                                 string
 	list                                                   []*setting
@@ -64,6 +64,8 @@ func newServeSettings() *serveSettings {
 			usage: "let webhook deliveries reach this private, loopback or link-local range, such as 10.1.0.0/16 (repeat, or comma-separate; refused by default)"},
 		{key: "webhook-retry-window", env: "CAIRN_WEBHOOK_RETRY_WINDOW", value: &s.webhookWindow,
 			usage: "retry a failed webhook delivery this long before dead-lettering it (default 24h)"},
+		{key: "auth", env: "CAIRN_AUTH", value: &s.auth, def: "false",
+			usage: "require authentication (tokens, or user and password) and enforce roles; the first start with no users creates an admin and prints its token once (alone: true)"},
 		{key: "log-level", env: "CAIRN_LOG_LEVEL", value: &s.logLevel, def: "info",
 			usage: "log level: debug, info, warn or error"},
 		{key: "log-format", env: "CAIRN_LOG_FORMAT", value: &s.logFormat, def: "text",

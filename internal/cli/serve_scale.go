@@ -24,6 +24,9 @@ func markOptionalValue(fs *pflag.FlagSet) {
 	if f := fs.Lookup("presign-downloads"); f != nil {
 		f.NoOptDefVal = defaultPresignTTL.String()
 	}
+	if f := fs.Lookup("auth"); f != nil {
+		f.NoOptDefVal = "true"
+	}
 }
 
 // presignTTL parses the presign-downloads setting: empty, off, false or 0

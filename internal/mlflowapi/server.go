@@ -200,8 +200,10 @@ func (s *Server) adapt(h handlerFunc) http.Handler {
 
 // withBasicAuthActor makes the HTTP basic-auth user name the actor when the
 // request declares no other (X-Cairn-User): MLflow clients identify
-// themselves with MLFLOW_TRACKING_USERNAME. Authentication is off in this
-// slice, so the name is recorded unverified and the password is ignored.
+// themselves with MLFLOW_TRACKING_USERNAME. This applies with auth off
+// only: the name is recorded unverified and the password is ignored. With
+// auth on the middleware has checked the credentials and set the actor,
+// so this changes nothing.
 func withBasicAuthActor(ctx context.Context, r *http.Request) context.Context {
 	if cairn.ActorFromContext(ctx) != cairn.AnonymousActor {
 		return ctx
