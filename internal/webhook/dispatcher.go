@@ -178,7 +178,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			d.log.Error("webhook: list subscriptions", "err", err)
 		}
 		for _, w := range ws {
-			if !w.Active || !d.claimLocal(w.ID) {
+			if !w.Active || !d.hasWork(ctx, w.ID) || !d.claimLocal(w.ID) {
 				continue
 			}
 			select {
@@ -202,6 +202,28 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// hasWork reports, from reads alone, whether a subscription has something
+// to do now: a dead letter queued for redelivery, or events after its
+// cursor unless it is waiting to retry one. Taking a lease is a write, so
+// idle subscriptions cost each replica reads per poll, not writes. On an
+// error it says yes, and serve meets the error.
+func (d *Dispatcher) hasWork(ctx context.Context, id string) bool {
+	st, err := d.store.GetWebhookState(ctx, id)
+	if err != nil {
+		return true
+	}
+	if st.HeadSeq != 0 && d.now().Before(st.NextAttempt) {
+		queued, err := d.store.ListDeadLetters(ctx, id, cairn.DeadLetterQueued, 1)
+		return err != nil || len(queued) > 0
+	}
+	evs, err := d.store.ListEvents(ctx, st.Cursor, 1)
+	if err != nil || len(evs) > 0 {
+		return true
+	}
+	queued, err := d.store.ListDeadLetters(ctx, id, cairn.DeadLetterQueued, 1)
+	return err != nil || len(queued) > 0
 }
 
 // claimLocal marks a subscription served by this process; false if it is.

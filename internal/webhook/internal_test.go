@@ -1,9 +1,14 @@
 package webhook
 
 import (
+	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlite"
 )
 
 func TestDefaultBackoff(t *testing.T) {
@@ -41,5 +46,62 @@ func TestRetryAfter(t *testing.T) {
 		if got := retryAfter(h, now); got != want {
 			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
 		}
+	}
+}
+
+// TestHasWork: a poll takes a subscription's lease (a write) only when
+// there is something to do.
+func TestHasWork(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cairn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	d := New(st, Options{Now: func() time.Time { return now }})
+	w := &cairn.Webhook{ID: "w", URL: "https://example.com/", Secret: cairn.NewWebhookSecret(), Active: true, CreatedAt: now, UpdatedAt: now}
+	update := func(fn func(tx cairn.Tx) error) {
+		t.Helper()
+		if err := st.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(tx cairn.Tx) error { return tx.CreateWebhook(ctx, w) })
+	if d.hasWork(ctx, "w") {
+		t.Error("no events: has work")
+	}
+	update(func(tx cairn.Tx) error {
+		return tx.AppendEvent(ctx, &cairn.Event{ID: "e1", Type: "model.created", Time: now, Payload: json.RawMessage(`{}`)})
+	})
+	if !d.hasWork(ctx, "w") {
+		t.Error("an event after the cursor: no work")
+	}
+	state := &cairn.WebhookState{WebhookID: "w", HeadSeq: 1, Attempts: 2, FirstAttempt: now, NextAttempt: now.Add(time.Minute)}
+	update(func(tx cairn.Tx) error { return tx.PutWebhookState(ctx, state) })
+	if d.hasWork(ctx, "w") {
+		t.Error("waiting to retry: has work")
+	}
+	update(func(tx cairn.Tx) error {
+		return tx.PutDeadLetter(ctx, &cairn.DeadLetter{WebhookID: "w", EventSeq: 1, EventID: "e1", EventType: "t", Status: cairn.DeadLetterQueued, DeadAt: now, UpdatedAt: now})
+	})
+	if !d.hasWork(ctx, "w") {
+		t.Error("a dead letter queued for redelivery while waiting to retry: no work")
+	}
+	state.NextAttempt = now
+	update(func(tx cairn.Tx) error { return tx.PutWebhookState(ctx, state) })
+	if !d.hasWork(ctx, "w") {
+		t.Error("a retry due: no work")
+	}
+	state = &cairn.WebhookState{WebhookID: "w", Cursor: 1}
+	update(func(tx cairn.Tx) error {
+		if err := tx.PutWebhookState(ctx, state); err != nil {
+			return err
+		}
+		return tx.PutDeadLetter(ctx, &cairn.DeadLetter{WebhookID: "w", EventSeq: 1, EventID: "e1", EventType: "t", Status: cairn.DeadLetterDelivered, DeadAt: now, UpdatedAt: now})
+	})
+	if d.hasWork(ctx, "w") {
+		t.Error("caught up: has work")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -512,5 +513,57 @@ func TestResponseSnippetIsBounded(t *testing.T) {
 	}
 	if del.StatusCode != http.StatusBadGateway || len(del.Response) != cairn.MaxDeliveryResponse || del.Outcome != cairn.DeliveryTest {
 		t.Errorf("test delivery: status %d, %d bytes of response, outcome %q", del.StatusCode, len(del.Response), del.Outcome)
+	}
+}
+
+// countingStore counts polls (ListWebhooks) and write transactions.
+type countingStore struct {
+	cairn.Store
+	polls, updates atomic.Int64
+}
+
+func (s *countingStore) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
+	s.polls.Add(1)
+	return s.Store.ListWebhooks(ctx)
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(cairn.Tx) error) error {
+	s.updates.Add(1)
+	return s.Store.Update(ctx, fn)
+}
+
+// TestIdleSubscriptionsCostNoWrites: once a subscription is caught up, or
+// while it waits to retry, polls read and never write (no lease taken).
+func TestIdleSubscriptionsCostNoWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rc := newReceiver(t)
+	clk := newClock()
+	w := e.subscribe(t, rc, registry.WebhookCreate{})
+	refused, err := e.svc.CreateWebhook(t.Context(), registry.WebhookCreate{URL: "http://127.0.0.1:1/"}) // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.models(t, "m", 2)
+	st := &countingStore{Store: e.store}
+	start(t, st, webhook.Options{Now: clk.Now, Backoff: func(int) time.Duration { return time.Hour }})
+	want := e.expected(t, &w.Webhook, 0)
+	waitCursor(t, e.store, w.ID, want[len(want)-1])
+	waitFor(t, "the refused subscription to wait for its retry", func() bool {
+		s, err := e.store.GetWebhookState(t.Context(), refused.ID)
+		return err == nil && s.HeadSeq != 0
+	})
+	// The workers that just recorded give their leases back (a write) as
+	// they finish; after that, five polls in a row must write nothing.
+	for try := 0; ; try++ {
+		updates, polls := st.updates.Load(), st.polls.Load()
+		waitFor(t, "five more polls", func() bool { return st.polls.Load() >= polls+5 })
+		n := st.updates.Load() - updates
+		if n == 0 {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("still %d write transactions in five polls while idle", n)
+		}
 	}
 }
