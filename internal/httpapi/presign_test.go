@@ -191,3 +191,60 @@ func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return n, err
 }
+
+// With auth on, a presigned redirect is a read like any other: a principal
+// without a reader role gets 403, not a URL to the bytes.
+func TestPresignedDownloadsNeedARole(t *testing.T) {
+	t.Parallel()
+	s3cfg := testenv.S3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "cairn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	blobs, err := s3blob.New(ctx, s3blob.Config{
+		Bucket: s3cfg.Bucket, Prefix: "authz", Endpoint: s3cfg.Endpoint, Region: s3cfg.Region,
+		AccessKey: s3cfg.AccessKey, SecretKey: s3cfg.SecretKey, PathStyle: true, TempDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := registry.New(db, blobs, registry.Options{Auth: true, PasswordIterations: 1000})
+	secret, err := svc.Bootstrap(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(svc, httpapi.Options{PresignDownloads: time.Minute}).Handler())
+	t.Cleanup(srv.Close)
+	admin := client.New(srv.URL, client.WithToken(secret))
+	content := []byte("guarded bytes")
+	if err := admin.PutBlob(ctx, cairn.DigestOf(content), int64(len(content)), bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateUser(ctx, client.UserCreate{Name: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := admin.CreateToken(ctx, "nobody", client.TokenCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(token string) int {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/blobs/"+string(cairn.DigestOf(content)), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(tk.Secret); got != http.StatusForbidden {
+		t.Errorf("a principal without a role: %d, want 403", got)
+	}
+	if got := get(secret); got != http.StatusTemporaryRedirect {
+		t.Errorf("the admin: %d, want 307", got)
+	}
+}
