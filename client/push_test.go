@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -93,10 +94,7 @@ func tree(t testing.TB, dir string) map[string]cairn.Digest {
 // routeBytes reads a per-route byte counter from the server's metrics.
 func routeBytes(t testing.TB, e *apitest.Env, metric, route string) int64 {
 	t.Helper()
-	text, err := e.Client.Metrics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := settledMetrics(t, e)
 	prefix := metric + `{route="` + route + `"} `
 	for _, line := range strings.Split(text, "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
@@ -113,10 +111,7 @@ func routeBytes(t testing.TB, e *apitest.Env, metric, route string) int64 {
 // routeRequests sums cairn_http_requests_total for a route and method.
 func routeRequests(t testing.TB, e *apitest.Env, route, method string) int64 {
 	t.Helper()
-	text, err := e.Client.Metrics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := settledMetrics(t, e)
 	prefix := `cairn_http_requests_total{route="` + route + `",method="` + method + `",code="`
 	var total int64
 	for _, line := range strings.Split(text, "\n") {
@@ -495,4 +490,27 @@ func sortedKeys(m map[string]cairn.Digest) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// settledMetrics returns the server's metrics once no request but the
+// scrape itself is in flight. A client can finish reading a response
+// before the server's handler has returned and counted it, so a scrape
+// right after a call may miss that call's counts; the server leaves the
+// in-flight gauge only after counting, which makes this wait exact.
+func settledMetrics(t testing.TB, e *apitest.Env) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text, err := e.Client.Metrics(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, "\ncairn_http_requests_in_flight 1\n") {
+			return text
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("requests still in flight after 10 s:\n%s", text)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -52,11 +52,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 				writeProblem(rw, problemFor(errors.New("panic"), reqID))
 			}
 		}
-		s.metrics.inFlight.Add(-1)
 		route := routeLabel(r.Pattern)
 		status := rw.statusCode()
 		dur := time.Since(start)
 		s.metrics.observe(route, r.Method, status, dur, body.n, rw.n)
+		// Leave the in-flight gauge only once the request is counted, so a
+		// scrape that sees no request in flight sees every count.
+		s.metrics.inFlight.Add(-1)
 		// Info even for 5xx: the cause of an internal error is logged once,
 		// at error level, by writeError; this line is the access log.
 		s.log.LogAttrs(ctx, slog.LevelInfo, "http request",
