@@ -89,6 +89,11 @@ type Reader interface {
 	// ListRoleBindings lists the bindings of a principal ("" for every
 	// principal), by principal, role and scope.
 	ListRoleBindings(ctx context.Context, principal string) ([]RoleBinding, error)
+	// BlobInScopes reports whether a version of a live (undeleted) model
+	// whose name falls under one of scopes (see ScopeFilter; nil: any
+	// model) refers to the blob: its manifest digest or one of its files.
+	// It is an index lookup, whatever the registry's size.
+	BlobInScopes(ctx context.Context, d Digest, scopes []string) (bool, error)
 
 	webhookReader
 }

@@ -28,6 +28,13 @@ import (
 // description.
 var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, apiPrefix + "/openapi.json": true}
 
+// Cost, to measure before optimizing: a token costs an indexed lookup by
+// hash, the user row and its bindings (and a write at most once a minute
+// per token); a password costs the same lookups plus PBKDF2 the first time
+// in five minutes. On the resolve hot path that is two or three queries per
+// request; a short-lived principal cache is the lever if the benchmarks
+// (internal/bench) show it.
+
 // authenticate establishes the request's principal. It returns the request
 // to serve, or an error to answer with.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Request, error) {

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"encoding/base64"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -315,4 +316,57 @@ func TestUnauthenticatedChallenges(t *testing.T) {
 	// X-Cairn-User is no credential when auth is on.
 	resp, body := raw(t, e, "GET", "/api/v1/models", "", "X-Cairn-User: admin")
 	wantProblem(t, resp, body, http.StatusUnauthorized, cairn.EUNAUTHENTICATED)
+}
+
+// A reader of fraud-* downloads the blobs of fraud-* models and no other:
+// blob reads are checked against the models that refer to the blob.
+func TestBlobReadsFollowScopes(t *testing.T) {
+	e, admin := newAuthEnv(t, nil)
+	ctx := t.Context()
+	dir := t.TempDir()
+	push := func(model, content string) cairn.Digest {
+		t.Helper()
+		path := dir + "/" + model
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Push(ctx, model, []string{path}, cairn.VersionSpec{}, client.PushOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return cairn.DigestOf([]byte(content))
+	}
+	mine, theirs := push("fraud-1", "fraud weights"), push("churn", "churn weights")
+	user := func(name string, role cairn.Role) string {
+		t.Helper()
+		if _, err := admin.CreateUser(ctx, client.UserCreate{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.GrantRole(ctx, client.RoleGrant{Principal: name, Role: role, Scope: "fraud-*"}); err != nil {
+			t.Fatal(err)
+		}
+		tk, err := admin.CreateToken(ctx, name, client.TokenCreate{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Authorization: Bearer " + tk.Secret
+	}
+	reader, writer := user("fraud-reader", cairn.RoleReader), user("fraud-writer", cairn.RoleWriter)
+	for _, tc := range []struct {
+		who, method string
+		d           cairn.Digest
+		status      int
+	}{
+		{reader, "GET", mine, 200},
+		{reader, "HEAD", mine, 200},
+		{reader, "GET", theirs, 403},
+		{reader, "HEAD", theirs, 403},
+		{writer, "GET", theirs, 403},
+		{writer, "HEAD", theirs, 200}, // a push asks which blobs exist before referring to them
+		{reader, "GET", cairn.DigestOf([]byte("nowhere")), 403},
+	} {
+		resp, body := raw(t, e, tc.method, "/api/v1/blobs/"+string(tc.d), "", tc.who)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s %s as %s: %d %s, want %d", tc.method, tc.d, strings.Fields(tc.who)[2][:12], resp.StatusCode, body, tc.status)
+		}
+	}
 }

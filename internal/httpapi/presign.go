@@ -36,7 +36,7 @@ func (s *Server) redirectBlob(w http.ResponseWriter, r *http.Request, d cairn.Di
 		return false, nil
 	}
 	// The redirect bypasses OpenBlob, so the role is checked here.
-	if err := s.svc.AuthorizeBlobRead(r.Context()); err != nil {
+	if err := s.svc.AuthorizeBlobRead(r.Context(), d); err != nil {
 		return true, err
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListHas(inm, d) {

@@ -313,3 +313,24 @@ func (t *tx) RevokeRole(ctx context.Context, principal string, role cairn.Role, 
 func encodeOffset(n int) string { return sqlfilter.EncodePageToken(n) }
 
 func decodeOffset(s string) (int, error) { return sqlfilter.DecodePageToken(s) }
+
+// BlobInScopes looks the digest up in blob_models (migration 0005).
+func (r reader) BlobInScopes(ctx context.Context, d cairn.Digest, scopes []string) (bool, error) {
+	if scopes != nil && len(scopes) == 0 {
+		return false, nil
+	}
+	q := `SELECT EXISTS (SELECT 1 FROM blob_models b JOIN models m ON m.id = b.model_id
+		WHERE b.digest = $1 AND m.deleted_at IS NULL`
+	args := []any{string(d)}
+	if f := cairn.ScopeFilter(scopes); f != nil {
+		c, err := sqlfilter.Models(f, nil, sqlfilter.Postgres, 2)
+		if err != nil {
+			return false, err
+		}
+		q += ` AND (` + c.Where + `)`
+		args = append(args, c.Args[:c.WhereArgs]...)
+	}
+	var ok bool
+	err := r.q.QueryRow(ctx, q+`)`, args...).Scan(&ok)
+	return ok, translate(err, "look up the models of blob %s", d)
+}

@@ -39,11 +39,35 @@ func (s *Service) Authorize(ctx context.Context, need cairn.Role, model string) 
 	return s.authorize(ctx, need, model)
 }
 
-// AuthorizeBlobRead checks that the caller may read blobs, for front doors
-// that hand out blob bytes without OpenBlob (presigned redirects to the
-// object store).
-func (s *Service) AuthorizeBlobRead(ctx context.Context) error {
-	return s.authorizeAny(ctx, cairn.RoleReader)
+// AuthorizeBlobRead checks that the caller may read a blob, for front
+// doors that hand out blob bytes without OpenBlob (presigned redirects to
+// the object store).
+func (s *Service) AuthorizeBlobRead(ctx context.Context, d cairn.Digest) error {
+	return s.authorizeBlob(ctx, d, false)
+}
+
+// authorizeBlob checks that the caller may read blob d: it holds reader on
+// "*", or a model it may read refers to the blob (one index lookup). With
+// orWriter, a writer anywhere may too: a push asks which blobs exist
+// before any version of its own refers to them.
+func (s *Service) authorizeBlob(ctx context.Context, d cairn.Digest, orWriter bool) error {
+	if !s.auth {
+		return nil
+	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return err
+	}
+	if p.AllowsAll(cairn.RoleReader) || orWriter && p.Allows(cairn.RoleWriter, "") {
+		return nil
+	}
+	if scopes := p.Scopes(cairn.RoleReader); len(scopes) > 0 {
+		ok, err := s.store.BlobInScopes(ctx, d, scopes)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return s.deny(ctx, p, cairn.RoleReader, "blob "+string(d), cairn.Errorf(cairn.EPERMISSION, "%s may not read blob %s: no model it may read refers to it", p.Name, d))
 }
 
 // authorize checks that the caller holds a role granting need on model.

@@ -26,10 +26,10 @@ func (s *Service) PutBlob(ctx context.Context, d cairn.Digest, size int64, r io.
 
 // OpenBlob opens a blob for reading.
 func (s *Service) OpenBlob(ctx context.Context, d cairn.Digest) (io.ReadSeekCloser, int64, error) {
-	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return nil, 0, err
 	}
-	if _, err := cairn.ParseDigest(string(d)); err != nil {
+	if err := s.authorizeBlob(ctx, d, false); err != nil {
 		return nil, 0, err
 	}
 	rc, size, err := s.blobs.Open(ctx, d)
@@ -41,10 +41,10 @@ func (s *Service) OpenBlob(ctx context.Context, d cairn.Digest) (io.ReadSeekClos
 
 // StatBlob returns a blob's size, or ENOTFOUND.
 func (s *Service) StatBlob(ctx context.Context, d cairn.Digest) (int64, error) {
-	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+	if _, err := cairn.ParseDigest(string(d)); err != nil {
 		return 0, err
 	}
-	if _, err := cairn.ParseDigest(string(d)); err != nil {
+	if err := s.authorizeBlob(ctx, d, true); err != nil {
 		return 0, err
 	}
 	size, err := s.blobs.Stat(ctx, d)

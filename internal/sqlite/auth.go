@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
 )
 
 const userColumns = `name, kind, password_hash, disabled, created_by, created_at, updated_at`
@@ -263,4 +264,29 @@ func (t *tx) RevokeRole(ctx context.Context, principal string, role cairn.Role, 
 	res, err := t.tx.ExecContext(ctx, `DELETE FROM role_bindings WHERE principal = ? AND role = ? AND scope = ?`,
 		principal, string(role), scope)
 	return expectOne(res, err, "%s binding of %q on %q", role, principal, scope)
+}
+
+// BlobInScopes looks the digest up in blob_models (migration 0005).
+func (db *DB) BlobInScopes(ctx context.Context, d cairn.Digest, scopes []string) (bool, error) {
+	return view(ctx, db, func(t *tx) (bool, error) { return t.BlobInScopes(ctx, d, scopes) })
+}
+
+func (t *tx) BlobInScopes(ctx context.Context, d cairn.Digest, scopes []string) (bool, error) {
+	if scopes != nil && len(scopes) == 0 {
+		return false, nil
+	}
+	q := `SELECT EXISTS (SELECT 1 FROM blob_models b JOIN models m ON m.id = b.model_id
+		WHERE b.digest = ? AND m.deleted_at IS NULL`
+	args := []any{string(d)}
+	if f := cairn.ScopeFilter(scopes); f != nil {
+		c, err := sqlfilter.Models(f, nil, sqlfilter.SQLite, 2)
+		if err != nil {
+			return false, err
+		}
+		q += ` AND (` + c.Where + `)`
+		args = append(args, c.Args[:c.WhereArgs]...)
+	}
+	var ok bool
+	err := t.tx.QueryRowContext(ctx, q+`)`, args...).Scan(&ok)
+	return ok, translate(err, "look up the models of blob %s", d)
 }

@@ -20,6 +20,7 @@ var authTests = []test{
 	{"DeleteUserCascades", testDeleteUserCascades},
 	{"ScopedModels", testScopedModels},
 	{"ScopedVersions", testScopedVersions},
+	{"BlobInScopes", testBlobInScopes},
 }
 
 func newUser(name string) *cairn.User {
@@ -404,5 +405,50 @@ func testScopedVersions(t *testing.T, s cairn.Store) {
 	got = refs(cairn.VersionQuery{Model: "churn", Scopes: []string{"fraud-*"}})
 	if len(got) != 0 {
 		t.Errorf("ListVersions(churn, scope fraud-*) = %v, want none", got)
+	}
+}
+
+func testBlobInScopes(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	for _, n := range []string{"fraud-1", "churn", "gone"} {
+		createModel(t, s, n, cairn.KindModel)
+	}
+	f1 := createVersion(t, s, "fraud-1", nil)
+	ch := createVersion(t, s, "churn", nil)
+	gone := createVersion(t, s, "gone", nil)
+	m := newModel("gone")
+	m.DeletedAt, m.UpdatedAt = ptr(at(9)), at(9)
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateModel(ctx, m) })
+	for _, tc := range []struct {
+		d      cairn.Digest
+		scopes []string
+		want   bool
+	}{
+		{f1.Files[0].Digest, nil, true},
+		{f1.Files[1].Digest, []string{"fraud-*"}, true},
+		{f1.Digest, []string{"fraud-*"}, true}, // the manifest digest counts too
+		{f1.Files[0].Digest, []string{"churn"}, false},
+		{f1.Files[0].Digest, []string{"churn", "fraud-1"}, true},
+		{ch.Files[0].Digest, []string{"fraud-*"}, false},
+		{ch.Files[0].Digest, []string{"*"}, true},
+		{f1.Files[0].Digest, []string{}, false},
+		{gone.Files[0].Digest, nil, false}, // only a deleted model refers to it
+		{cairn.DigestOf([]byte("nobody's")), nil, false},
+	} {
+		got, err := s.BlobInScopes(ctx, tc.d, tc.scopes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("BlobInScopes(%s, %q) = %v, want %v", tc.d, tc.scopes, got, tc.want)
+		}
+	}
+	// A rename keeps the pairs: the model's row id does not change.
+	update(t, s, func(tx cairn.Tx) error { return tx.RenameModel(ctx, "fraud-1", "legacy-1", at(10)) })
+	if ok, _ := s.BlobInScopes(ctx, f1.Files[0].Digest, []string{"legacy-*"}); !ok {
+		t.Error("after a rename the blob is not found under the new name")
+	}
+	if ok, _ := s.BlobInScopes(ctx, f1.Files[0].Digest, []string{"fraud-*"}); ok {
+		t.Error("after a rename the blob is still found under the old name")
 	}
 }
