@@ -19,6 +19,14 @@ func (c *Client) ListVersions(ctx context.Context, model string, req ListRequest
 	return &page, err
 }
 
+// SearchVersions lists versions across every model the caller may read,
+// e.g. with the filter "metrics.auc > 0.9 AND tags.team = 'fraud'".
+func (c *Client) SearchVersions(ctx context.Context, req ListRequest) (*cairn.VersionPage, error) {
+	var page cairn.VersionPage
+	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("versions"), query: listQuery(req), out: &page})
+	return &page, err
+}
+
 // CreateVersion registers a pending version from a manifest (creating the
 // model if needed) and returns it with the digests the server lacks.
 // Existing is set when the push repeats the model's latest version. Most

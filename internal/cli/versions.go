@@ -35,15 +35,19 @@ func (a *app) versionsCommand() *cobra.Command {
 func (a *app) versionsListCommand() *cobra.Command {
 	var l listFlags
 	c := &cobra.Command{
-		Use:   "list MODEL",
-		Short: "List the versions of a model, newest first",
+		Use:   "list [MODEL]",
+		Short: "List the versions of a model, newest first; without MODEL, search every model",
 		Example: `  cairn versions list churn
-  cairn versions list churn --filter "metrics.auc > 0.9 AND tags.stage = 'prod'" --order-by "metrics.auc DESC"`,
-		Args: exactArgs("MODEL"),
+  cairn versions list churn --filter "metrics.auc > 0.9 AND tags.stage = 'prod'" --order-by "metrics.auc DESC"
+  cairn versions list --filter "framework = 'sklearn' AND metrics.auc > 0.9"`,
+		Args: rangeArgs(0, "MODEL"),
 		RunE: func(c *cobra.Command, args []string) error {
-			model, err := parseModelName(c, args[0])
-			if err != nil {
-				return err
+			model := ""
+			if len(args) == 1 {
+				var err error
+				if model, err = parseModelName(c, args[0]); err != nil {
+					return err
+				}
 			}
 			cl, err := a.client(c)
 			if err != nil {
@@ -52,7 +56,11 @@ func (a *app) versionsListCommand() *cobra.Command {
 			req := l.request()
 			items, next, err := collect(&l, func(tok string) ([]*cairn.Version, string, error) {
 				req.PageToken = tok
-				p, err := cl.ListVersions(c.Context(), model, req)
+				list := func() (*cairn.VersionPage, error) { return cl.SearchVersions(c.Context(), req) }
+				if model != "" {
+					list = func() (*cairn.VersionPage, error) { return cl.ListVersions(c.Context(), model, req) }
+				}
+				p, err := list()
 				if err != nil {
 					return nil, "", err
 				}

@@ -105,6 +105,7 @@ func (s *Server) routeTable() []route {
 
 		// Versions.
 		{Method: "GET", Path: versions, ID: "listVersions", Summary: "List a model's versions, newest first", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
+		{Method: "GET", Path: apiPrefix + "/versions", ID: "searchVersions", Summary: "Search versions across every model the caller may read (filter on name, metrics, tags, …)", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
 		{Method: "POST", Path: versions, ID: "createVersion", Summary: "Create a version from a manifest (201), or return the identical latest one (200); lists the blobs to upload", Body: cairn.VersionSpec{}, Status: created, AltStatus: ok, Resp: registry.CreateVersionResult{}, handler: s.createVersion},
 		{Method: "GET", Path: version, ID: "getVersion", Summary: "Get a version (3 or v3)", Status: ok, Resp: cairn.Version{}, handler: s.getVersion},
 		{Method: "PATCH", Path: version, ID: "updateVersion", Summary: "Change a version's description and tags; every other field is fixed", Body: registry.VersionUpdate{}, Status: ok, Resp: cairn.Version{}, handler: s.updateVersion},

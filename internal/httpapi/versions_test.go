@@ -261,3 +261,40 @@ func TestResolve(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchVersionsAcrossModels: GET /api/v1/versions filters over every
+// model, pages, and refuses what the filter grammar refuses.
+func TestSearchVersionsAcrossModels(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	for i, m := range []string{"churn", "fraud", "churn-eu"} {
+		for j := 0; j < 3; j++ {
+			auc := 0.80 + 0.05*float64(j)
+			pushBytes(t, e, m, map[string]string{"w": m + strings.Repeat("x", i*3+j)}, cairn.VersionSpec{
+				Metrics: map[string]float64{"auc": auc}, Tags: map[string]string{"team": map[bool]string{true: "fraud", false: "growth"}[m == "fraud"]},
+			})
+		}
+	}
+	var got []string
+	req := registry.ListRequest{Filter: "metrics.auc > 0.84 AND tags.team = 'growth'", PageSize: 2}
+	for {
+		page, err := e.Client.SearchVersions(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range page.Items {
+			got = append(got, v.Ref())
+		}
+		if page.NextToken == "" {
+			break
+		}
+		req.PageToken = page.NextToken
+	}
+	want := "churn@v3 churn@v2 churn-eu@v3 churn-eu@v2"
+	if strings.Join(got, " ") != want {
+		t.Errorf("search = %v, want %s", got, want)
+	}
+	_, err := e.Client.SearchVersions(ctx, registry.ListRequest{Filter: "nonsense.field = 1"})
+	wantCode(t, err, cairn.EINVALID)
+}

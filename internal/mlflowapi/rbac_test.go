@@ -54,6 +54,7 @@ var nativeRules = map[string]rule{
 	"GET /metrics":                {access: public},
 	"GET /api/v1/openapi.json":    {access: public},
 	"GET /api/v1/models":          {access: listing},
+	"GET /api/v1/versions":        {access: listing},
 	"POST /api/v1/models":         {access: onModel, need: cairn.RoleWriter, body: `{"name":"m"}`},
 	"GET /api/v1/models/{name}":   {access: onModel, need: cairn.RoleReader},
 	"PATCH /api/v1/models/{name}": {access: onModel, need: cairn.RoleWriter, body: `{"description":"d"}`},
