@@ -22,7 +22,7 @@ func (db *DB) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, 
 func (t *tx) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, error) {
 	a := cairn.Alias{}
 	var at int64
-	err := t.tx.QueryRowContext(ctx, getAliasSQL, model, alias).
+	err := t.queryRow(ctx, getAliasSQL, model, alias).
 		Scan(&a.Model, &a.Name, &a.Version, &a.UpdatedBy, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
@@ -44,13 +44,13 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 		return err
 	}
 	if m.To == 0 {
-		res, err := t.tx.ExecContext(ctx, `DELETE FROM aliases WHERE model_id = ? AND name = ?`, modelID, m.Alias)
+		res, err := t.exec(ctx, `DELETE FROM aliases WHERE model_id = ? AND name = ?`, modelID, m.Alias)
 		if err := expectOne(res, err, "alias %s@%s", m.Model, m.Alias); err != nil {
 			return err
 		}
 	} else {
 		var one int
-		err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE model_id = ? AND number = ?`,
+		err := t.queryRow(ctx, `SELECT 1 FROM versions WHERE model_id = ? AND number = ?`,
 			modelID, m.To).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(m.Model, m.To))
@@ -58,7 +58,7 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 		if err != nil {
 			return translate(err, "move alias %s@%s", m.Model, m.Alias)
 		}
-		_, err = t.tx.ExecContext(ctx, `INSERT INTO aliases (model_id, name, version, updated_by, updated_at)
+		_, err = t.exec(ctx, `INSERT INTO aliases (model_id, name, version, updated_by, updated_at)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (model_id, name) DO UPDATE
 			SET version = excluded.version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
@@ -67,7 +67,7 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 			return translate(err, "move alias %s@%s", m.Model, m.Alias)
 		}
 	}
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO alias_history
+	err = t.queryRow(ctx, `INSERT INTO alias_history
 		(model_id, alias, from_version, to_version, actor, at, request_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 		modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID).Scan(&m.Seq)
@@ -109,7 +109,7 @@ func (t *tx) AliasHistory(ctx context.Context, model, alias string, page cairn.P
 	}
 	query += ` ORDER BY seq DESC LIMIT ?`
 	args = append(args, size+1)
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, "list alias history of %q", model)
 	}

@@ -14,7 +14,7 @@ import (
 // back and sequences stay gap-free in commit order.
 func (t *tx) nextSeq(ctx context.Context, name string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(ctx,
+	err := t.queryRow(ctx,
 		`UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value`, name).Scan(&n)
 	if err != nil {
 		return 0, translate(err, "next %s sequence number", name)
@@ -33,7 +33,7 @@ func (t *tx) AppendAudit(ctx context.Context, e *cairn.AuditEntry) error {
 	}
 	prev := ""
 	if seq > 1 {
-		err := t.tx.QueryRowContext(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, seq-1).Scan(&prev)
+		err := t.queryRow(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, seq-1).Scan(&prev)
 		if errors.Is(err, sql.ErrNoRows) {
 			return cairn.Errorf(cairn.EINTERNAL, "audit log: entry %d is missing; the chain is broken", seq-1)
 		}
@@ -45,7 +45,7 @@ func (t *tx) AppendAudit(ctx context.Context, e *cairn.AuditEntry) error {
 	e.Time = cairn.Timestamp(e.Time)
 	e.PrevHash = prev
 	e.Hash = e.ComputeHash(prev)
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO audit_log
+	_, err = t.exec(ctx, `INSERT INTO audit_log
 		(seq, at, actor, actor_verified, action, target, before, after, request_id, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, micros(e.Time), e.Actor, boolInt(e.ActorVerified), e.Action, e.Target,
@@ -88,7 +88,7 @@ func (t *tx) ListAudit(ctx context.Context, q cairn.AuditQuery) ([]*cairn.AuditE
 		args = append(args, micros(q.Until))
 	}
 	args = append(args, limit(q.Limit))
-	rows, err := t.tx.QueryContext(ctx, `SELECT seq, at, actor, actor_verified, action, target,
+	rows, err := t.query(ctx, `SELECT seq, at, actor, actor_verified, action, target,
 		before, after, request_id, prev_hash, hash
 		FROM audit_log WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`, args...)
 	if err != nil {
@@ -125,7 +125,7 @@ func (t *tx) AppendEvent(ctx context.Context, ev *cairn.Event) error {
 	}
 	ev.Seq = seq
 	ev.Time = cairn.Timestamp(ev.Time)
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
+	_, err = t.exec(ctx, `INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.Seq, ev.ID, ev.Type, micros(ev.Time), ev.Actor, ev.Model, ev.Alias, string(ev.Payload))
 	if isUnique(err) {
@@ -141,7 +141,7 @@ func (db *DB) ListEvents(ctx context.Context, after int64, n int) ([]*cairn.Even
 }
 
 func (t *tx) ListEvents(ctx context.Context, after int64, n int) ([]*cairn.Event, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT seq, id, type, at, actor, model, alias, payload
+	rows, err := t.query(ctx, `SELECT seq, id, type, at, actor, model, alias, payload
 		FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit(n))
 	if err != nil {
 		return nil, translate(err, "list events")

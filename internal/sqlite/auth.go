@@ -34,7 +34,7 @@ func (db *DB) GetUser(ctx context.Context, name string) (*cairn.User, error) {
 }
 
 func (t *tx) GetUser(ctx context.Context, name string) (*cairn.User, error) {
-	u, err := scanUser(t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "user %q not found", name)
 	}
@@ -61,7 +61,7 @@ func (t *tx) ListUsers(ctx context.Context, p cairn.Page) (*cairn.UserPage, erro
 	if err != nil {
 		return nil, err
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name LIMIT ? OFFSET ?`, size+1, offset)
+	rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users ORDER BY name LIMIT ? OFFSET ?`, size+1, offset)
 	if err != nil {
 		return nil, translate(err, "list users")
 	}
@@ -103,7 +103,7 @@ func (t *tx) ListUsers(ctx context.Context, p cairn.Page) (*cairn.UserPage, erro
 
 // CreateUser inserts u; ECONFLICT if the name is taken.
 func (t *tx) CreateUser(ctx context.Context, u *cairn.User) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.Name, string(u.Kind), u.PasswordHash, boolInt(u.Disabled), u.CreatedBy, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "user %q already exists", u.Name)
@@ -113,7 +113,7 @@ func (t *tx) CreateUser(ctx context.Context, u *cairn.User) error {
 
 // UpdateUser writes u's kind, password hash, disabled flag and updated_at.
 func (t *tx) UpdateUser(ctx context.Context, u *cairn.User) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE users SET kind = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE name = ?`,
+	res, err := t.exec(ctx, `UPDATE users SET kind = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE name = ?`,
 		string(u.Kind), u.PasswordHash, boolInt(u.Disabled), micros(u.UpdatedAt), u.Name)
 	return expectOne(res, err, "user %q", u.Name)
 }
@@ -121,7 +121,7 @@ func (t *tx) UpdateUser(ctx context.Context, u *cairn.User) error {
 // DeleteUser deletes a user; its tokens and bindings go with it (ON
 // DELETE CASCADE).
 func (t *tx) DeleteUser(ctx context.Context, name string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+	res, err := t.exec(ctx, `DELETE FROM users WHERE name = ?`, name)
 	return expectOne(res, err, "user %q", name)
 }
 
@@ -147,7 +147,7 @@ func (db *DB) GetTokenByHash(ctx context.Context, hash string) (*cairn.Token, er
 }
 
 func (t *tx) GetTokenByHash(ctx context.Context, hash string) (*cairn.Token, error) {
-	tk, err := scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
+	tk, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "token not found")
 	}
@@ -167,7 +167,7 @@ func (t *tx) ListTokens(ctx context.Context, user string) ([]*cairn.Token, error
 	if user != "" {
 		q, args = `SELECT `+tokenColumns+` FROM tokens WHERE user_name = ? ORDER BY created_at, id`, []any{user}
 	}
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, translate(err, "list tokens")
 	}
@@ -185,7 +185,7 @@ func (t *tx) ListTokens(ctx context.Context, user string) ([]*cairn.Token, error
 
 // CreateToken inserts tk as given.
 func (t *tx) CreateToken(ctx context.Context, tk *cairn.Token) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tk.ID, tk.User, tk.Name, tk.Hash, tk.CreatedBy, micros(tk.CreatedAt),
 		nullMicros(tk.ExpiresAt), nullMicros(tk.LastUsedAt), nullMicros(tk.RevokedAt))
 	switch {
@@ -199,14 +199,14 @@ func (t *tx) CreateToken(ctx context.Context, tk *cairn.Token) error {
 
 // RevokeToken marks a user's token revoked, keeping an earlier revocation.
 func (t *tx) RevokeToken(ctx context.Context, user, id string, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_name = ?`,
+	res, err := t.exec(ctx, `UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND user_name = ?`,
 		micros(at), id, user)
 	return expectOne(res, err, "token %q of user %q", id, user)
 }
 
 // TouchToken records a use of a token at most once per interval.
 func (t *tx) TouchToken(ctx context.Context, id string, at time.Time, every time.Duration) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE tokens SET last_used_at = ?
+	_, err := t.exec(ctx, `UPDATE tokens SET last_used_at = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
 		micros(at), id, micros(at.Add(-every)))
 	return translate(err, "touch token %q", id)
@@ -225,7 +225,7 @@ func (t *tx) ListRoleBindings(ctx context.Context, principal string) ([]cairn.Ro
 }
 
 func (t *tx) roleBindings(ctx context.Context, where string, args ...any) ([]cairn.RoleBinding, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT principal, role, scope, created_by, created_at FROM role_bindings `+
+	rows, err := t.query(ctx, `SELECT principal, role, scope, created_by, created_at FROM role_bindings `+
 		where+` ORDER BY principal, role, scope`, args...)
 	if err != nil {
 		return nil, translate(err, "list role bindings")
@@ -248,7 +248,7 @@ func (t *tx) roleBindings(ctx context.Context, where string, args ...any) ([]cai
 
 // GrantRole inserts a binding as given.
 func (t *tx) GrantRole(ctx context.Context, b *cairn.RoleBinding) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO role_bindings (principal, role, scope, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO role_bindings (principal, role, scope, created_by, created_at) VALUES (?, ?, ?, ?, ?)`,
 		b.Principal, string(b.Role), b.Scope, b.CreatedBy, micros(b.CreatedAt))
 	switch {
 	case isUnique(err):
@@ -261,7 +261,7 @@ func (t *tx) GrantRole(ctx context.Context, b *cairn.RoleBinding) error {
 
 // RevokeRole deletes a binding.
 func (t *tx) RevokeRole(ctx context.Context, principal string, role cairn.Role, scope string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM role_bindings WHERE principal = ? AND role = ? AND scope = ?`,
+	res, err := t.exec(ctx, `DELETE FROM role_bindings WHERE principal = ? AND role = ? AND scope = ?`,
 		principal, string(role), scope)
 	return expectOne(res, err, "%s binding of %q on %q", role, principal, scope)
 }
@@ -287,6 +287,6 @@ func (t *tx) BlobInScopes(ctx context.Context, d cairn.Digest, scopes []string) 
 		args = append(args, c.Args[:c.WhereArgs]...)
 	}
 	var ok bool
-	err := t.tx.QueryRowContext(ctx, q+`)`, args...).Scan(&ok)
+	err := t.queryRow(ctx, q+`)`, args...).Scan(&ok)
 	return ok, translate(err, "look up the models of blob %s", d)
 }

@@ -29,6 +29,8 @@ type DB struct {
 	// read has several query_only connections; in WAL mode readers see the
 	// last committed state and never block the writer or each other.
 	read *sql.DB
+
+	writeStmts, readStmts *stmtCache
 }
 
 var _ cairn.Store = (*DB)(nil)
@@ -115,11 +117,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, translate(err, "sqlite: open %s", path)
 	}
-	return &DB{write: write, read: read}, nil
+	return &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}, nil
 }
 
 // Close closes the database. Transactions in progress are rolled back.
 func (db *DB) Close() error {
+	db.readStmts.close()
+	db.writeStmts.close()
 	rerr := db.read.Close()
 	werr := db.write.Close()
 	if werr != nil {
@@ -149,7 +153,7 @@ func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) error {
 			_ = sqltx.Rollback()
 		}
 	}()
-	if err := fn(&tx{tx: sqltx}); err != nil {
+	if err := fn(&tx{tx: sqltx, stmts: db.writeStmts}); err != nil {
 		done = true
 		_ = sqltx.Rollback()
 		return err
@@ -175,13 +179,14 @@ func view[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error
 		return zero, translate(err, "begin read transaction")
 	}
 	defer sqltx.Rollback() //nolint:errcheck // read-only: nothing to lose
-	return fn(&tx{tx: sqltx})
+	return fn(&tx{tx: sqltx, stmts: db.readStmts})
 }
 
 // tx is a transaction, read-write inside Update and read-only inside view.
 // Its methods hold all the SQL; DB's read methods wrap them in view.
 type tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *stmtCache // nil: run statements unprepared
 }
 
 var _ cairn.Tx = (*tx)(nil)

@@ -36,7 +36,7 @@ func (t *tx) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Di
 		}
 		args = append(args, args...)
 		in := placeholders(len(chunk))
-		rows, err := t.tx.QueryContext(ctx, `
+		rows, err := t.query(ctx, `
 			SELECT digest FROM blob_refs WHERE digest IN (`+in+`)
 			UNION
 			SELECT digest FROM uploads WHERE digest IN (`+in+`)`, args...)
@@ -69,7 +69,7 @@ func (t *tx) LockBlobRefs(ctx context.Context) error { return ctx.Err() }
 // an expired lease or the holder's own.
 func (t *tx) AcquireLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
 	var got string
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+	err := t.queryRow(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
 		RETURNING holder`, name, holder, micros(until), micros(now)).Scan(&got)
@@ -83,7 +83,7 @@ func (t *tx) AcquireLease(ctx context.Context, name, holder string, now, until t
 }
 
 func (t *tx) ReleaseLease(ctx context.Context, name, holder string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
 		return translate(err, "release lease %q", name)
 	}
 	return nil

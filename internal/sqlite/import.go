@@ -33,7 +33,7 @@ func (db *DB) ExportRuns(ctx context.Context, page cairn.Page) (*cairn.RunPage, 
 		after = c.s
 	}
 	return view(ctx, db, func(t *tx) (*cairn.RunPage, error) {
-		rows, err := t.tx.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
+		rows, err := t.query(ctx, `SELECT `+runColumns+` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
 			after, size+1)
 		if err != nil {
 			return nil, translate(err, "export runs")
@@ -71,7 +71,7 @@ func (db *DB) ExportEdges(ctx context.Context, page cairn.Page) (*cairn.EdgePage
 		after = c.n
 	}
 	return view(ctx, db, func(t *tx) (*cairn.EdgePage, error) {
-		rows, err := t.tx.QueryContext(ctx, `SELECT e.id, fm.name, fv.number, e.from_run_id,
+		rows, err := t.query(ctx, `SELECT e.id, fm.name, fv.number, e.from_run_id,
 			tm.name, tv.number, e.to_run_id, e.type, e.created_by, e.created_at
 			FROM lineage_edges e
 			LEFT JOIN versions fv ON fv.id = e.from_version_id
@@ -119,7 +119,7 @@ func (t *tx) ImportModel(ctx context.Context, m *cairn.Model) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO models
+	_, err = t.exec(ctx, `INSERT INTO models
 		(name, kind, description, tags, latest_version, archived, created_by, created_at, updated_at, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Name, string(m.Kind), m.Description, tags, m.LatestVersion, boolInt(m.Archived), m.CreatedBy,
@@ -134,7 +134,7 @@ func (t *tx) ImportModel(ctx context.Context, m *cairn.Model) error {
 // version does not exist, ECONFLICT if the alias exists.
 func (t *tx) ImportAlias(ctx context.Context, a *cairn.Alias) error {
 	var modelID int64
-	err := t.tx.QueryRowContext(ctx, `SELECT v.model_id`+versionFrom+` WHERE m.name = ? AND v.number = ?`,
+	err := t.queryRow(ctx, `SELECT v.model_id`+versionFrom+` WHERE m.name = ? AND v.number = ?`,
 		a.Model, a.Version).Scan(&modelID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cairn.Errorf(cairn.ENOTFOUND, "cannot import alias %s@%s: version %s not found",
@@ -143,7 +143,7 @@ func (t *tx) ImportAlias(ctx context.Context, a *cairn.Alias) error {
 	if err != nil {
 		return translate(err, "import alias %s@%s", a.Model, a.Name)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO aliases (model_id, name, version, updated_by, updated_at)
+	_, err = t.exec(ctx, `INSERT INTO aliases (model_id, name, version, updated_by, updated_at)
 		VALUES (?, ?, ?, ?, ?)`, modelID, a.Name, a.Version, a.UpdatedBy, micros(a.UpdatedAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "alias %s@%s already exists", a.Model, a.Name)
@@ -163,7 +163,7 @@ func (t *tx) ImportAliasMove(ctx context.Context, m *cairn.AliasMove) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO alias_history
+	_, err = t.exec(ctx, `INSERT INTO alias_history
 		(seq, model_id, alias, from_version, to_version, actor, at, request_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.Seq, modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID)
@@ -180,7 +180,7 @@ func (t *tx) ImportRun(ctx context.Context, r *cairn.Run, history []cairn.Metric
 		return err
 	}
 	for _, p := range history {
-		if _, err := t.tx.ExecContext(ctx,
+		if _, err := t.exec(ctx,
 			`INSERT INTO run_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)`,
 			r.ID, p.Key, p.Value, micros(p.Timestamp), p.Step); err != nil {
 			return translate(err, "import metric %q of run %q", p.Key, r.ID)
@@ -192,7 +192,7 @@ func (t *tx) ImportRun(ctx context.Context, r *cairn.Run, history []cairn.Metric
 // counter returns the current value of a row of the counters table.
 func (t *tx) counter(ctx context.Context, name string) (int64, error) {
 	var n int64
-	if err := t.tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = ?`, name).Scan(&n); err != nil {
+	if err := t.queryRow(ctx, `SELECT value FROM counters WHERE name = ?`, name).Scan(&n); err != nil {
 		return 0, translate(err, "read the %s counter", name)
 	}
 	return n, nil
@@ -208,7 +208,7 @@ func (t *tx) ImportAudit(ctx context.Context, e *cairn.AuditEntry) error {
 	}
 	if e.Seq >= 1 && e.Seq <= last {
 		var hash string
-		if err := t.tx.QueryRowContext(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, e.Seq).Scan(&hash); err != nil {
+		if err := t.queryRow(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, e.Seq).Scan(&hash); err != nil {
 			return translate(err, "read audit entry %d", e.Seq)
 		}
 		if hash != e.Hash {
@@ -219,7 +219,7 @@ func (t *tx) ImportAudit(ctx context.Context, e *cairn.AuditEntry) error {
 	}
 	prev := ""
 	if last > 0 {
-		err := t.tx.QueryRowContext(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, last).Scan(&prev)
+		err := t.queryRow(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, last).Scan(&prev)
 		if errors.Is(err, sql.ErrNoRows) {
 			return cairn.Errorf(cairn.EINTERNAL, "audit log: entry %d is missing; the chain is broken", last)
 		}
@@ -230,14 +230,14 @@ func (t *tx) ImportAudit(ctx context.Context, e *cairn.AuditEntry) error {
 	if err := e.Follows(last, prev); err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO audit_log
+	if _, err := t.exec(ctx, `INSERT INTO audit_log
 		(seq, at, actor, actor_verified, action, target, before, after, request_id, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, micros(e.Time), e.Actor, boolInt(e.ActorVerified), e.Action, e.Target,
 		nullBytes(e.Before), nullBytes(e.After), e.RequestID, e.PrevHash, e.Hash); err != nil {
 		return translate(err, "import audit entry %d", e.Seq)
 	}
-	_, err = t.tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'audit'`, e.Seq)
+	_, err = t.exec(ctx, `UPDATE counters SET value = ? WHERE name = 'audit'`, e.Seq)
 	return translate(err, "move the audit counter to %d", e.Seq)
 }
 
@@ -254,7 +254,7 @@ func (t *tx) ImportEvent(ctx context.Context, ev *cairn.Event) error {
 	if ev.Seq != last+1 {
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "event %d does not follow event %d", ev.Seq, last)
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
+	_, err = t.exec(ctx, `INSERT INTO events (seq, id, type, at, actor, model, alias, payload)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		ev.Seq, ev.ID, ev.Type, micros(ev.Time), ev.Actor, ev.Model, ev.Alias, string(ev.Payload))
 	if isUnique(err) {
@@ -263,6 +263,6 @@ func (t *tx) ImportEvent(ctx context.Context, ev *cairn.Event) error {
 	if err != nil {
 		return translate(err, "import event %d", ev.Seq)
 	}
-	_, err = t.tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'event'`, ev.Seq)
+	_, err = t.exec(ctx, `UPDATE counters SET value = ? WHERE name = 'event'`, ev.Seq)
 	return translate(err, "move the event counter to %d", ev.Seq)
 }

@@ -30,7 +30,7 @@ func (t *tx) resolveNode(ctx context.Context, n cairn.Node) (nodeKey, error) {
 		return nodeKey{versionID: sql.NullInt64{Int64: id, Valid: true}}, nil
 	case cairn.NodeRun:
 		var one int
-		err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, n.RunID).Scan(&one)
+		err := t.queryRow(ctx, `SELECT 1 FROM runs WHERE id = ?`, n.RunID).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nodeKey{}, cairn.Errorf(cairn.ENOTFOUND, "run %q not found", n.RunID)
 		}
@@ -57,7 +57,7 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 		if e.Type == "" {
 			return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s has no type", e.From, e.To)
 		}
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO lineage_edges
+		if _, err := t.exec(ctx, `INSERT INTO lineage_edges
 			(from_version_id, from_run_id, to_version_id, to_run_id, type, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 			from.versionID, from.runID, to.versionID, to.runID, string(e.Type), e.CreatedBy, micros(e.CreatedAt)); err != nil {
@@ -131,7 +131,7 @@ func (t *tx) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, dep
 	} else {
 		query, start = lineageQuery(dir, "run_id"), key.runID.String
 	}
-	rows, err := t.tx.QueryContext(ctx, query, start, depth, depth)
+	rows, err := t.query(ctx, query, start, depth, depth)
 	if err != nil {
 		return nil, translate(err, "query lineage of %s", n)
 	}

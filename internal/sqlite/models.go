@@ -62,7 +62,7 @@ func scanModel(s scanner) (int64, *cairn.Model, error) {
 // modelID returns the row id of a model, or ENOTFOUND.
 func (t *tx) modelID(ctx context.Context, name string) (int64, error) {
 	var id int64
-	err := t.tx.QueryRowContext(ctx, `SELECT id FROM models WHERE name = ?`, name).Scan(&id)
+	err := t.queryRow(ctx, `SELECT id FROM models WHERE name = ?`, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", name)
 	}
@@ -79,7 +79,7 @@ func (db *DB) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
 }
 
 func (t *tx) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
-	id, m, err := scanModel(t.tx.QueryRowContext(ctx, getModelSQL, name))
+	id, m, err := scanModel(t.queryRow(ctx, getModelSQL, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", name)
 	}
@@ -109,7 +109,7 @@ func (t *tx) fillModelAliases(ctx context.Context, byID map[int64]*cairn.Model) 
 	for id := range byID {
 		args = append(args, id)
 	}
-	rows, err := t.tx.QueryContext(ctx, modelAliasesSQL(len(args)), args...)
+	rows, err := t.query(ctx, modelAliasesSQL(len(args)), args...)
 	if err != nil {
 		return translate(err, "list aliases")
 	}
@@ -135,7 +135,7 @@ func (t *tx) CreateModel(ctx context.Context, m *cairn.Model) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO models
+	_, err = t.exec(ctx, `INSERT INTO models
 		(name, kind, description, tags, latest_version, archived, created_by, created_at, updated_at, deleted_at)
 		VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
 		m.Name, string(m.Kind), m.Description, tags, boolInt(m.Archived), m.CreatedBy,
@@ -153,7 +153,7 @@ func (t *tx) UpdateModel(ctx context.Context, m *cairn.Model) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE models
+	res, err := t.exec(ctx, `UPDATE models
 		SET description = ?, tags = ?, archived = ?, deleted_at = ?, updated_at = ?
 		WHERE name = ?`,
 		m.Description, tags, boolInt(m.Archived), nullMicros(m.DeletedAt), micros(m.UpdatedAt), m.Name)
@@ -164,7 +164,7 @@ func (t *tx) UpdateModel(ctx context.Context, m *cairn.Model) error {
 // to the model's row id, so they follow. ECONFLICT if newName is taken,
 // ENOTFOUND if oldName does not exist.
 func (t *tx) RenameModel(ctx context.Context, oldName, newName string, at time.Time) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE models SET name = ?, updated_at = ? WHERE name = ?`,
+	res, err := t.exec(ctx, `UPDATE models SET name = ?, updated_at = ? WHERE name = ?`,
 		newName, micros(at), oldName)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "cannot rename model %q: %q already exists", oldName, newName)
@@ -195,7 +195,7 @@ func expectOne(res sql.Result, err error, what string, args ...any) error {
 // exist.
 func (t *tx) AllocateVersion(ctx context.Context, model string) (int64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(ctx,
+	err := t.queryRow(ctx,
 		`UPDATE models SET latest_version = latest_version + 1 WHERE name = ? RETURNING latest_version`,
 		model).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -236,7 +236,7 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 		where = append(where, c.Where) // "safe to AND with others"
 	}
 	args := append(append([]any(nil), c.Args...), size+1, offset)
-	rows, err := t.tx.QueryContext(ctx, listModelsSQL(where, c.OrderBy), args...)
+	rows, err := t.query(ctx, listModelsSQL(where, c.OrderBy), args...)
 	if err != nil {
 		return nil, translate(err, "list models")
 	}

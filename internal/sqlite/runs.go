@@ -46,7 +46,7 @@ func (db *DB) GetRun(ctx context.Context, id string) (*cairn.Run, error) {
 }
 
 func (t *tx) GetRun(ctx context.Context, id string) (*cairn.Run, error) {
-	r, err := scanRun(t.tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	r, err := scanRun(t.queryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "run %q not found", id)
 	}
@@ -81,7 +81,7 @@ func (t *tx) ListRuns(ctx context.Context, q cairn.RunQuery) (*cairn.RunPage, er
 	}
 	query += ` ORDER BY created_at DESC, id LIMIT ?`
 	args = append(args, size+1)
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, "list runs")
 	}
@@ -119,7 +119,7 @@ func (t *tx) CreateRun(ctx context.Context, r *cairn.Run) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
+	_, err = t.exec(ctx, `INSERT INTO runs (`+runColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.ExperimentID, r.Name, string(r.Status), micros(r.StartTime), nullMicros(r.EndTime),
 		params, metrics, tags, r.ArtifactURI, r.CreatedBy, micros(r.CreatedAt), micros(r.UpdatedAt),
@@ -137,7 +137,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE runs
+	res, err := t.exec(ctx, `UPDATE runs
 		SET name = ?, status = ?, end_time = ?, tags = ?, deleted_at = ?, updated_at = ?
 		WHERE id = ?`,
 		r.Name, string(r.Status), nullMicros(r.EndTime), tags, nullMicros(r.DeletedAt), micros(r.UpdatedAt), r.ID)
@@ -152,7 +152,7 @@ func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 // ENOTFOUND if the run does not exist.
 func (t *tx) LogRun(ctx context.Context, runID string, metrics []cairn.MetricPoint, params map[string]string) error {
 	var paramsText, metricsText string
-	err := t.tx.QueryRowContext(ctx, `SELECT params, metrics FROM runs WHERE id = ?`, runID).
+	err := t.queryRow(ctx, `SELECT params, metrics FROM runs WHERE id = ?`, runID).
 		Scan(&paramsText, &metricsText)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cairn.Errorf(cairn.ENOTFOUND, "run %q not found", runID)
@@ -176,7 +176,7 @@ func (t *tx) LogRun(ctx context.Context, runID string, metrics []cairn.MetricPoi
 	}
 	keys := map[string]bool{}
 	for _, p := range metrics {
-		if _, err := t.tx.ExecContext(ctx,
+		if _, err := t.exec(ctx,
 			`INSERT INTO run_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)`,
 			runID, p.Key, p.Value, micros(p.Timestamp), p.Step); err != nil {
 			return translate(err, "log metric %q to run %q", p.Key, runID)
@@ -185,7 +185,7 @@ func (t *tx) LogRun(ctx context.Context, runID string, metrics []cairn.MetricPoi
 	}
 	for k := range keys {
 		var v float64
-		if err := t.tx.QueryRowContext(ctx, `SELECT value FROM run_metrics WHERE run_id = ? AND key = ?
+		if err := t.queryRow(ctx, `SELECT value FROM run_metrics WHERE run_id = ? AND key = ?
 			ORDER BY step DESC, timestamp DESC, value DESC LIMIT 1`, runID, k).Scan(&v); err != nil {
 			return translate(err, "read latest metric %q of run %q", k, runID)
 		}
@@ -197,7 +197,7 @@ func (t *tx) LogRun(ctx context.Context, runID string, metrics []cairn.MetricPoi
 	if metricsText, err = encodeJSON(latest); err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `UPDATE runs SET params = ?, metrics = ? WHERE id = ?`,
+	_, err = t.exec(ctx, `UPDATE runs SET params = ?, metrics = ? WHERE id = ?`,
 		paramsText, metricsText, runID)
 	return translate(err, "log to run %q", runID)
 }
@@ -210,14 +210,14 @@ func (db *DB) MetricHistory(ctx context.Context, runID, key string) ([]cairn.Met
 
 func (t *tx) MetricHistory(ctx context.Context, runID, key string) ([]cairn.MetricPoint, error) {
 	var one int
-	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+	err := t.queryRow(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "run %q not found", runID)
 	}
 	if err != nil {
 		return nil, translate(err, "metric history of run %q", runID)
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT value, timestamp, step FROM run_metrics
+	rows, err := t.query(ctx, `SELECT value, timestamp, step FROM run_metrics
 		WHERE run_id = ? AND key = ? ORDER BY step, timestamp, rowid`, runID, key)
 	if err != nil {
 		return nil, translate(err, "metric history of run %q", runID)

@@ -14,7 +14,7 @@ const uploadColumns = `id, digest, size, backend_key, created_by, created_at, ex
 // queryUploads runs a query selecting uploadColumns and fills the uploads'
 // parts with one more query for all of them.
 func (t *tx) queryUploads(ctx context.Context, what, query string, args ...any) ([]*cairn.Upload, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, "%s", what)
 	}
@@ -45,7 +45,7 @@ func (t *tx) queryUploads(ctx context.Context, what, query string, args ...any) 
 	for i, u := range out {
 		ids[i] = u.ID
 	}
-	prows, err := t.tx.QueryContext(ctx, `SELECT upload_id, number, size, etag, digest FROM upload_parts
+	prows, err := t.query(ctx, `SELECT upload_id, number, size, etag, digest FROM upload_parts
 		WHERE upload_id IN (`+placeholders(len(ids))+`) ORDER BY upload_id, number`, ids...)
 	if err != nil {
 		return nil, translate(err, "%s: parts", what)
@@ -112,7 +112,7 @@ func (t *tx) ExpiredUploads(ctx context.Context, before time.Time, n int) ([]*ca
 // CreateUpload inserts u and any parts it already has; ECONFLICT if a
 // session with its id exists.
 func (t *tx) CreateUpload(ctx context.Context, u *cairn.Upload) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO uploads (`+uploadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, string(u.Digest), u.Size, u.BackendKey, u.CreatedBy, micros(u.CreatedAt), micros(u.ExpiresAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "upload %q already exists", u.ID)
@@ -131,7 +131,7 @@ func (t *tx) CreateUpload(ctx context.Context, u *cairn.Upload) error {
 // PutPart records a received part, replacing one with the same number;
 // ENOTFOUND if the upload does not exist.
 func (t *tx) PutPart(ctx context.Context, uploadID string, p cairn.Part) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO upload_parts (upload_id, number, size, etag, digest)
+	_, err := t.exec(ctx, `INSERT INTO upload_parts (upload_id, number, size, etag, digest)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (upload_id, number) DO UPDATE
 		SET size = excluded.size, etag = excluded.etag, digest = excluded.digest`,
@@ -145,7 +145,7 @@ func (t *tx) PutPart(ctx context.Context, uploadID string, p cairn.Part) error {
 // DeleteUpload deletes a session and, by cascade, its parts; ENOTFOUND if
 // there is none.
 func (t *tx) DeleteUpload(ctx context.Context, id string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	res, err := t.exec(ctx, `DELETE FROM uploads WHERE id = ?`, id)
 	return expectOne(res, err, "upload %q", id)
 }
 
@@ -161,7 +161,7 @@ func (db *DB) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error
 }
 
 func (t *tx) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error) error {
-	rows, err := t.tx.QueryContext(ctx, `
+	rows, err := t.query(ctx, `
 		SELECT digest FROM versions
 		UNION
 		SELECT json_extract(f.value, '$.digest') FROM versions v, json_each(v.files) f
@@ -196,7 +196,7 @@ func (t *tx) GetIdempotency(ctx context.Context, key string) (*cairn.IdempotentR
 		r  cairn.IdempotentResponse
 		at int64
 	)
-	err := t.tx.QueryRowContext(ctx, `SELECT key, request_hash, status, body, created_at
+	err := t.queryRow(ctx, `SELECT key, request_hash, status, body, created_at
 		FROM idempotency_keys WHERE key = ?`, key).Scan(&r.Key, &r.RequestHash, &r.Status, &r.Body, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "idempotency key %q not found", key)
@@ -218,7 +218,7 @@ func (t *tx) PutIdempotency(ctx context.Context, r *cairn.IdempotentResponse) er
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, request_hash, status, body, created_at)
+	_, err := t.exec(ctx, `INSERT INTO idempotency_keys (key, request_hash, status, body, created_at)
 		VALUES (?, ?, ?, ?, ?)`, r.Key, r.RequestHash, r.Status, body, micros(r.CreatedAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "idempotency key %q already used", r.Key)

@@ -110,7 +110,7 @@ type versionRow struct {
 // queryVersions runs a query selecting versionColumns and fills the
 // versions' aliases with one more query for all of them.
 func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
-	rows, err := t.tx.QueryContext(ctx, query, args...)
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, "%s", what)
 	}
@@ -150,7 +150,7 @@ func (t *tx) fillVersionAliases(ctx context.Context, vs []versionRow) error {
 		byKey[k] = r.v
 		args = append(args, r.modelID, r.v.Number)
 	}
-	rows, err := t.tx.QueryContext(ctx, versionAliasesSQL(len(byKey)), args...)
+	rows, err := t.query(ctx, versionAliasesSQL(len(byKey)), args...)
 	if err != nil {
 		return translate(err, "list aliases of versions")
 	}
@@ -312,7 +312,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		}
 		cols[name] = s
 	}
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO versions (model_id, number, status, status_message,
+	res, err := t.exec(ctx, `INSERT INTO versions (model_id, number, status, status_message,
 		digest, size, files, run_id, source, source_code_version,
 		training_dataset, validation_dataset, metrics, params, signature,
 		dependencies, framework, trained_by, derived_from, inputs,
@@ -357,7 +357,7 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE versions
+	res, err := t.exec(ctx, `UPDATE versions
 		SET tags = ?, description = ?, status = ?, status_message = ?, archived = ?,
 		    stage = ?, deleted_at = ?, updated_at = ?
 		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
@@ -369,7 +369,7 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 // versionID returns the row id of a version, or ENOTFOUND.
 func (t *tx) versionID(ctx context.Context, model string, number int64) (int64, error) {
 	var id int64
-	err := t.tx.QueryRowContext(ctx,
+	err := t.queryRow(ctx,
 		`SELECT v.id`+versionFrom+` WHERE m.name = ? AND v.number = ?`, model, number).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))

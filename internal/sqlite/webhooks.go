@@ -37,7 +37,7 @@ func (db *DB) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, error)
 }
 
 func (t *tx) GetWebhook(ctx context.Context, id string) (*cairn.Webhook, error) {
-	w, err := scanWebhook(t.tx.QueryRowContext(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
+	w, err := scanWebhook(t.queryRow(ctx, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "webhook %q not found", id)
 	}
@@ -53,7 +53,7 @@ func (db *DB) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
 }
 
 func (t *tx) ListWebhooks(ctx context.Context) ([]*cairn.Webhook, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, id`)
+	rows, err := t.query(ctx, `SELECT `+webhookColumns+` FROM webhooks ORDER BY created_at, id`)
 	if err != nil {
 		return nil, translate(err, "list webhooks")
 	}
@@ -75,7 +75,7 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "webhook %q already exists", w.ID)
@@ -83,7 +83,7 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return translate(err, "create webhook")
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO webhook_state (webhook_id, cursor)
+	_, err = t.exec(ctx, `INSERT INTO webhook_state (webhook_id, cursor)
 		SELECT ?, value FROM counters WHERE name = 'event'`, w.ID)
 	return translate(err, "create webhook state")
 }
@@ -94,7 +94,7 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE webhooks SET url = ?, secret = ?, event_types = ?, model = ?, alias = ?,
+	res, err := t.exec(ctx, `UPDATE webhooks SET url = ?, secret = ?, event_types = ?, model = ?, alias = ?,
 		description = ?, active = ?, updated_at = ? WHERE id = ?`,
 		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), micros(w.UpdatedAt), w.ID)
 	return t.webhookAffected(res, err, "webhook %q not found", w.ID)
@@ -102,7 +102,7 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 
 // DeleteWebhook deletes a subscription and everything about its delivery.
 func (t *tx) DeleteWebhook(ctx context.Context, id string) error {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
+	res, err := t.exec(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
 	return t.webhookAffected(res, err, "webhook %q not found", id)
 }
 
@@ -129,7 +129,7 @@ func (db *DB) GetWebhookState(ctx context.Context, id string) (*cairn.WebhookSta
 func (t *tx) GetWebhookState(ctx context.Context, id string) (*cairn.WebhookState, error) {
 	st := cairn.WebhookState{WebhookID: id}
 	var first, next int64
-	err := t.tx.QueryRowContext(ctx, `SELECT cursor, head_seq, attempts, first_attempt, next_attempt
+	err := t.queryRow(ctx, `SELECT cursor, head_seq, attempts, first_attempt, next_attempt
 		FROM webhook_state WHERE webhook_id = ?`, id).Scan(&st.Cursor, &st.HeadSeq, &st.Attempts, &first, &next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "webhook %q not found", id)
@@ -143,7 +143,7 @@ func (t *tx) GetWebhookState(ctx context.Context, id string) (*cairn.WebhookStat
 
 // PutWebhookState writes a subscription's delivery state; ENOTFOUND.
 func (t *tx) PutWebhookState(ctx context.Context, st *cairn.WebhookState) error {
-	res, err := t.tx.ExecContext(ctx, `UPDATE webhook_state SET cursor = ?, head_seq = ?, attempts = ?,
+	res, err := t.exec(ctx, `UPDATE webhook_state SET cursor = ?, head_seq = ?, attempts = ?,
 		first_attempt = ?, next_attempt = ? WHERE webhook_id = ?`,
 		st.Cursor, st.HeadSeq, st.Attempts, toZeroMicros(st.FirstAttempt), toZeroMicros(st.NextAttempt), st.WebhookID)
 	return t.webhookAffected(res, err, "webhook %q not found", st.WebhookID)
@@ -167,7 +167,7 @@ func toZeroMicros(t time.Time) int64 {
 // AppendDelivery records an attempt and fills d.ID.
 func (t *tx) AppendDelivery(ctx context.Context, d *cairn.Delivery) error {
 	d.Time = cairn.Timestamp(d.Time)
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_seq, event_id, event_type,
+	err := t.queryRow(ctx, `INSERT INTO webhook_deliveries (webhook_id, event_seq, event_id, event_type,
 		attempt, redelivery, at, outcome, status_code, latency_ms, response, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.WebhookID, d.EventSeq, d.EventID, d.EventType, d.Attempt, boolInt(d.Redelivery), micros(d.Time),
@@ -188,7 +188,7 @@ func (t *tx) ListDeliveries(ctx context.Context, q cairn.DeliveryQuery) ([]*cair
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, webhook_id, event_seq, event_id, event_type, attempt, redelivery,
+	rows, err := t.query(ctx, `SELECT id, webhook_id, event_seq, event_id, event_type, attempt, redelivery,
 		at, outcome, status_code, latency_ms, response, error
 		FROM webhook_deliveries WHERE webhook_id = ? AND id < ? ORDER BY id DESC LIMIT ?`,
 		q.WebhookID, before, limit(q.Limit))
@@ -216,7 +216,7 @@ func (t *tx) ListDeliveries(ctx context.Context, q cairn.DeliveryQuery) ([]*cair
 // PutDeadLetter inserts or replaces a dead letter.
 func (t *tx) PutDeadLetter(ctx context.Context, dl *cairn.DeadLetter) error {
 	dl.DeadAt, dl.UpdatedAt = cairn.Timestamp(dl.DeadAt), cairn.Timestamp(dl.UpdatedAt)
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO webhook_dead_letters (webhook_id, event_seq, event_id, event_type,
+	_, err := t.exec(ctx, `INSERT INTO webhook_dead_letters (webhook_id, event_seq, event_id, event_type,
 		status, attempts, last_error, dead_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (webhook_id, event_seq) DO UPDATE SET event_id = excluded.event_id, event_type = excluded.event_type,
 		status = excluded.status, attempts = excluded.attempts, last_error = excluded.last_error,
@@ -234,7 +234,7 @@ func (db *DB) ListDeadLetters(ctx context.Context, webhookID, status string, n i
 }
 
 func (t *tx) ListDeadLetters(ctx context.Context, webhookID, status string, n int) ([]*cairn.DeadLetter, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT webhook_id, event_seq, event_id, event_type, status, attempts, last_error,
+	rows, err := t.query(ctx, `SELECT webhook_id, event_seq, event_id, event_type, status, attempts, last_error,
 		dead_at, updated_at FROM webhook_dead_letters WHERE webhook_id = ? AND (? = '' OR status = ?)
 		ORDER BY event_seq LIMIT ?`, webhookID, status, status, limit(n))
 	if err != nil {
