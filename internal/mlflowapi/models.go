@@ -24,13 +24,14 @@ func lookupErr(err error, name string) error {
 	return err
 }
 
-// modelName reads the required name parameter.
-func modelName(p *params) (string, error) {
-	name, err := p.required("name")
+// readModelParams reads a request's parameters and its required name.
+func (s *Server) readModelParams(w http.ResponseWriter, r *http.Request) (*params, string, error) {
+	p, err := s.readParams(w, r)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	return name, nil
+	name, err := p.required("name")
+	return p, name, err
 }
 
 // getModel returns a live model, with MLflow's message when there is none.
@@ -43,20 +44,18 @@ func (s *Server) getModel(ctx context.Context, name string) (*cairn.Model, error
 	return m, lookupErr(err, name)
 }
 
-func (s *Server) modelResponse(ctx context.Context, m *cairn.Model) (map[string]any, error) {
+// writeModel answers {"registered_model": …} with the model's latest
+// version per stage.
+func (s *Server) writeModel(ctx context.Context, w http.ResponseWriter, m *cairn.Model) error {
 	latest, err := s.latestVersions(ctx, m.Name, nil)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"registered_model": toRegisteredModel(m, latest)}, nil
-}
-
-func (s *Server) createRegisteredModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
 	if err != nil {
 		return err
 	}
-	name, err := modelName(p)
+	return writeJSON(w, map[string]any{"registered_model": toRegisteredModel(m, latest)})
+}
+
+func (s *Server) createRegisteredModel(w http.ResponseWriter, r *http.Request) error {
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -87,11 +86,7 @@ func (s *Server) createRegisteredModel(w http.ResponseWriter, r *http.Request) e
 }
 
 func (s *Server) getRegisteredModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	_, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -99,19 +94,11 @@ func (s *Server) getRegisteredModel(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	resp, err := s.modelResponse(r.Context(), m)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, resp)
+	return s.writeModel(r.Context(), w, m)
 }
 
 func (s *Server) renameRegisteredModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -129,19 +116,11 @@ func (s *Server) renameRegisteredModel(w http.ResponseWriter, r *http.Request) e
 	case err != nil:
 		return lookupErr(err, name)
 	}
-	resp, err := s.modelResponse(r.Context(), m)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, resp)
+	return s.writeModel(r.Context(), w, m)
 }
 
 func (s *Server) updateRegisteredModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -158,22 +137,14 @@ func (s *Server) updateRegisteredModel(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return lookupErr(err, name)
 	}
-	resp, err := s.modelResponse(r.Context(), m)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, resp)
+	return s.writeModel(r.Context(), w, m)
 }
 
 // deleteRegisteredModel tombstones the model after deleting its aliases:
 // MLflow deletes a model with everything in it. Its versions stay in the
 // tombstoned model, restorable with it.
 func (s *Server) deleteRegisteredModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	_, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -274,11 +245,7 @@ func parseStages(in []string) ([]cairn.Stage, error) {
 }
 
 func (s *Server) getLatestVersions(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -301,11 +268,7 @@ func (s *Server) getLatestVersions(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) setRegisteredModelTag(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -330,11 +293,7 @@ func (s *Server) setRegisteredModelTag(w http.ResponseWriter, r *http.Request) e
 }
 
 func (s *Server) deleteRegisteredModelTag(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -402,11 +361,7 @@ func equalFold(a, b string) bool {
 }
 
 func (s *Server) setAlias(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -428,11 +383,7 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
@@ -459,11 +410,7 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getModelVersionByAlias(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (s *Server) getVersion(ctx context.Context, name string, n int64) (*cairn.V
 
 // nameAndVersion reads the required name and version parameters.
 func nameAndVersion(p *params) (string, int64, error) {
-	name, err := modelName(p)
+	name, err := p.required("name")
 	if err != nil {
 		return "", 0, err
 	}
@@ -77,11 +77,7 @@ func versionResponse(v *cairn.Version) map[string]any {
 // model's kind (prompt when the registered model was created with the tag)
 // is what makes it a prompt in Cairn.
 func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	name, err := modelName(p)
+	p, name, err := s.readModelParams(w, r)
 	if err != nil {
 		return err
 	}
