@@ -71,3 +71,18 @@ type Value struct {
 	Bool bool
 	List []Value
 }
+
+// ValidLikePattern reports whether p is a well-formed LIKE/ILIKE pattern:
+// '%' matches any run, '_' one character, and '\' makes the next character
+// literal, so a pattern may not end with a lone '\'.
+func ValidLikePattern(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '\\' {
+			if i == len(p)-1 {
+				return false
+			}
+			i++
+		}
+	}
+	return true
+}

@@ -138,6 +138,9 @@ func translateCmp(c *cairn.CmpExpr, e *searchEntity) (cairn.Expr, error) {
 			}
 			return nil, invalidParam("Expected a quoted string value or a list of quoted string values for attributes. Got value %s", c.Value.String())
 		}
+		if err := checkLike(c); err != nil {
+			return nil, err
+		}
 	case "IN":
 		if !e.inList[name] {
 			return nil, invalidParam("Only the 'run_id' attribute supports comparison with a list of quoted string values.")
@@ -177,6 +180,9 @@ func translateTagCmp(c *cairn.CmpExpr) (cairn.Expr, error) {
 	}
 	if c.Value.Kind != cairn.ValueString {
 		return nil, invalidParam("Expected a quoted string value for tag (e.g. 'my-value'). Got value %s", c.Value.String())
+	}
+	if err := checkLike(c); err != nil {
+		return nil, err
 	}
 	if c.Field.Name != isPromptTag {
 		return c, nil
@@ -301,4 +307,13 @@ func translateOrderBy(clauses []string, e *searchEntity) ([]string, error) {
 		out = append(out, to+" "+dir)
 	}
 	return out, nil
+}
+
+// checkLike refuses a LIKE or ILIKE pattern that ends with a lone escape
+// character, which no store could compile, as MLflow refuses a bad value.
+func checkLike(c *cairn.CmpExpr) error {
+	if (c.Op == "LIKE" || c.Op == "ILIKE") && !cairn.ValidLikePattern(c.Value.Str) {
+		return invalidParam("Invalid %s pattern %s: it ends with the escape character \\; write \\\\ for a literal backslash", c.Op, c.Value.String())
+	}
+	return nil
 }

@@ -606,7 +606,7 @@ func (c *compiler) stringOp(f cairn.Field, sql, op string, strs []string) (strin
 		return sql + " " + op + " (" + c.bindAll(strs) + ")", nil
 	case "LIKE", "ILIKE":
 		pat := strs[0]
-		if !validLikePattern(pat) {
+		if !cairn.ValidLikePattern(pat) {
 			return "", fieldErr(f, `%s pattern must not end with the escape character \ (write \\ for a backslash)`, op)
 		}
 		if c.d == Postgres {
@@ -660,20 +660,6 @@ func normalize(f cairn.Field, typ fieldType, s string) (string, error) {
 	return s, nil
 }
 
-// validLikePattern reports whether p does not end in a lone escape
-// character, which PostgreSQL rejects at run time.
-func validLikePattern(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] == '\\' {
-			if i == len(p)-1 {
-				return false
-			}
-			i++
-		}
-	}
-	return true
-}
-
 // likeToGlob translates a LIKE pattern (%, _ and \ escapes) into a GLOB
 // pattern, in which *, ? and [ are the only special characters and are made
 // literal by wrapping them in brackets.
@@ -698,7 +684,7 @@ func likeToGlob(p string) string {
 			b.WriteByte('?')
 		case '\\':
 			i++
-			literal(p[i]) // validLikePattern ensures there is a next byte
+			literal(p[i]) // cairn.ValidLikePattern ensures there is a next byte
 		default:
 			literal(ch)
 		}
