@@ -39,6 +39,10 @@ type Reader interface {
 	ListVersions(ctx context.Context, q VersionQuery) (*VersionPage, error)
 
 	GetAlias(ctx context.Context, model, alias string) (*Alias, error)
+	// AliasedVersion returns the version an alias points at, as GetVersion
+	// would, in one read: what NAME@ALIAS resolves to. ENOTFOUND if the
+	// model or the alias does not exist.
+	AliasedVersion(ctx context.Context, model, alias string) (*Version, error)
 	// AliasHistory lists the moves of one alias, newest first; alias ""
 	// lists the moves of every alias of the model.
 	AliasHistory(ctx context.Context, model, alias string, page Page) (*AliasMovePage, error)

@@ -93,6 +93,23 @@ func (r reader) GetVersion(ctx context.Context, model string, number int64) (*ca
 	return v, nil
 }
 
+// AliasedVersion returns the version alias points at, in one statement;
+// ENOTFOUND if the model or the alias does not exist.
+func (r reader) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+		FROM models m
+		JOIN aliases al ON al.model_id = m.id
+		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
+		WHERE m.name = $1 AND al.name = $2`, model, alias))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
+	}
+	if err != nil {
+		return nil, translate(err, "get version of alias %s@%s", model, alias)
+	}
+	return v, nil
+}
+
 // LatestVersion returns the highest-numbered ready, unarchived, undeleted
 // version of model: one descent of the versions_latest index.
 func (r reader) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {

@@ -373,7 +373,7 @@ func resolve(ctx context.Context, r cairn.Reader, ref string) (*cairn.Version, e
 	case cairn.RefVersion:
 		return getVersion(ctx, r, p.Model, p.Version)
 	case cairn.RefAlias:
-		a, err := r.GetAlias(ctx, p.Model, p.Alias)
+		v, err := r.AliasedVersion(ctx, p.Model, p.Alias)
 		if err != nil {
 			if cairn.IsCode(err, cairn.ENOTFOUND) {
 				if _, merr := getModel(ctx, r, p.Model); merr != nil {
@@ -383,7 +383,10 @@ func resolve(ctx context.Context, r cairn.Reader, ref string) (*cairn.Version, e
 			}
 			return nil, err
 		}
-		return getVersion(ctx, r, p.Model, a.Version)
+		if v.DeletedAt != nil {
+			return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found (it was deleted)", v.Ref())
+		}
+		return v, nil
 	}
 	v, err := r.LatestVersion(ctx, p.Model)
 	if err != nil {

@@ -16,7 +16,7 @@ const getAliasSQL = `SELECT m.name, a.name, a.version, a.updated_by, a.updated_a
 // GetAlias returns an alias; ENOTFOUND if the model or the alias does not
 // exist.
 func (db *DB) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, error) {
-	return view(ctx, db, func(t *tx) (*cairn.Alias, error) { return t.GetAlias(ctx, model, alias) })
+	return single(ctx, db, func(t *tx) (*cairn.Alias, error) { return t.GetAlias(ctx, model, alias) })
 }
 
 func (t *tx) GetAlias(ctx context.Context, model, alias string) (*cairn.Alias, error) {

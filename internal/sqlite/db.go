@@ -182,10 +182,20 @@ func view[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error
 	return fn(&tx{tx: sqltx, stmts: db.readStmts})
 }
 
-// tx is a transaction, read-write inside Update and read-only inside view.
-// Its methods hold all the SQL; DB's read methods wrap them in view.
+// single runs fn, which must run exactly one statement, on the read pool
+// without a transaction: one statement reads one snapshot by itself, and
+// BEGIN and COMMIT would double the round trips of the hottest reads
+// (resolving an alias, getting a version).
+func single[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error) {
+	return fn(&tx{pool: db.read, stmts: db.readStmts})
+}
+
+// tx is a transaction, read-write inside Update and read-only inside view;
+// or, inside single, no transaction (tx nil) but the read pool.
+// Its methods hold all the SQL; DB's read methods wrap them in view or single.
 type tx struct {
 	tx    *sql.Tx
+	pool  *sql.DB    // used when tx is nil
 	stmts *stmtCache // nil: run statements unprepared
 }
 

@@ -76,8 +76,8 @@ func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
 		return nil
 	}
 	s := t.stmts.get(query)
-	if s == nil {
-		return nil
+	if s == nil || t.tx == nil {
+		return s // outside a transaction the pool's statement serves as is
 	}
 	return t.tx.StmtContext(ctx, s)
 }
@@ -88,19 +88,34 @@ func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 	if s := t.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.db().QueryContext(ctx, query, args...)
 }
 
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if s := t.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.db().QueryRowContext(ctx, query, args...)
 }
 
 func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if s := t.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.db().ExecContext(ctx, query, args...)
+}
+
+// querier is what both a transaction and a pool run SQL with.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// db returns what t's statements run on: its transaction, or the pool.
+func (t *tx) db() querier {
+	if t.tx != nil {
+		return t.tx
+	}
+	return t.pool
 }

@@ -18,7 +18,8 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
 	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
-	v.updated_at, v.archived, v.stage, v.deleted_at`
+	v.updated_at, v.archived, v.stage, v.deleted_at,
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
 const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 
@@ -27,17 +28,13 @@ const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 const (
 	getVersionSQL    = `SELECT ` + versionColumns + versionFrom + ` WHERE m.name = ? AND v.number = ?`
 	latestVersionSQL = `SELECT ` + versionColumns + versionFrom + `
-		WHERE v.model_id = ? AND v.status = 'ready' AND v.archived = 0 AND v.deleted_at IS NULL
+		WHERE m.name = ? AND v.status = 'ready' AND v.archived = 0 AND v.deleted_at IS NULL
 		ORDER BY v.number DESC LIMIT 1`
+	aliasedVersionSQL = `SELECT ` + versionColumns + ` FROM models m
+		JOIN aliases al ON al.model_id = m.id
+		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
+		WHERE m.name = ? AND al.name = ?`
 )
-
-// versionAliasesSQL selects the aliases of n versions, given as n
-// (model id, number) pairs.
-func versionAliasesSQL(n int) string {
-	return `SELECT a.model_id, a.version, a.name
-		FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") + `) k
-		JOIN aliases a ON a.model_id = k.column1 AND a.version = k.column2`
-}
 
 // listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
 // over models on the outside: in the default order (model name, then
@@ -54,7 +51,9 @@ func listVersionsSQL(where []string, orderBy string) string {
 }
 
 // scanVersion scans one row of versionColumns and returns the model's row
-// id with it. Aliases is left empty for the caller to fill.
+// id with it. The version's aliases come in the same row, space-separated
+// (alias names have no spaces), one aliases_version lookup per row, so a
+// version or a page of them is one statement.
 func scanVersion(s scanner) (int64, *cairn.Version, error) {
 	var (
 		modelID                                      int64
@@ -64,13 +63,14 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		verified, archived                           bool
 		createdAt, updatedAt                         int64
 		deletedAt                                    sql.NullInt64
+		aliases                                      sql.NullString
 	)
 	if err := s.Scan(&modelID, &v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage,
 		&v.Digest, &v.Size, &files, &v.RunID, &v.Source, &v.SourceCodeVersion,
 		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
 		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
 		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
-		&updatedAt, &archived, &v.Stage, &deletedAt); err != nil {
+		&updatedAt, &archived, &v.Stage, &deletedAt, &aliases); err != nil {
 		return 0, nil, err
 	}
 	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
@@ -96,7 +96,8 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 	v.CreatedAt = fromMicros(createdAt)
 	v.UpdatedAt = fromMicros(updatedAt)
 	v.DeletedAt = fromNullMicros(deletedAt)
-	v.Aliases = []string{}
+	v.Aliases = strings.Fields(aliases.String)
+	slices.Sort(v.Aliases)
 	return modelID, &v, nil
 }
 
@@ -107,8 +108,7 @@ type versionRow struct {
 	v       *cairn.Version
 }
 
-// queryVersions runs a query selecting versionColumns and fills the
-// versions' aliases with one more query for all of them.
+// queryVersions runs a query selecting versionColumns.
 func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
@@ -126,60 +126,13 @@ func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any)
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, "%s", what)
 	}
-	rows.Close()
-	if err := t.fillVersionAliases(ctx, out); err != nil {
-		return nil, err
-	}
 	return out, nil
-}
-
-// fillVersionAliases sets the Aliases of vs in one query: the page's
-// (model, number) keys are joined against the aliases_version index.
-func (t *tx) fillVersionAliases(ctx context.Context, vs []versionRow) error {
-	if len(vs) == 0 {
-		return nil
-	}
-	type key struct{ model, number int64 }
-	byKey := make(map[key]*cairn.Version, len(vs))
-	args := make([]any, 0, 2*len(vs))
-	for _, r := range vs {
-		k := key{r.modelID, r.v.Number}
-		if _, dup := byKey[k]; dup {
-			continue
-		}
-		byKey[k] = r.v
-		args = append(args, r.modelID, r.v.Number)
-	}
-	rows, err := t.query(ctx, versionAliasesSQL(len(byKey)), args...)
-	if err != nil {
-		return translate(err, "list aliases of versions")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			k    key
-			name string
-		)
-		if err := rows.Scan(&k.model, &k.number, &name); err != nil {
-			return translate(err, "list aliases of versions")
-		}
-		if v := byKey[k]; v != nil {
-			v.Aliases = append(v.Aliases, name)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return translate(err, "list aliases of versions")
-	}
-	for _, v := range byKey {
-		slices.Sort(v.Aliases)
-	}
-	return nil
 }
 
 // GetVersion returns a version with its aliases, deleted or not; ENOTFOUND
 // if the model or the version does not exist.
 func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	return view(ctx, db, func(t *tx) (*cairn.Version, error) { return t.GetVersion(ctx, model, number) })
+	return single(ctx, db, func(t *tx) (*cairn.Version, error) { return t.GetVersion(ctx, model, number) })
 }
 
 func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
@@ -193,19 +146,32 @@ func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn
 	return rs[0].v, nil
 }
 
+// AliasedVersion returns the version alias points at, in one statement;
+// ENOTFOUND if the model or the alias does not exist.
+func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
+	return single(ctx, db, func(t *tx) (*cairn.Version, error) { return t.AliasedVersion(ctx, model, alias) })
+}
+
+func (t *tx) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
+	rs, err := t.queryVersions(ctx, "get aliased version", aliasedVersionSQL, model, alias)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
+	}
+	return rs[0].v, nil
+}
+
 // LatestVersion returns the highest-numbered ready, unarchived, undeleted
 // version of the model (the versions_latest index answers it); ENOTFOUND if
 // there is none or no such model.
 func (db *DB) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
-	return view(ctx, db, func(t *tx) (*cairn.Version, error) { return t.LatestVersion(ctx, model) })
+	return single(ctx, db, func(t *tx) (*cairn.Version, error) { return t.LatestVersion(ctx, model) })
 }
 
 func (t *tx) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
-	id, err := t.modelID(ctx, model)
-	if err != nil {
-		return nil, err
-	}
-	rs, err := t.queryVersions(ctx, "get latest version", latestVersionSQL, id)
+	rs, err := t.queryVersions(ctx, "get latest version", latestVersionSQL, model)
 	if err != nil {
 		return nil, err
 	}

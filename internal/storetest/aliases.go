@@ -14,6 +14,7 @@ var aliasTests = []test{
 	{"MoveGetHistory", testAliasMove},
 	{"Errors", testAliasErrors},
 	{"HistoryPages", testAliasHistoryPages},
+	{"AliasedVersion", testAliasedVersion},
 }
 
 // moveSummary is an alias move without its sequence number, which is the
@@ -200,4 +201,47 @@ func testAliasHistoryPages(t *testing.T, s cairn.Store) {
 			t.Errorf("history not newest first: seq %d after %d", got[i].Seq, got[i-1].Seq)
 		}
 	}
+}
+
+func testAliasedVersion(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	for i := 0; i < 3; i++ {
+		createVersion(t, s, "churn", nil)
+	}
+	// AliasedVersion is GetVersion of the alias's target, aliases included,
+	// on the store and inside a transaction.
+	moveAlias(t, s, "churn", "champion", 0, 3, at(11))
+	moveAlias(t, s, "churn", "blue", 0, 3, at(12))
+	moveAlias(t, s, "churn", "staging", 0, 2, at(13))
+	want3, err := s.GetVersion(ctx, "churn", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"blue", "champion"}, want3.Aliases); diff != "" {
+		t.Errorf("version 3 aliases (-want +got):\n%s", diff)
+	}
+	got3, err := s.AliasedVersion(ctx, "churn", "champion")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want3, got3); diff != "" {
+		t.Errorf("AliasedVersion(champion) (-want +got):\n%s", diff)
+	}
+	if err := s.Update(ctx, func(tx cairn.Tx) error {
+		v, err := tx.AliasedVersion(ctx, "churn", "blue")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(want3, v); diff != "" {
+			t.Errorf("tx.AliasedVersion(blue) (-want +got):\n%s", diff)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AliasedVersion(ctx, "churn", "nope")
+	wantCode(t, err, cairn.ENOTFOUND)
+	_, err = s.AliasedVersion(ctx, "no-such-model", "champion")
+	wantCode(t, err, cairn.ENOTFOUND)
 }
