@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,9 +50,6 @@ func TestScenarios(t *testing.T) {
 			res, err := Run(ctx, name, Options{Concurrency: 4, Requests: 40}, op)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if name == ScenarioSearch && res.Errors > 0 && strings.Contains(res.FirstError, "400") && !storeFilters(t, svc) {
-				t.Skip("the SQLite store does not compile filters yet (internal/sqlfilter pending)")
 			}
 			if res.Errors != 0 || res.Requests != 40 {
 				t.Fatalf("%d requests, %d errors, first: %s", res.Requests, res.Errors, res.FirstError)
@@ -163,9 +159,3 @@ func TestBaseline(t *testing.T) {
 	}
 }
 
-// storeFilters reports whether the store can list versions by a filter.
-func storeFilters(t *testing.T, svc *registry.Service) bool {
-	t.Helper()
-	_, err := svc.ListVersions(context.Background(), "", registry.ListRequest{Filter: SearchFilter, PageSize: 1})
-	return err == nil || !strings.Contains(err.Error(), "not supported yet")
-}

@@ -57,6 +57,9 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		{"versions.inputs", inputs, &v.Inputs},
 		{"versions.tags", tags, &v.Tags},
 	} {
+		if string(c.b) == "[]" || string(c.b) == "{}" {
+			continue // dst is empty already; most versions have no inputs or derivations
+		}
 		if err := decodeJSON(c.name, c.b, c.dst); err != nil {
 			return nil, err
 		}

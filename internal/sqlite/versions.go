@@ -86,6 +86,9 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		{"versions.inputs", inputs, &v.Inputs},
 		{"versions.tags", tag, &v.Tags},
 	} {
+		if c.text == "[]" || c.text == "{}" {
+			continue // dst is empty already; most versions have no inputs or derivations
+		}
 		if err := decodeJSON(c.name, c.text, c.dst); err != nil {
 			return 0, nil, err
 		}

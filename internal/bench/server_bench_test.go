@@ -1,0 +1,48 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"testing"
+
+	"github.com/cairn-registry/cairn/internal/httpapi"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// BenchmarkHandler measures the read scenarios' requests through the API
+// handler in-process, without the network or a load generator: what one
+// request costs the server. Profile it with
+//
+//	go test ./internal/bench -run '^$' -bench Handler -cpuprofile cpu.out
+func BenchmarkHandler(b *testing.B) {
+	ctx := context.Background()
+	store, blobs := openSQLite(b)
+	if _, err := Seed(ctx, store, blobs, SeedOptions{Models: 10, Versions: 5000}); err != nil {
+		b.Fatal(err)
+	}
+	svc := registry.New(store, blobs, registry.Options{})
+	h := httpapi.New(svc, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	page := strconv.Itoa(PageSize)
+	for _, bc := range []struct{ name, target string }{
+		{"resolve", "/api/v1/resolve/bench-00003@champion"},
+		{"get", "/api/v1/models/bench-00003/versions/250"},
+		{"list", "/api/v1/models/bench-00003/versions?page_size=" + page},
+		{"search", "/api/v1/versions?" + url.Values{"filter": {SearchFilter}, "page_size": {page}}.Encode()},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, bc.target, nil))
+				if w.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d %s", bc.target, w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
