@@ -11,9 +11,10 @@ import (
 // shape the body must contain (see match). Fixtures run in order against
 // one server, each seeing what the ones before it did.
 //
-// They are written from MLflow's protos, handlers and stores (MLFLOW.md);
-// the real MLflow server cannot run here, so recorded fixtures from MLflow
-// 2.17 are still to be added.
+// They are written from MLflow's protos, handlers and stores (MLFLOW.md)
+// and cover what a recording cannot (Cairn's own refusals, the DELETE query
+// string MLflow 2.17 ignores, routing); recorded_test.go replays what a real
+// MLflow 2.17 server answered.
 type fixture struct {
 	name   string
 	method string

@@ -2,6 +2,7 @@ package mlflowapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/cairn-registry/cairn"
@@ -418,13 +419,19 @@ func (s *Server) getModelVersionByAlias(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	// MLflow's stores answer INVALID_PARAMETER_VALUE for an alias they
+	// cannot find, also when the model does not exist (MLflow 2.17,
+	// recorded in testdata/fixtures/registry.json), not 404.
 	m, err := s.getModel(r.Context(), name)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.code == codeDoesNotExist {
+		return invalidParam("Registered model alias %s not found.", alias)
+	}
 	if err != nil {
 		return err
 	}
 	n, ok := m.Aliases[alias]
 	if !ok {
-		// MLflow's stores answer INVALID_PARAMETER_VALUE here, not 404.
 		return invalidParam("Registered model alias %s not found.", alias)
 	}
 	v, err := s.getVersion(r.Context(), name, n)
