@@ -70,15 +70,21 @@ type Reader interface {
 	StalePendingVersions(ctx context.Context, t time.Time, limit int) ([]*Version, error)
 
 	// ReferencedDigests calls fn for every blob digest that a version
-	// (deleted ones included) or an upload session refers to.
+	// (deleted ones included), an upload session or an artifact refers to.
 	ReferencedDigests(ctx context.Context, fn func(Digest) error) error
 	// ReferencedAmong returns those of ds that a version (deleted ones
-	// included: its manifest digest or one of its files) or an upload
-	// session refers to, in no particular order. It looks each digest up
+	// included: its manifest digest or one of its files), an upload
+	// session or an artifact refers to, in no particular order. It looks each digest up
 	// by index, so its cost follows len(ds), not the registry's size.
 	ReferencedAmong(ctx context.Context, ds []Digest) ([]Digest, error)
 
 	GetIdempotency(ctx context.Context, key string) (*IdempotentResponse, error)
+
+	// GetArtifact returns the artifact at path; ENOTFOUND if none.
+	GetArtifact(ctx context.Context, path string) (*Artifact, error)
+	// ListArtifacts lists artifacts by path (see ArtifactQuery); EINVALID
+	// for a prefix without a trailing '/' or a limit out of range.
+	ListArtifacts(ctx context.Context, q ArtifactQuery) (*ArtifactPage, error)
 
 	// GetUser returns a user with its role bindings; ENOTFOUND if none.
 	GetUser(ctx context.Context, name string) (*User, error)
@@ -182,6 +188,17 @@ type Tx interface {
 	GrantRole(ctx context.Context, b *RoleBinding) error
 	// RevokeRole deletes a binding; ENOTFOUND if there is none.
 	RevokeRole(ctx context.Context, principal string, role Role, scope string) error
+
+	// PutArtifact writes a, replacing the artifact at a.Path if there is
+	// one, with every field as given. On stores shared by several
+	// processes it holds the blob-references lock (see LockBlobRefs) in
+	// shared mode until the transaction ends, as inserting a version does,
+	// so a blob found present after PutArtifact stays so until commit.
+	PutArtifact(ctx context.Context, a *Artifact) error
+	// DeleteArtifacts deletes the artifact at path and every artifact
+	// under path + "/", and returns how many it deleted (0 is not an
+	// error).
+	DeleteArtifacts(ctx context.Context, path string) (int64, error)
 
 	// PutIdempotency stores a response under key; ECONFLICT if the key exists.
 	PutIdempotency(ctx context.Context, r *IdempotentResponse) error

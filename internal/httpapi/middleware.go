@@ -96,6 +96,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if m := s.mountedFor(r.URL.Path); m != nil {
+		// The route label, unless the mounted handler's own mux sets a
+		// finer one, as the mux would have.
+		r.Pattern = m.prefix
+		m.h.ServeHTTP(rw, r)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern == "" {
 		s.noRoute(rw, r)
 		return

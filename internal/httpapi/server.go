@@ -65,7 +65,8 @@ type Server struct {
 
 	routes   []route
 	mux      *http.ServeMux
-	patterns []string // every pattern handed to mux, in order
+	prefixes []mounted // Mount's path prefixes, matched before mux
+	patterns []string  // every pattern handed to mux, in order
 	openapi  []byte
 }
 
@@ -112,7 +113,36 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // its own, that mux's pattern becomes the route label of logs and metrics.
 // Mounted handlers are not part of the OpenAPI document. Call Mount before
 // serving.
-func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+//
+// A pattern that is a bare path prefix ("/api/2.0/mlflow/") matches the
+// request's path as sent: such requests reach h without the mux's path
+// cleaning, whose answer to a path with "..", "." or "//" segments is a
+// redirect to the cleaned path. A front door that takes file paths in the
+// URL (the MLflow artifact proxy) must see those forms to refuse them; h
+// owns every path under its prefix, dot segments included.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	if strings.HasPrefix(pattern, "/") && strings.HasSuffix(pattern, "/") {
+		s.prefixes = append(s.prefixes, mounted{prefix: pattern, h: h})
+	}
+	s.mux.Handle(pattern, h)
+}
+
+// mounted is a handler mounted at a path prefix.
+type mounted struct {
+	prefix string
+	h      http.Handler
+}
+
+// mountedFor returns the mount at the longest prefix of path, or nil.
+func (s *Server) mountedFor(path string) *mounted {
+	var best *mounted
+	for i, m := range s.prefixes {
+		if strings.HasPrefix(path, m.prefix) && (best == nil || len(m.prefix) > len(best.prefix)) {
+			best = &s.prefixes[i]
+		}
+	}
+	return best
+}
 
 // Routes returns the patterns of the route table ("GET /api/v1/models"),
 // in table order; mounted handlers are not included.

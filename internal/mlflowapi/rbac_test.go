@@ -147,6 +147,16 @@ var mlflowRules = map[string]rule{
 	"GET model-versions/get-download-uri":        {access: onModel, need: cairn.RoleReader, query: "name=m&version=1"},
 	"POST model-versions/set-tag":                {access: onModel, need: cairn.RoleWriter, body: `{"name":"m","version":"1","key":"k","value":"v"}`},
 	"DELETE model-versions/delete-tag":           {access: onModel, need: cairn.RoleWriter, body: `{"name":"m","version":"1","key":"k"}`},
+
+	// The artifact proxy: artifacts belong to runs and experiments, not to
+	// a model, so they are checked as runs are (registry/artifacts.go).
+	"GET artifacts":               {access: anyWhere, need: cairn.RoleReader, query: "path=0"},
+	"GET artifacts/{path...}":     {access: anyWhere, need: cairn.RoleReader},
+	"PUT artifacts/{path...}":     {access: anyWhere, need: cairn.RoleWriter, body: "hello"},
+	"DELETE artifacts/{path...}":  {access: anyWhere, need: cairn.RoleWriter},
+	"POST mpu/create/{path...}":   {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","num_parts":1}`},
+	"POST mpu/complete/{path...}": {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u","parts":[]}`},
+	"POST mpu/abort/{path...}":    {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u"}`},
 }
 
 // caller is one column of the matrix.
@@ -348,11 +358,12 @@ func TestRBACMatrix(t *testing.T) {
 	for _, p := range e.mlflowRoutes {
 		method, path, _ := strings.Cut(p, " ")
 		var below string
-		for _, pre := range mlflowapi.Prefixes {
+		for _, pre := range slices.Concat(mlflowapi.Prefixes, mlflowapi.ArtifactPrefixes) {
 			if rest, ok := strings.CutPrefix(path, pre); ok {
 				below = rest
 			}
 		}
+		path = strings.Replace(path, "{path...}", "0/"+e.runID+"/artifacts/f.txt", 1)
 		r, ok := mlflowRules[method+" "+below]
 		if !ok {
 			t.Errorf("MLflow route %s has no rule in mlflowRules", p)
@@ -392,7 +403,7 @@ func TestRBACMatrix(t *testing.T) {
 						t.Errorf("%s as %s: 401 without WWW-Authenticate", c.path, who.name)
 					}
 				}
-				if strings.Contains(c.path, "/mlflow/") && who.role != "" {
+				if (strings.Contains(c.path, "/mlflow/") || strings.Contains(c.path, "/mlflow-artifacts/")) && who.role != "" {
 					wantCode = "PERMISSION_DENIED"
 				}
 				if resp.StatusCode != wantStatus || (method != "HEAD" && !strings.Contains(string(raw), wantCode)) {

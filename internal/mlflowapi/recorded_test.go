@@ -81,14 +81,6 @@ var pendingEndpoints = map[string]string{
 	"POST runs/log-inputs":        "mltrack",
 	"GET artifacts/list":          "mltrack",
 
-	"PUT mlflow-artifacts/artifacts/{path}":     "mlart",
-	"GET mlflow-artifacts/artifacts/{path}":     "mlart",
-	"GET mlflow-artifacts/artifacts":            "mlart",
-	"DELETE mlflow-artifacts/artifacts/{path}":  "mlart",
-	"POST mlflow-artifacts/mpu/create/{path}":   "mlart",
-	"POST mlflow-artifacts/mpu/complete/{path}": "mlart",
-	"POST mlflow-artifacts/mpu/abort/{path}":    "mlart",
-
 	"GET model-versions/get-artifact": "nobody yet (MLflow UI route, streams a version's file)",
 }
 

@@ -8,9 +8,11 @@
 // query string, DELETE parameters in a JSON body or the query string, and
 // errors as {"error_code", "message"} with MLflow's codes and statuses.
 //
+// The artifact proxy (/api/2.0/mlflow-artifacts/, artifacts.go) stores
+// run and logged-model files in Cairn's artifact store.
+//
 // Not served yet: the tracking endpoints (experiments, runs, metrics,
-// logged models), the artifact proxy (/api/2.0/mlflow-artifacts/), webhooks
-// and the basic-auth permission endpoints. Every path under the mounted
+// logged models), webhooks and the basic-auth permission endpoints. Every path under the mounted
 // prefixes that is not served answers 404 ENDPOINT_NOT_FOUND, which MLflow's
 // client understands.
 package mlflowapi
@@ -30,14 +32,11 @@ import (
 // and the MLflow UI's.
 var Prefixes = []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"}
 
-// reservedPrefixes are MLflow API prefixes with nothing served yet: the
-// artifact proxy and MLflow 3's /3.0 routes. Mounting them makes every
+// reservedPrefixes are MLflow API prefixes with nothing served yet:
+// MLflow 3's /3.0 routes. Mounting them makes every
 // request there answer ENDPOINT_NOT_FOUND in MLflow's shape, which the
 // MLflow 3 client takes as the cue to fall back to a 2.0 endpoint.
-var reservedPrefixes = []string{
-	"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/",
-	"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/",
-}
+var reservedPrefixes = []string{"/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"}
 
 // Options tune a Server. Zero values mean the defaults.
 type Options struct {
@@ -120,11 +119,18 @@ func (s *Server) routes() []route {
 }
 
 // Routes returns the patterns the API serves ("POST
-// /api/2.0/mlflow/registered-models/create"), under each of Prefixes.
+// /api/2.0/mlflow/registered-models/create"), under each of Prefixes, and
+// the artifact proxy's under each of ArtifactPrefixes ("{path...}" stands
+// for an artifact path).
 func (s *Server) Routes() []string {
 	var out []string
 	for _, rt := range s.routes() {
 		for _, p := range Prefixes {
+			out = append(out, rt.method+" "+p+rt.path)
+		}
+	}
+	for _, rt := range artifactRoutes {
+		for _, p := range ArtifactPrefixes {
 			out = append(out, rt.method+" "+p+rt.path)
 		}
 	}
@@ -139,6 +145,9 @@ func (s *Server) Register(mount func(pattern string, h http.Handler)) {
 	for _, p := range Prefixes {
 		mount(p, s)
 	}
+	for _, p := range ArtifactPrefixes {
+		mount(p, s)
+	}
 	for _, p := range reservedPrefixes {
 		mount(p, s)
 	}
@@ -148,6 +157,13 @@ func (s *Server) Register(mount func(pattern string, h http.Handler)) {
 // to the inner mux unchanged, so that the mux records its route pattern on
 // the request the outer middleware logs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if prefix, ok := artifactPrefix(r.URL.Path); ok {
+		outer := r
+		s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+			return s.serveArtifacts(w, r, prefix, outer)
+		}).ServeHTTP(w, r)
+		return
+	}
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -160,7 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeEndpointNotFound,
-		msg: "No API endpoint " + r.Method + " " + path + " on this server: Cairn serves MLflow's Model Registry API; the tracking and artifact APIs are not implemented yet"})
+		msg: "No API endpoint " + r.Method + " " + path + " on this server: Cairn serves MLflow's Model Registry API and artifact proxy; the tracking API is not implemented yet"})
 }
 
 // adapt runs a handler with the request's actor in its context, turns a

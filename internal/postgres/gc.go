@@ -16,9 +16,10 @@ import (
 // LockBlobRefs takes it exclusively. Keep the two in step.
 const blobRefsLockKey int64 = 0x636169726e62
 
-// ReferencedAmong returns those of ds that a version or an upload session
-// refers to: one statement, an index lookup per digest in blob_refs
-// (filled by a trigger on versions, migration 0002) and uploads.
+// ReferencedAmong returns those of ds that a version, an upload session or
+// an artifact refers to: one statement, an index lookup per digest in
+// blob_refs (filled by a trigger on versions, migration 0002), uploads and
+// artifacts.
 //
 // blob_refs only grows, because versions are never removed (a deleted
 // version is a tombstone and keeps its blobs). Whatever comes to remove
@@ -31,7 +32,8 @@ func (r reader) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn
 	}
 	rows, err := r.q.Query(ctx, `SELECT c.d FROM unnest($1::text[]) AS c(d)
 		WHERE EXISTS (SELECT 1 FROM blob_refs b WHERE b.digest = c.d COLLATE "C")
-		   OR EXISTS (SELECT 1 FROM uploads u WHERE u.digest = c.d COLLATE "C")`, in)
+		   OR EXISTS (SELECT 1 FROM uploads u WHERE u.digest = c.d COLLATE "C")
+		   OR EXISTS (SELECT 1 FROM artifacts a WHERE a.digest = c.d COLLATE "C")`, in)
 	if err != nil {
 		return nil, translate(err, "look up blob references")
 	}

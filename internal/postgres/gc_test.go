@@ -146,6 +146,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP FUNCTION cairn_record_blob_refs(); DROP TABLE blob_refs; DROP TABLE leases;
 		DROP TABLE role_bindings, tokens, users;
 		DROP TRIGGER versions_blob_models ON versions; DROP FUNCTION cairn_record_blob_models(); DROP TABLE blob_models;
+		DROP TABLE artifacts;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

@@ -244,8 +244,8 @@ func (r reader) StalePendingVersions(ctx context.Context, t time.Time, n int) ([
 }
 
 // ReferencedDigests calls fn for every blob digest that a version (deleted
-// ones included: its manifest and its files) or an upload session refers
-// to, each once. The rows stream
+// ones included: its manifest and its files), an upload session or an
+// artifact refers to, each once. The rows stream
 // from the server, so memory stays flat however many versions there are;
 // fn must therefore not use the store's transaction it was called on (the
 // connection is busy), though it may use the DB.
@@ -254,7 +254,9 @@ func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) err
 		UNION
 		SELECT f.digest FROM versions v, jsonb_to_recordset(v.files) AS f(digest TEXT)
 		UNION
-		SELECT digest FROM uploads`)
+		SELECT digest FROM uploads
+		UNION
+		SELECT digest FROM artifacts`)
 	if err != nil {
 		return translate(err, "list referenced digests")
 	}

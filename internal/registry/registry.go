@@ -39,6 +39,12 @@ type Options struct {
 	// PasswordIterations is the PBKDF2 iteration count for new password
 	// hashes; 0 means cairn.DefaultPasswordIterations. Tests lower it.
 	PasswordIterations int
+	// SpoolDir holds artifact uploads while they are hashed (their digest
+	// is not known until the last byte). Default: os.TempDir().
+	SpoolDir string
+	// MaxArtifactSize bounds one artifact upload, in bytes. Default:
+	// DefaultMaxArtifactSize.
+	MaxArtifactSize int64
 }
 
 // Defaults for Options.
@@ -63,12 +69,19 @@ type Service struct {
 	pwCache    passwordCache
 	dummyOnce  sync.Once
 	dummy      string
+
+	spoolDir    string
+	maxArtifact int64
 }
 
 // New returns a Service.
 func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
 	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease,
-		auth: opts.Auth, log: opts.Logger, pwIter: opts.PasswordIterations}
+		auth: opts.Auth, log: opts.Logger, pwIter: opts.PasswordIterations,
+		spoolDir: opts.SpoolDir, maxArtifact: opts.MaxArtifactSize}
+	if s.maxArtifact <= 0 {
+		s.maxArtifact = DefaultMaxArtifactSize
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

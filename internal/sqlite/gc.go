@@ -9,8 +9,8 @@ import (
 	"github.com/cairn-registry/cairn"
 )
 
-// ReferencedAmong returns those of ds that a version or an upload session
-// refers to. blob_refs (migration 0002) holds every digest a version refers
+// ReferencedAmong returns those of ds that a version, an upload session or
+// an artifact refers to. blob_refs (migration 0002) holds every digest a version refers
 // to, filled by a trigger on versions.
 //
 // blob_refs only grows, because versions are never removed (a deleted
@@ -21,8 +21,8 @@ func (db *DB) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.D
 	return view(ctx, db, func(t *tx) ([]cairn.Digest, error) { return t.ReferencedAmong(ctx, ds) })
 }
 
-// referencedChunk bounds the digests of one query, well under SQLite's
-// limit of 32766 bound parameters.
+// referencedChunk bounds the digests of one query (each is bound three
+// times), well under SQLite's limit of 32766 bound parameters.
 const referencedChunk = 500
 
 func (t *tx) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Digest, error) {
@@ -30,16 +30,19 @@ func (t *tx) ReferencedAmong(ctx context.Context, ds []cairn.Digest) ([]cairn.Di
 	for len(ds) > 0 {
 		chunk := ds[:min(len(ds), referencedChunk)]
 		ds = ds[len(chunk):]
-		args := make([]any, 0, 2*len(chunk))
-		for _, d := range chunk {
-			args = append(args, string(d))
+		args := make([]any, 0, 3*len(chunk))
+		for range 3 {
+			for _, d := range chunk {
+				args = append(args, string(d))
+			}
 		}
-		args = append(args, args...)
 		in := placeholders(len(chunk))
 		rows, err := t.query(ctx, `
 			SELECT digest FROM blob_refs WHERE digest IN (`+in+`)
 			UNION
-			SELECT digest FROM uploads WHERE digest IN (`+in+`)`, args...)
+			SELECT digest FROM uploads WHERE digest IN (`+in+`)
+			UNION
+			SELECT digest FROM artifacts WHERE digest IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, translate(err, "look up blob references")
 		}

@@ -38,7 +38,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TABLE webhook_dead_letters`, `DROP TABLE webhook_deliveries`, `DROP TABLE webhook_state`, `DROP TABLE webhooks`,
 		`DROP TRIGGER versions_blob_refs`, `DROP TABLE blob_refs`, `DROP TABLE leases`,
 		`DROP TABLE role_bindings`, `DROP TABLE tokens`, `DROP TABLE users`,
-		`DROP TRIGGER versions_blob_models`, `DROP TABLE blob_models`,
+		`DROP TRIGGER versions_blob_models`, `DROP TABLE blob_models`, `DROP TABLE artifacts`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

@@ -150,11 +150,12 @@ func (t *tx) DeleteUpload(ctx context.Context, id string) error {
 }
 
 // ReferencedDigests calls fn once for every distinct blob digest that a
-// version (deleted ones included) or an upload session refers to: each
-// version's manifest digest and file digests, and each session's target
-// digest. It stops at and returns fn's first error. The rows stream, so
-// memory stays flat however many versions there are; fn runs while the
-// read snapshot is open and may itself read the store.
+// version (deleted ones included), an upload session or an artifact
+// refers to: each version's manifest digest and file digests, each
+// session's target digest and each artifact's blob. It stops at and
+// returns fn's first error. The rows stream, so memory stays flat however
+// many versions there are; fn runs while the read snapshot is open and may
+// itself read the store.
 func (db *DB) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error) error {
 	_, err := view(ctx, db, func(t *tx) (struct{}, error) { return struct{}{}, t.ReferencedDigests(ctx, fn) })
 	return err
@@ -166,7 +167,9 @@ func (t *tx) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) error)
 		UNION
 		SELECT json_extract(f.value, '$.digest') FROM versions v, json_each(v.files) f
 		UNION
-		SELECT digest FROM uploads`)
+		SELECT digest FROM uploads
+		UNION
+		SELECT digest FROM artifacts`)
 	if err != nil {
 		return translate(err, "list referenced digests")
 	}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"GC", gcTests},
 		{"Webhook", webhookTests},
 		{"Auth", authTests},
+		{"Artifact", artifactTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,283 @@
+package mlflowapi
+
+import (
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// The artifact proxy (MLFLOW.md §3, mlflow_artifacts.proto): the MLflow
+// client's MlflowArtifactsRepository turns mlflow-artifacts:/x into
+// <tracking URI>/api/2.0/mlflow-artifacts/artifacts/x and reads and writes
+// files there. Cairn keeps them in its artifact store (registry
+// PutArtifact and friends): a path → blob table over the content-addressed
+// blob store.
+//
+// Paths come in the URL, so the proxy refuses, with 400, every form that
+// MLflow's path-traversal advisories taught it to: ".." and "." segments,
+// also percent-encoded once or more (%2e%2e, %252e%252e), empty segments
+// and absolute paths ("//proc/self/root", "/etc/passwd"), backslashes,
+// drive letters, NUL and other control characters, and '#' and ';' (a
+// fragment or path parameter some layer might strip after the check).
+// httpapi.Server.Mount hands such paths over uncleaned for this reason;
+// a ServeMux would answer them with a redirect to the cleaned path.
+
+// ArtifactPrefixes are the path prefixes of the artifact proxy: the REST
+// clients' and the MLflow UI's.
+var ArtifactPrefixes = []string{"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/"}
+
+// unsupportedMPU is the message MLflow's client recognizes (by prefix) as
+// "multipart upload unsupported", whereupon it uploads the file in one PUT.
+const unsupportedMPU = "Multipart upload is not supported for the current artifact repository"
+
+// artifactRoute is one route of the proxy, for Routes and the RBAC test.
+type artifactRoute struct {
+	method, path string // path below a prefix; "{path...}" is the artifact path
+}
+
+var artifactRoutes = []artifactRoute{
+	{"GET", "artifacts"},
+	{"GET", "artifacts/{path...}"},
+	{"PUT", "artifacts/{path...}"},
+	{"DELETE", "artifacts/{path...}"},
+	{"POST", "mpu/create/{path...}"},
+	{"POST", "mpu/complete/{path...}"},
+	{"POST", "mpu/abort/{path...}"},
+}
+
+// artifactPrefix returns the proxy prefix the request's path starts with.
+func artifactPrefix(p string) (string, bool) {
+	for _, pre := range ArtifactPrefixes {
+		if strings.HasPrefix(p, pre) {
+			return pre, true
+		}
+	}
+	return "", false
+}
+
+// serveArtifacts routes a request under one of ArtifactPrefixes. It works
+// on the path as sent (escaped), so that encoded traversal is seen.
+// outer is the request the middleware holds, on which the route label of
+// logs and metrics is set.
+func (s *Server) serveArtifacts(w http.ResponseWriter, r *http.Request, prefix string, outer *http.Request) error {
+	raw := r.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(raw, prefix)
+	if !ok {
+		// The decoded path had the prefix but the escaped one does not:
+		// the prefix itself was percent-encoded.
+		return invalidParam("Invalid path")
+	}
+	// Dot segments before the artifact path (…/mlflow-artifacts/../x) are
+	// traversal out of the proxy, refused like those inside it.
+	if dec, err := url.PathUnescape(rest); err != nil || slices.ContainsFunc(strings.Split(dec, "/"), isDotSegment) {
+		return invalidParam("Invalid path")
+	}
+	route, rawPath, hasPath := strings.Cut(rest, "/")
+	var sub string
+	switch route {
+	case "artifacts":
+	case "mpu":
+		sub, rawPath, hasPath = strings.Cut(rawPath, "/")
+		if sub != "create" && sub != "complete" && sub != "abort" {
+			return s.noArtifactRoute(r)
+		}
+	default:
+		return s.noArtifactRoute(r)
+	}
+	label := func(p string) { outer.Pattern = r.Method + " " + prefix + p }
+	if route == "artifacts" && !hasPath {
+		if r.Method != http.MethodGet {
+			return methodNotAllowed(w, r, "GET")
+		}
+		label("artifacts")
+		return s.listArtifacts(w, r)
+	}
+	p, err := artifactPathFromURL(rawPath)
+	if err != nil {
+		return err
+	}
+	if route == "mpu" {
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, r, "POST")
+		}
+		label("mpu/" + sub + "/{path...}")
+		return s.multipartUpload(w, r, sub, p)
+	}
+	label("artifacts/{path...}")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return s.downloadArtifact(w, r, p)
+	case http.MethodPut:
+		return s.uploadArtifact(w, r, p)
+	case http.MethodDelete:
+		return s.deleteArtifact(w, r, p)
+	}
+	return methodNotAllowed(w, r, "GET, PUT, DELETE")
+}
+
+func isDotSegment(s string) bool { return s == "." || s == ".." }
+
+func (s *Server) noArtifactRoute(r *http.Request) error {
+	return &apiError{status: http.StatusNotFound, code: codeEndpointNotFound,
+		msg: "No API endpoint " + r.Method + " " + r.URL.Path + " on this server"}
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) error {
+	w.Header().Set("Allow", allow)
+	return &apiError{status: http.StatusMethodNotAllowed, code: codeBadRequest,
+		msg: "The method " + r.Method + " is not allowed for " + r.URL.Path + "; allowed: " + allow}
+}
+
+// maxDecodings bounds how often a path is percent-decoded in search of
+// hidden traversal; a path still changing after that is refused.
+const maxDecodings = 8
+
+// artifactPathFromURL decodes an artifact path taken from the escaped URL
+// path and refuses traversal in every form (see the top of this file).
+// The path is the once-decoded form, as any HTTP server reads it; the
+// forms further decoding gives are checked too, because some layer (a
+// proxy, a client library, an older server) may decode again.
+func artifactPathFromURL(raw string) (string, error) {
+	p, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", invalidParam("Invalid path: %s", err)
+	}
+	return p, checkDecodedPath(p)
+}
+
+// checkDecodedPath validates p and what repeated percent-decoding makes of
+// it.
+func checkDecodedPath(p string) error {
+	if p == "" {
+		return invalidParam("Invalid path: the artifact path is empty")
+	}
+	cur := p
+	for i := 0; ; i++ {
+		if err := cairn.ValidateArtifactPath(cur); err != nil {
+			if cur != p {
+				return invalidParam("Invalid path %q: percent-decoded again it reads %q, which is not allowed: %s", truncate(p, 200), truncate(cur, 200), cairn.ErrorMessage(err))
+			}
+			return invalidParam("Invalid path: %s", cairn.ErrorMessage(err))
+		}
+		next, err := url.PathUnescape(cur)
+		if err != nil || next == cur {
+			return nil // a literal '%' is an ordinary character
+		}
+		if i == maxDecodings {
+			return invalidParam("Invalid path %q: it is percent-encoded too many times", truncate(p, 200))
+		}
+		cur = next
+	}
+}
+
+// listArtifacts answers GET artifacts?path=DIR with the direct children of
+// DIR: {"files": [{"path": NAME, "is_dir": …, "file_size": …}]}, names
+// relative to DIR, as MLflow's proxy does. A missing directory lists
+// empty.
+func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
+	dir := r.URL.Query().Get("path")
+	if dir != "" {
+		if err := checkDecodedPath(dir); err != nil {
+			return err
+		}
+	}
+	entries, err := s.svc.ListArtifactDir(r.Context(), dir)
+	if err != nil {
+		return err
+	}
+	type fileInfo struct {
+		Path     string `json:"path"`
+		IsDir    bool   `json:"is_dir"`
+		FileSize *int64 `json:"file_size,omitempty"`
+	}
+	files := make([]fileInfo, len(entries))
+	for i, e := range entries {
+		files[i] = fileInfo{Path: path.Base(e.Path), IsDir: e.IsDir}
+		if !e.IsDir {
+			files[i].FileSize = &e.Size
+		}
+	}
+	return writeJSON(w, map[string]any{"files": files})
+}
+
+// downloadArtifact streams an artifact, with Range support and its digest
+// as ETag. Types a browser would render as a page (HTML, SVG, XML,
+// scripts) are served as plain text, so that an uploaded file cannot run
+// script in the server's origin.
+func (s *Server) downloadArtifact(w http.ResponseWriter, r *http.Request, p string) error {
+	a, rc, err := s.svc.OpenArtifact(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	serveFile(w, r, path.Base(p), a.Digest, rc)
+	return nil
+}
+
+var zeroTime time.Time // no Last-Modified: the ETag is exact
+
+// serveFile streams content named name with blob digest d.
+func serveFile(w http.ResponseWriter, r *http.Request, name string, d cairn.Digest, rc interface {
+	Read([]byte) (int, error)
+	Seek(int64, int) (int64, error)
+}) {
+	h := w.Header()
+	h.Set("Content-Type", safeContentType(name))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("ETag", `"`+string(d)+`"`)
+	h.Set("Cache-Control", "private, no-cache")
+	http.ServeContent(w, r, "", zeroTime, rc)
+}
+
+// safeContentType guesses a file's type from its extension, never one a
+// browser would execute.
+func safeContentType(name string) string {
+	t := mime.TypeByExtension(path.Ext(name))
+	mt, _, _ := mime.ParseMediaType(t)
+	switch {
+	case t == "":
+		return "application/octet-stream"
+	case strings.HasPrefix(mt, "text/"), strings.Contains(mt, "html"), strings.Contains(mt, "xml"),
+		strings.Contains(mt, "svg"), strings.Contains(mt, "javascript"), mt == "application/json":
+		return "text/plain; charset=utf-8"
+	}
+	return t
+}
+
+// uploadArtifact stores the request body as the artifact at p.
+func (s *Server) uploadArtifact(w http.ResponseWriter, r *http.Request, p string) error {
+	limit := s.svc.MaxArtifactSize()
+	if r.ContentLength > limit {
+		return cairn.Errorf(cairn.ETOOLARGE, "artifact of %d bytes exceeds the %d byte limit", r.ContentLength, limit)
+	}
+	if _, err := s.svc.PutArtifact(r.Context(), p, r.Body); err != nil {
+		return err
+	}
+	return writeJSON(w, empty)
+}
+
+// deleteArtifact deletes the artifact or directory at p.
+func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request, p string) error {
+	if err := s.svc.DeleteArtifacts(r.Context(), p); err != nil {
+		return err
+	}
+	return writeJSON(w, empty)
+}
+
+// multipartUpload answers the mpu routes. Cairn hands out no presigned
+// part URLs, so it answers as an MLflow server over a store without
+// multipart support does: NOT_IMPLEMENTED with the message the client
+// recognizes, whereupon it sends the file in one streamed PUT.
+func (s *Server) multipartUpload(w http.ResponseWriter, r *http.Request, op, p string) error {
+	if err := s.svc.Authorize(r.Context(), cairn.RoleWriter, ""); err != nil {
+		return err
+	}
+	return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: unsupportedMPU}
+}

@@ -1,0 +1,95 @@
+package registry_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
+)
+
+// Garbage collection keeps every blob an artifact names, however old, and
+// collects an artifact's old blob once the path was overwritten or
+// deleted (and no version refers to it). On SQLite with a blob directory
+// and on PostgreSQL with S3.
+func TestGCKeepsArtifactBlobs(t *testing.T) {
+	for _, b := range gcBackends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newGCFixture(t, b)
+			put := func(path, content string) cairn.Digest {
+				t.Helper()
+				a, err := f.svc.PutArtifact(f.ctx, path, strings.NewReader(content))
+				if err != nil {
+					t.Fatalf("PutArtifact(%s): %v", path, err)
+				}
+				return a.Digest
+			}
+			kept := put("1/r/artifacts/model/model.pkl", "weights that stay")
+			overwritten := put("1/r/artifacts/model/MLmodel", "flavors: v1")
+			deleted := put("1/r/artifacts/tmp/log.txt", "a log")
+			f.advance(48 * time.Hour) // every blob is past the grace period
+			put("1/r/artifacts/model/MLmodel", "flavors: v2")
+			if err := f.svc.DeleteArtifacts(f.ctx, "1/r/artifacts/tmp"); err != nil {
+				t.Fatal(err)
+			}
+			rep := f.gc(t, registry.GCOptions{})
+			if !f.exists(t, kept) {
+				t.Errorf("GC deleted the blob of a live artifact (report %+v)", rep)
+			}
+			if f.exists(t, overwritten) || f.exists(t, deleted) {
+				t.Errorf("GC kept the blobs of an overwritten (%v) and a deleted (%v) artifact", f.exists(t, overwritten), f.exists(t, deleted))
+			}
+			a, rc, err := f.svc.OpenArtifact(f.ctx, "1/r/artifacts/model/model.pkl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if b, _ := io.ReadAll(rc); string(b) != "weights that stay" || a.Digest != kept {
+				t.Errorf("after GC the artifact reads %q", b)
+			}
+		})
+	}
+}
+
+// A blob that existed already (the upload is then a no-op) and that a
+// collection deleted before the artifact's row committed is sent again:
+// the write never leaves a path naming a missing blob.
+func TestPutArtifactResendsCollectedBlob(t *testing.T) {
+	f := newGCFixture(t, gcBackends[0])
+	d := f.putBlob(t, "shared bytes")
+	// The collection runs between the blob upload and the row's commit:
+	// simulate it by deleting the blob from the store under the registry.
+	blobs := &deleteOnceAfterPut{BlobStore: f.blobs, victim: d}
+	svc := registry.New(f.store, blobs, registry.Options{})
+	if _, err := svc.PutArtifact(f.ctx, "1/r/artifacts/f", strings.NewReader("shared bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if !f.exists(t, d) {
+		t.Fatal("the artifact names a blob the store does not have")
+	}
+	if blobs.puts != 2 {
+		t.Errorf("%d uploads of the blob, want 2 (the second after it vanished)", blobs.puts)
+	}
+}
+
+// deleteOnceAfterPut deletes blob victim right after its first Put, as a
+// collection racing with the upload would.
+type deleteOnceAfterPut struct {
+	cairn.BlobStore
+	victim cairn.Digest
+	puts   int
+}
+
+func (s *deleteOnceAfterPut) Put(ctx context.Context, d cairn.Digest, size int64, r io.Reader) error {
+	err := s.BlobStore.Put(ctx, d, size, r)
+	if d == s.victim {
+		s.puts++
+		if s.puts == 1 {
+			_ = s.BlobStore.Delete(ctx, d)
+		}
+	}
+	return err
+}
