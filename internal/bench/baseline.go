@@ -40,10 +40,15 @@ type Baseline struct {
 	// Built is how long creating the table took, 0 if it was reused.
 	Built time.Duration
 
-	db  *sql.DB
-	srv *http.Server
-	ln  net.Listener
+	// What serves it: the row lookup and how to close the database.
+	lookup  func(ctx context.Context, id int64) (*baselineItem, error)
+	closeDB func() error
+	srv     *http.Server
+	ln      net.Listener
 }
+
+// errNoItem is lookup's answer for an id with no row.
+var errNoItem = errors.New("no such item")
 
 // StartBaseline opens (creating and filling it if needed) the baseline
 // database baseline-1.db in dir with rows rows and serves
@@ -73,17 +78,37 @@ func StartBaselineAt(ctx context.Context, addr, dir string, rows int64) (*Baseli
 	if err != nil {
 		return nil, fmt.Errorf("bench: baseline database: %w", err)
 	}
-	b.db = sql.OpenDB(conn)
+	db := sql.OpenDB(conn)
 	// The same read pool size as Cairn's SQLite store gives its readers.
 	n := max(4, 2*runtime.GOMAXPROCS(0))
-	b.db.SetMaxOpenConns(n)
-	b.db.SetMaxIdleConns(n)
-	stmt, err := b.db.PrepareContext(ctx, `SELECT id, model, number, kind, status, digest, size, source, created_by, created_at FROM items WHERE id = ?`)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	stmt, err := db.PrepareContext(ctx, `SELECT `+baselineColumns+` FROM items WHERE id = ?`)
 	if err != nil {
-		b.db.Close()
+		db.Close()
 		return nil, fmt.Errorf("bench: baseline query: %w", err)
 	}
+	b.closeDB = db.Close
+	b.lookup = func(ctx context.Context, id int64) (*baselineItem, error) {
+		var it baselineItem
+		err := stmt.QueryRowContext(ctx, id).Scan(it.fields()...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errNoItem
+		}
+		return &it, err
+	}
+	if err := b.serve(addr); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return b, nil
+}
 
+// baselineColumns are the items table's columns, in baselineItem.fields order.
+const baselineColumns = `id, model, number, kind, status, digest, size, source, created_by, created_at`
+
+// serve answers GET /items/{id} on addr with b.lookup.
+func (b *Baseline) serve(addr string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -91,9 +116,8 @@ func StartBaselineAt(ctx context.Context, addr, dir string, rows int64) (*Baseli
 			http.Error(w, "bad id", http.StatusBadRequest)
 			return
 		}
-		var it baselineItem
-		err = stmt.QueryRowContext(r.Context(), id).Scan(&it.ID, &it.Model, &it.Number, &it.Kind, &it.Status, &it.Digest, &it.Size, &it.Source, &it.CreatedBy, &it.CreatedAt)
-		if errors.Is(err, sql.ErrNoRows) {
+		it, err := b.lookup(r.Context(), id)
+		if errors.Is(err, errNoItem) {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
@@ -102,17 +126,17 @@ func StartBaselineAt(ctx context.Context, addr, dir string, rows int64) (*Baseli
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(&it)
+		_ = json.NewEncoder(w).Encode(it)
 	})
-	b.ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		b.db.Close()
-		return nil, fmt.Errorf("bench: baseline listen: %w", err)
+		return fmt.Errorf("bench: baseline listen: %w", err)
 	}
-	b.URL = "http://" + b.ln.Addr().String()
+	b.ln = ln
+	b.URL = "http://" + ln.Addr().String()
 	b.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = b.srv.Serve(b.ln) }()
-	return b, nil
+	go func() { _ = b.srv.Serve(ln) }()
+	return nil
 }
 
 // Close stops the server and closes the database; the file stays.
@@ -121,7 +145,7 @@ func (b *Baseline) Close() error {
 	// for Shutdown for five seconds; there is nothing to drain here, so
 	// close them.
 	serr := b.srv.Close()
-	derr := b.db.Close()
+	derr := b.closeDB()
 	return errors.Join(serr, derr)
 }
 
@@ -151,6 +175,11 @@ type baselineItem struct {
 	Source    string `json:"source"`
 	CreatedBy string `json:"created_by"`
 	CreatedAt string `json:"created_at"`
+}
+
+// fields are the scan targets of baselineColumns.
+func (it *baselineItem) fields() []any {
+	return []any{&it.ID, &it.Model, &it.Number, &it.Kind, &it.Status, &it.Digest, &it.Size, &it.Source, &it.CreatedBy, &it.CreatedAt}
 }
 
 // fillBaseline makes sure path holds the items table with rows rows and

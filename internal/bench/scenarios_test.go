@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/cairn-registry/cairn/internal/httpapi"
 	"github.com/cairn-registry/cairn/internal/registry"
+	"github.com/cairn-registry/cairn/internal/testenv"
 )
 
 // TestScenarios runs every scenario briefly against a real server on a
@@ -111,27 +113,53 @@ func TestDiscoverEmpty(t *testing.T) {
 
 func TestBaseline(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	dir := t.TempDir()
-	b, err := StartBaseline(ctx, dir, 5000)
+	testBaseline(t, func() (*Baseline, error) { return StartBaseline(context.Background(), dir, 5000) })
+	if _, err := os.Stat(filepath.Join(dir, baselineFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPostgresBaseline(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.PostgresURL(t)
+	testBaseline(t, func() (*Baseline, error) {
+		return StartPostgresBaselineAt(context.Background(), "127.0.0.1:0", dsn, 5000)
+	})
+}
+
+// testBaseline starts a baseline of 5000 rows with start, checks its
+// answers and a short run against it, then starts it again and checks that
+// the table was reused, not rebuilt.
+func testBaseline(t *testing.T, start func() (*Baseline, error)) {
+	ctx := context.Background()
+	b, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Built == 0 {
 		t.Error("a new baseline database reports no build time")
 	}
-	resp, err := http.Get(b.URL + "/items/4321")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	var it baselineItem
-	if err := json.Unmarshal(body, &it); err != nil || it.ID != 4321 {
-		t.Fatalf("GET /items/4321: %s (%v)", body, err)
-	}
-	if n := len(body); n < 250 || n > 350 {
-		t.Errorf("answer is %d bytes; the baseline promises about 300", n)
+	for id, want := range map[int64]int{4321: http.StatusOK, 5001: http.StatusNotFound} {
+		resp, err := http.Get(b.URL + "/items/" + strconv.FormatInt(id, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("GET /items/%d: %s %s, want %d", id, resp.Status, body, want)
+		}
+		if want != http.StatusOK {
+			continue
+		}
+		var it baselineItem
+		if err := json.Unmarshal(body, &it); err != nil || it.ID != id {
+			t.Fatalf("GET /items/%d: %s (%v)", id, body, err)
+		}
+		if n := len(body); n < 250 || n > 350 {
+			t.Errorf("answer is %d bytes; the baseline promises about 300", n)
+		}
 	}
 	hc := NewHTTPClient(4)
 	res, err := Run(ctx, "baseline", Options{Concurrency: 4, Duration: 200 * time.Millisecond}, b.Op(hc))
@@ -145,17 +173,14 @@ func TestBaseline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The database is reused when it has the right size, rebuilt if not.
-	b, err = StartBaseline(ctx, dir, 5000)
+	// The table is reused when it has the right size.
+	b, err = start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Built != 0 {
-		t.Error("an existing baseline database was rebuilt")
+		t.Error("an existing baseline table was rebuilt")
 	}
 	b.Close()
-	if _, err := os.Stat(filepath.Join(dir, baselineFile)); err != nil {
-		t.Fatal(err)
-	}
 }
 

@@ -25,6 +25,7 @@ type benchSettings struct {
 	baselineRows int64
 	baselineDir  string
 	baselineURL  string
+	baselineDB   string
 	transferMiB  int64
 	transferDir  string
 	serverPID    int
@@ -79,6 +80,7 @@ progress goes to stderr.`,
 	f.IntVar(&s.rounds, "rounds", 5, "turns of scenario and baseline each --duration is split into")
 	f.Int64Var(&s.baselineRows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
 	f.StringVar(&s.baselineDir, "baseline-dir", "", "where the baseline database is kept between runs (default: the user cache directory)")
+	f.StringVar(&s.baselineDB, "baseline-db", "", "run the in-process baseline on this PostgreSQL database (postgres://…; a table cairn_bench_items is made there) instead of SQLite, for a server on PostgreSQL")
 	f.StringVar(&s.baselineURL, "baseline-url", "", "use the baseline served by 'cairn bench baseline' at this URL instead of one in this process (give the same --baseline-rows)")
 	f.Int64Var(&s.transferMiB, "transfer-mib", 1024, "size of the pushed and pulled file, MiB")
 	f.StringVar(&s.transferDir, "transfer-dir", "", "where the file and its pulled copy are written (default: the temporary directory); needs twice the size free")
@@ -140,6 +142,19 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 		baseOp = bench.BaselineOp(baseHC, s.baselineURL, s.baselineRows)
 		rep.Baseline = fmt.Sprintf("bare net/http + one SQLite primary-key lookup in a table of %d rows, ~300 bytes of JSON, served by another process at %s, in turns with each scenario (%d rounds)",
 			s.baselineRows, s.baselineURL, s.rounds)
+	case s.baselineDB != "":
+		a.infof("bench: starting the PostgreSQL baseline server (%d rows in cairn_bench_items)…", s.baselineRows)
+		base, err := bench.StartPostgresBaselineAt(ctx, "127.0.0.1:0", s.baselineDB, s.baselineRows)
+		if err != nil {
+			return err
+		}
+		defer base.Close()
+		if base.Built > 0 {
+			a.infof("bench: built the baseline table in %s", base.Built.Round(time.Millisecond))
+		}
+		baseOp = base.Op(baseHC)
+		rep.Baseline = fmt.Sprintf("bare net/http + one pgx primary-key lookup in a PostgreSQL table of %d rows (pgxpool defaults), ~300 bytes of JSON, served in this process, in turns with each scenario (%d rounds)",
+			s.baselineRows, s.rounds)
 	default:
 		dir, err := a.baselineDir(s.baselineDir)
 		if err != nil {
@@ -351,8 +366,8 @@ func (a *app) baselineDir(dir string) (string, error) {
 
 func (a *app) benchBaselineCommand() *cobra.Command {
 	var (
-		addr, dir string
-		rows      int64
+		addr, dir, db string
+		rows          int64
 	)
 	c := &cobra.Command{
 		Use:   "baseline",
@@ -360,7 +375,8 @@ func (a *app) benchBaselineCommand() *cobra.Command {
 		Long: `Serve the baseline of 'cairn bench' as a process of its own, as the
 server under test is: net/http doing one SQLite primary-key lookup in a
 table of --baseline-rows rows, answering GET /items/{id} with ~300 bytes of
-JSON. It prints its URL on stdout and serves until interrupted. By default
+JSON (with --db, one pgx lookup in PostgreSQL instead). It prints its URL
+on stdout and serves until interrupted. By default
 'cairn bench' runs the baseline inside its own process instead; comparing
 the two shows what sharing a process with the load generator is worth.`,
 		Args: exactArgs(),
@@ -369,7 +385,12 @@ the two shows what sharing a process with the load generator is worth.`,
 			if err != nil {
 				return err
 			}
-			b, err := bench.StartBaselineAt(c.Context(), addr, d, rows)
+			var b *bench.Baseline
+			if db != "" {
+				b, err = bench.StartPostgresBaselineAt(c.Context(), addr, db, rows)
+			} else {
+				b, err = bench.StartBaselineAt(c.Context(), addr, d, rows)
+			}
 			if err != nil {
 				return err
 			}
@@ -383,6 +404,7 @@ the two shows what sharing a process with the load generator is worth.`,
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:0", "address to listen on (port 0 picks a free one)")
 	c.Flags().StringVar(&dir, "baseline-dir", "", "where the baseline database is kept (default: the user cache directory)")
+	c.Flags().StringVar(&db, "db", "", "serve the baseline from this PostgreSQL database (postgres://…; a table cairn_bench_items is made there) instead of SQLite")
 	c.Flags().Int64Var(&rows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
 	return c
 }
