@@ -2,7 +2,9 @@
 # Runs Cairn's whole test suite against real services: it provisions a
 # throwaway PostgreSQL cluster and an S3-compatible server (versitygw) on
 # 127.0.0.1, points the tests at them, runs every Go test, the fuzz targets
-# for a few seconds each, and tears everything down. It fails loudly when a
+# for a few seconds each, and tears everything down. It also checks that
+# the committed web UI build matches web/ and installs Chromium for the
+# browser tests (scripts/lib/ui.sh). It fails loudly when a
 # service cannot be started; it never skips one silently.
 #
 #   scripts/test.sh            # everything
@@ -48,12 +50,23 @@ wait_port() {
 
 . "$root/scripts/lib/postgres.sh"
 . "$root/scripts/lib/s3.sh"
+. "$root/scripts/lib/ui.sh"
 
 start_postgres
 start_s3
 
 pkgs=("$@")
 [ ${#pkgs[@]} -eq 0 ] && pkgs=(./...)
+
+# The web UI: its committed build must match its sources, and its browser
+# tests need Chromium. Both only when the UI's package is among those run.
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q 'webui\|^\./\.\.\.$'; then
+  check_ui_build
+  start_chromium
+  # Screenshots of the browser tests, kept after the run (printed below).
+  export CAIRN_TEST_ARTIFACTS=${CAIRN_TEST_ARTIFACTS:-$(mktemp -d /tmp/cairn-ui-artifacts.XXXXXX)}
+  echo "   browser test screenshots go to $CAIRN_TEST_ARTIFACTS"
+fi
 
 echo "== go vet"
 go vet "${pkgs[@]}"

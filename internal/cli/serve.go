@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-registry/cairn/internal/registry"
 	"github.com/cairn-registry/cairn/internal/sqlite"
 	"github.com/cairn-registry/cairn/internal/webhook"
+	"github.com/cairn-registry/cairn/internal/webui"
 	"github.com/spf13/cobra"
 )
 
@@ -150,6 +151,7 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		Logger: logger, PresignDownloads: presign, Webhooks: dispatcher, ExtraMetrics: dispatcher.WriteMetrics,
 	})
 	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
+	webui.Register(api.MountPublic)
 
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {

@@ -43,7 +43,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Req
 		return nil, err
 	}
 	if !ok {
-		if publicPaths[r.URL.Path] && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if s.isPublic(r.URL.Path) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			return r, nil
 		}
 		return nil, cairn.Errorf(cairn.EUNAUTHENTICATED, "authentication required: send Authorization: Bearer <token>, or a user name and password (HTTP Basic)")

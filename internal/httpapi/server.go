@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,10 @@ type Server struct {
 	prefixes []mounted // Mount's path prefixes, matched before mux
 	patterns []string  // every pattern handed to mux, in order
 	openapi  []byte
+
+	// Set by MountPublic: paths served without credentials.
+	publicExact    []string
+	publicPrefixes []string
 }
 
 // New returns a Server for svc.
@@ -142,6 +147,39 @@ func (s *Server) mountedFor(path string) *mounted {
 		}
 	}
 	return best
+}
+
+// MountPublic is Mount for a GET pattern whose responses hold nothing
+// private (the web UI's static files): with authentication on, its GET
+// and HEAD requests are served without credentials. A pattern ending in
+// "/" makes its whole subtree public, one ending in "{$}" only its exact
+// path. Requests that do carry credentials are still authenticated.
+func (s *Server) MountPublic(pattern string, h http.Handler) {
+	method, p, ok := strings.Cut(pattern, " ")
+	if !ok || method != http.MethodGet {
+		panic("httpapi: MountPublic needs a GET pattern, not " + pattern)
+	}
+	if exact, ok := strings.CutSuffix(p, "{$}"); ok {
+		s.publicExact = append(s.publicExact, exact)
+	} else if strings.HasSuffix(p, "/") {
+		s.publicPrefixes = append(s.publicPrefixes, p)
+	} else {
+		s.publicExact = append(s.publicExact, p)
+	}
+	s.mux.Handle(pattern, h)
+}
+
+// isPublic reports whether a request for path may go without credentials.
+func (s *Server) isPublic(path string) bool {
+	if publicPaths[path] || slices.Contains(s.publicExact, path) {
+		return true
+	}
+	for _, p := range s.publicPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // Routes returns the patterns of the route table ("GET /api/v1/models"),
