@@ -77,6 +77,11 @@ type VersionSpec struct {
 	Tags              map[string]string  `json:"tags,omitempty"`
 	Description       string             `json:"description,omitempty"`
 	Aliases           []string           `json:"aliases,omitempty"`
+	// AlwaysCreate makes a new version even when the spec repeats the
+	// model's latest version, which is otherwise returned as it is (a
+	// retried push). Importers that keep another registry's numbering set
+	// it: there, two versions may have the same files.
+	AlwaysCreate bool `json:"always_create,omitempty"`
 }
 
 // Validate checks every field of the spec that can be checked without the

@@ -55,7 +55,7 @@ func (s *Service) CreateVersion(ctx context.Context, model string, spec cairn.Ve
 	var res *CreateVersionResult
 	err := s.update(ctx, func(m *mutation) error {
 		var err error
-		res, err = s.createVersion(ctx, m, model, &spec, true)
+		res, err = s.createVersion(ctx, m, model, &spec, !spec.AlwaysCreate)
 		return err
 	})
 	if err != nil {
