@@ -368,7 +368,37 @@ def artifacts(r):
       [("name", "from-run"), ("version", "2"), ("path", "MLmodel")])
 
 
-SCENARIOS = [("registry", registry), ("experiments", experiments), ("runs", runs), ("artifacts", artifacts)]
+def proxy(r):
+    """The artifact proxy alone: MLflow does not tie its paths to runs."""
+    root = "/api/2.0/mlflow-artifacts/artifacts/5/0123456789abcdef0123456789abcdef/artifacts/"
+    r("upload MLmodel", "PUT", root + "model/MLmodel", raw="artifact_path: model\nflavors: {}\n",
+      content_type="application/octet-stream")
+    r("upload model.pkl", "PUT", root + "model/model.pkl", raw="not really a pickle\n", content_type="application/octet-stream")
+    r("upload a nested file", "PUT", root + "model/data/weights.bin", raw="0123456789", content_type="application/octet-stream")
+    r("upload an empty file", "PUT", root + "model/empty.txt", raw="", content_type="application/octet-stream")
+    r("download", "GET", root + "model/MLmodel")
+    r("download a nested file", "GET", root + "model/data/weights.bin")
+    r("download an empty file", "GET", root + "model/empty.txt")
+    r("overwrite a file", "PUT", root + "model/model.pkl", raw="a better pickle\n", content_type="application/octet-stream")
+    r("download the overwritten file", "GET", root + "model/model.pkl")
+    r("download a missing file", "GET", root + "model/nope.txt")
+    r("list a directory", "GET", "/api/2.0/mlflow-artifacts/artifacts", [("path", "5/0123456789abcdef0123456789abcdef/artifacts/model")])
+    r("list the run root", "GET", "/api/2.0/mlflow-artifacts/artifacts", [("path", "5/0123456789abcdef0123456789abcdef/artifacts")])
+    r("list the experiment", "GET", "/api/2.0/mlflow-artifacts/artifacts", [("path", "5")])
+    r("list a missing directory", "GET", "/api/2.0/mlflow-artifacts/artifacts", [("path", "5/none")])
+    r("list with a relative path", "GET", "/api/2.0/mlflow-artifacts/artifacts", [("path", "5/../etc")])
+    r("delete a file", "DELETE", root + "model/data/weights.bin")
+    r("deleted file is gone from the listing", "GET", "/api/2.0/mlflow-artifacts/artifacts",
+      [("path", "5/0123456789abcdef0123456789abcdef/artifacts/model/data")])
+    r("start a multipart upload", "POST", "/api/2.0/mlflow-artifacts/mpu/create/5/big.bin",
+      body={"path": "5/big.bin", "num_parts": 2})
+    r("complete a multipart upload", "POST", "/api/2.0/mlflow-artifacts/mpu/complete/5/big.bin",
+      body={"path": "5/big.bin", "upload_id": "u1", "parts": [{"part_number": 1, "etag": "e1"}]})
+    r("abort a multipart upload", "POST", "/api/2.0/mlflow-artifacts/mpu/abort/5/big.bin",
+      body={"path": "5/big.bin", "upload_id": "u1"})
+
+
+SCENARIOS = [("registry", registry), ("experiments", experiments), ("runs", runs), ("artifacts", artifacts), ("proxy", proxy)]
 
 
 def main():

@@ -90,6 +90,7 @@ var pendingEndpoints = map[string]string{
 var knownDivergences = map[string]string{
 	"registry/archive existing from a non-active stage": "MLflow 2.17 raises a bare MlflowException here (500 INTERNAL_ERROR); the request is invalid, and Cairn says so with 400 INVALID_PARAMETER_VALUE",
 	"registry/its alias went with it":                   "MLflow 2.17 keeps an alias pointing at a deleted version (a dangling alias that then answers 404); Cairn deletes a version's aliases with it",
+	"proxy/download a missing file":                     "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
 	"artifacts/download a missing file":                 "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
 }
 
