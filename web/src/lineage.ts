@@ -83,9 +83,19 @@ export function lineageView(root: LineageNode, nodes: LineageNode[], edges: Line
     wrap.append(h('p', { class: 'muted' }, 'No lineage recorded: nothing this came from, nothing that used it.'));
     return wrap;
   }
-  const { pos, width, height } = layout(nodes, edges);
+  const lay = layout(nodes, edges);
+  const { pos, width } = lay;
+  // Room above the nodes for the edges that bow over skipped columns.
+  let maxSpan = 0;
+  for (const e of edges) {
+    const a = pos.get(nodeKey(e.from)), b = pos.get(nodeKey(e.to));
+    if (a && b) maxSpan = Math.max(maxSpan, Math.round((b.x - a.x) / (W + GX)));
+  }
+  const top = maxSpan > 1 ? H / 2 + GY + 12 * maxSpan + 16 : 0;
+  for (const p of pos.values()) p.y += top;
+  const height = lay.height + top;
   const rootKey = nodeKey(root);
-  const viewH = Math.min(Math.max(height + 60, 160), 460);
+  const viewH = Math.min(Math.max(height + 60, 160), 480);
   const svg = s('svg', { class: 'graph', width: '100%', height: viewH, role: 'img', 'aria-label': 'lineage graph' });
   const defs = s('defs', null, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, s('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' })));
   const g = s('g');
@@ -97,9 +107,17 @@ export function lineageView(root: LineageNode, nodes: LineageNode[], edges: Line
     if (!a || !b) continue;
     const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x, y2 = b.y + H / 2;
     const mx = (x1 + x2) / 2;
+    // An edge that skips columns bows above the nodes between its ends
+    // instead of running behind them.
+    const span = Math.round((b.x - a.x) / (W + GX));
+    const lift = span > 1 ? Math.min(a.y, b.y) - H / 2 - GY - 12 * span : 0;
+    const d = span > 1
+      ? `M ${x1} ${y1} C ${x1 + GX} ${y1}, ${x1 + GX} ${lift}, ${mx} ${lift} S ${x2 - GX} ${y2}, ${x2} ${y2}`
+      : `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`;
+    const ly = span > 1 ? lift - 6 : (y1 + y2) / 2 - 6;
     g.append(
-      s('path', { d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`, class: 'edge', 'marker-end': 'url(#arrow)' }),
-      s('text', { x: mx, y: (y1 + y2) / 2 - 6, class: 'edge-label', 'text-anchor': 'middle' }, e.type.replace(/_/g, ' ')),
+      s('path', { d, class: 'edge', 'marker-end': 'url(#arrow)' }),
+      s('text', { x: mx, y: ly, class: 'edge-label', 'text-anchor': 'middle' }, e.type.replace(/_/g, ' ')),
     );
   }
   let dragged = false;

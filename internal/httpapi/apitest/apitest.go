@@ -29,6 +29,7 @@ type Env struct {
 	Client   *client.Client // acting as user "tester"
 	Logs     *SyncBuffer    // the server's JSON log lines
 	BlobsDir string
+	DBPath   string // the SQLite database file
 }
 
 // Options tune New.
@@ -43,7 +44,8 @@ func New(tb testing.TB, opts Options) *Env {
 	tb.Helper()
 	dir := tb.TempDir()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "cairn.db"))
+	dbPath := filepath.Join(dir, "cairn.db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		tb.Fatalf("sqlite.Open: %v", err)
 	}
@@ -71,7 +73,7 @@ func New(tb testing.TB, opts Options) *Env {
 	copts := append([]client.Option{client.WithUser("tester"), client.WithHTTPClient(srv.Client())}, opts.Client...)
 	return &Env{
 		Server: srv, API: api, Service: svc, Store: db, Blobs: blobs,
-		Client: client.New(srv.URL, copts...), Logs: logs, BlobsDir: blobDir,
+		Client: client.New(srv.URL, copts...), Logs: logs, BlobsDir: blobDir, DBPath: dbPath,
 	}
 }
 

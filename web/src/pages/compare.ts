@@ -22,10 +22,10 @@ export async function comparePage(main: HTMLElement, _p: string[], q: URLSearchP
   }
   const vs = await Promise.all(refs.map((r) => get<Version>('/resolve/' + seg(r))));
   const base = vs[0];
-  const head = ['', ...vs.map((v, i) => h('span', null, link(versionPath(v.model, v.version), `${v.model}@v${v.version}`), i === 0 ? h('span', { class: 'muted small' }, ' (baseline)') : null))];
+  const head = () => ['', ...vs.map((v, i) => h('span', null, link(versionPath(v.model, v.version), `${v.model}@v${v.version}`), i === 0 ? h('span', { class: 'muted small' }, ' (baseline)') : null))];
 
   const grid = (id: string, rows: Child[][]) =>
-    h('table', { class: 'grid compare', id }, h('thead', null, h('tr', null, head.map((x) => h('th', null, x)))), h('tbody', null, rows.map((r) => h('tr', { class: r.length && (r as any).differs ? 'differs' : '' }, r.map((c, i) => (i === 0 ? h('th', null, c) : h('td', null, c)))))));
+    h('table', { class: 'grid compare', id }, h('thead', null, h('tr', null, head().map((x) => h('th', null, x)))), h('tbody', null, rows.map((r) => h('tr', { class: r.length && (r as any).differs ? 'differs' : '' }, r.map((c, i) => (i === 0 ? h('th', null, c) : h('td', null, c)))))));
 
   // Overview.
   const fields: [string, (v: Version) => Child][] = [
