@@ -21,7 +21,7 @@ func TestDependencyDirection(t *testing.T) {
 		"internal/sqlite":          {"internal/sqlfilter"},
 		"internal/postgres":        {"internal/sqlfilter"},
 		"internal/httpapi":         {"internal/registry"},
-		"internal/mlflowapi":       {"internal/registry"},
+		"internal/mlflowapi":       {"internal/registry", "internal/mlmodel"},
 		"internal/webhook":         {"internal/registry"},
 		"client":                   {"internal/registry"}, // request types, re-exported as aliases
 		"internal/bench":           {"client", "internal/registry"},

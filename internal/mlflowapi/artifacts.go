@@ -1,6 +1,7 @@
 package mlflowapi
 
 import (
+	"context"
 	"mime"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // The artifact proxy (MLFLOW.md §3, mlflow_artifacts.proto): the MLflow
@@ -97,6 +99,10 @@ func (s *Server) serveArtifacts(w http.ResponseWriter, r *http.Request, prefix s
 		}
 		label("artifacts")
 		return s.listArtifacts(w, r)
+	}
+	if route == "artifacts" && isVersionPath(rawPath) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		label("artifacts/{path...}")
+		return s.downloadVersionFile(w, r, rawPath)
 	}
 	p, err := artifactPathFromURL(rawPath)
 	if err != nil {
@@ -187,7 +193,13 @@ func (s *Server) listArtifacts(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	entries, err := s.svc.ListArtifactDir(r.Context(), dir)
+	var entries []registry.ArtifactEntry
+	var err error
+	if sub, ok := strings.CutPrefix(dir, versionFilesDir); ok {
+		entries, err = s.listVersionDir(r.Context(), sub)
+	} else {
+		entries, err = s.svc.ListArtifactDir(r.Context(), dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -280,4 +292,152 @@ func (s *Server) multipartUpload(w http.ResponseWriter, r *http.Request, op, p s
 		return err
 	}
 	return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: unsupportedMPU}
+}
+
+// Registered versions' files, read-only under the reserved root:
+// _cairn/versions/NAME/N/PATH is file PATH of version N of model NAME
+// (NAME path-escaped), as get-download-uri hands it out. They are read
+// from the version's manifest, with the reader role on the model.
+
+// versionFilesDir is the directory of the proxy's namespace that holds
+// them.
+const versionFilesDir = registry.ReservedArtifactRoot + "/versions/"
+
+// isVersionPath reports whether a path (escaped or not) is under
+// versionFilesDir or is the reserved root itself.
+func isVersionPath(p string) bool {
+	return p == registry.ReservedArtifactRoot || strings.HasPrefix(p, registry.ReservedArtifactRoot+"/")
+}
+
+// parseVersionPath splits NAME/N[/PATH] (the part after versionFilesDir),
+// whose NAME is still path-escaped if escaped is set; PATH is validated
+// as an artifact path unless empty.
+func parseVersionPath(p string, escaped bool) (model string, n int64, rest string, err error) {
+	segs := strings.SplitN(p, "/", 3)
+	if len(segs) < 2 {
+		return "", 0, "", &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: "No such file: want " + versionFilesDir + "NAME/VERSION/PATH"}
+	}
+	model = segs[0]
+	if escaped {
+		if model, err = url.PathUnescape(segs[0]); err != nil {
+			return "", 0, "", invalidParam("Invalid path: %s", err)
+		}
+	}
+	if cairn.ValidateModelName(model) != nil {
+		return "", 0, "", modelNotFound(model)
+	}
+	if n, err = parseVersion(segs[1]); err != nil {
+		return "", 0, "", err
+	}
+	if len(segs) == 3 && segs[2] != "" {
+		if escaped {
+			rest, err = artifactPathFromURL(segs[2])
+		} else {
+			rest, err = segs[2], checkDecodedPath(segs[2])
+		}
+	}
+	return model, n, rest, err
+}
+
+// downloadVersionFile serves a file of a registered version; rawPath is
+// the escaped path below artifacts/.
+func (s *Server) downloadVersionFile(w http.ResponseWriter, r *http.Request, rawPath string) error {
+	sub, ok := strings.CutPrefix(rawPath, versionFilesDir)
+	if !ok {
+		return &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: "No such file"}
+	}
+	model, n, p, err := parseVersionPath(sub, true)
+	if err != nil {
+		return err
+	}
+	if p == "" {
+		return invalidParam("Invalid path: the artifact path is empty")
+	}
+	return s.serveVersionFile(w, r, model, n, p)
+}
+
+// serveVersionFile streams file p of a version.
+func (s *Server) serveVersionFile(w http.ResponseWriter, r *http.Request, model string, n int64, p string) error {
+	v, err := s.getVersion(r.Context(), model, n)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(v.Files, func(f cairn.File) bool { return f.Path == p })
+	if i < 0 {
+		return &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: sprintf("Model Version (name=%s, version=%d) has no file %q", model, n, p)}
+	}
+	rc, _, err := s.svc.OpenBlob(r.Context(), v.Files[i].Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	serveFile(w, r, path.Base(p), v.Files[i].Digest, rc)
+	return nil
+}
+
+// listVersionDir lists directory dir (decoded, below versionFilesDir) of
+// a registered version's files, as listArtifacts does.
+func (s *Server) listVersionDir(ctx context.Context, dir string) ([]registry.ArtifactEntry, error) {
+	model, n, sub, err := parseVersionPath(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.getVersion(ctx, model, n)
+	if err != nil {
+		return nil, err
+	}
+	prefix := ""
+	if sub != "" {
+		prefix = sub + "/"
+	}
+	out := []registry.ArtifactEntry{}
+	for _, f := range v.Files { // sorted by path
+		rest, ok := strings.CutPrefix(f.Path, prefix)
+		if !ok {
+			continue
+		}
+		if child, _, nested := strings.Cut(rest, "/"); nested {
+			if len(out) == 0 || out[len(out)-1].Path != prefix+child {
+				out = append(out, registry.ArtifactEntry{Path: prefix + child, IsDir: true})
+			}
+			continue
+		}
+		out = append(out, registry.ArtifactEntry{Path: f.Path, Size: f.Size})
+	}
+	return out, nil
+}
+
+// getVersionArtifact serves MLflow's UI route GET
+// /model-versions/get-artifact?name=&version=&path=: a file of a version.
+// A version whose files Cairn stores serves them from its manifest; an
+// external reference to Cairn's own artifact store serves the file there;
+// any other source has nothing Cairn can serve.
+func (s *Server) getVersionArtifact(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	name, n, err := nameAndVersion(p)
+	if err != nil {
+		return err
+	}
+	file, err := p.required("path")
+	if err != nil {
+		return err
+	}
+	if err := checkDecodedPath(file); err != nil {
+		return err
+	}
+	v, err := s.getVersion(r.Context(), name, n)
+	if err != nil {
+		return err
+	}
+	if len(v.Files) > 0 {
+		return s.serveVersionFile(w, r, name, n, file)
+	}
+	if dir, ok := artifactDir(v.Source, nil); ok {
+		return s.downloadArtifact(w, r, dir+"/"+file)
+	}
+	return &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: sprintf(
+		"Model Version (name=%s, version=%d) refers to %s, which Cairn does not store", name, n, truncate(v.Source, 200))}
 }

@@ -161,11 +161,14 @@ func TestCopyFromCairnVersion(t *testing.T) {
 	if _, err := e.Service.FinalizeVersion(ctx, "src", res.Version.Number, []string{"prod"}); err != nil {
 		t.Fatal(err)
 	}
-	// The native version has files but no source: nothing an MLflow client
-	// could download from until the artifact proxy exists.
+	// The native version has files but no source: MLflow clients download
+	// its files through the artifact proxy.
 	r := e.do("GET", "model-versions/get-download-uri", "", "name=src&version=1")
-	if r.Status != http.StatusNotImplemented || r.Body["error_code"] != "NOT_IMPLEMENTED" {
+	if r.Status != http.StatusOK || r.Body["artifact_uri"] != "mlflow-artifacts:/_cairn/versions/src/1" {
 		t.Errorf("download uri of a stored version without source: %d %s", r.Status, r.Raw)
+	}
+	if st, body := e.get("_cairn/versions/src/1/model.pkl"); st != 200 || body != "model bytes" {
+		t.Errorf("the native version's file through the proxy: %d %q", st, body)
 	}
 	e.ok("POST", "registered-models/create", `{"name": "dst"}`, "")
 	for i, source := range []string{"models:/src/1", "models:/src@prod"} {
@@ -181,8 +184,8 @@ func TestCopyFromCairnVersion(t *testing.T) {
 			t.Errorf("copy %s: files %+v digest %s status %s", source, v.Files, v.Digest, v.Status)
 		}
 		r = e.ok("GET", "model-versions/get-download-uri", "", q("name", "dst", "version", v.Ref()[len("dst@v"):]))
-		if r.Body["artifact_uri"] != source {
-			t.Errorf("download uri %v, want %s", r.Body["artifact_uri"], source)
+		if want := "mlflow-artifacts:/_cairn/versions/dst/" + v.Ref()[len("dst@v"):]; r.Body["artifact_uri"] != want {
+			t.Errorf("download uri %v, want %s", r.Body["artifact_uri"], want)
 		}
 	}
 	// A models:/ URI Cairn cannot resolve is an external reference.

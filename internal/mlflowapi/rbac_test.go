@@ -157,6 +157,8 @@ var mlflowRules = map[string]rule{
 	"POST mpu/create/{path...}":   {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","num_parts":1}`},
 	"POST mpu/complete/{path...}": {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u","parts":[]}`},
 	"POST mpu/abort/{path...}":    {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u"}`},
+	// MLflow's UI route, outside the prefixes: a file of a version.
+	"GET /model-versions/get-artifact": {access: onModel, need: cairn.RoleReader, query: "name=m&version=1&path=f"},
 }
 
 // caller is one column of the matrix.
@@ -357,7 +359,7 @@ func TestRBACMatrix(t *testing.T) {
 	}
 	for _, p := range e.mlflowRoutes {
 		method, path, _ := strings.Cut(p, " ")
-		var below string
+		below := path // a route outside the prefixes is keyed by its path
 		for _, pre := range slices.Concat(mlflowapi.Prefixes, mlflowapi.ArtifactPrefixes) {
 			if rest, ok := strings.CutPrefix(path, pre); ok {
 				below = rest
@@ -403,7 +405,7 @@ func TestRBACMatrix(t *testing.T) {
 						t.Errorf("%s as %s: 401 without WWW-Authenticate", c.path, who.name)
 					}
 				}
-				if (strings.Contains(c.path, "/mlflow/") || strings.Contains(c.path, "/mlflow-artifacts/")) && who.role != "" {
+				if (strings.Contains(c.path, "/mlflow/") || strings.Contains(c.path, "/mlflow-artifacts/") || strings.Contains(c.path, " /model-versions/")) && who.role != "" {
 					wantCode = "PERMISSION_DENIED"
 				}
 				if resp.StatusCode != wantStatus || (method != "HEAD" && !strings.Contains(string(raw), wantCode)) {

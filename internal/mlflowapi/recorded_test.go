@@ -80,18 +80,18 @@ var pendingEndpoints = map[string]string{
 	"POST runs/log-model":         "mltrack",
 	"POST runs/log-inputs":        "mltrack",
 	"GET artifacts/list":          "mltrack",
-
-	"GET model-versions/get-artifact": "nobody yet (MLflow UI route, streams a version's file)",
 }
 
 // knownDivergences are steps where Cairn answers differently from MLflow
 // 2.17 on purpose. The step still runs (later steps depend on its effect);
 // a mismatch is logged, not failed.
 var knownDivergences = map[string]string{
-	"registry/archive existing from a non-active stage": "MLflow 2.17 raises a bare MlflowException here (500 INTERNAL_ERROR); the request is invalid, and Cairn says so with 400 INVALID_PARAMETER_VALUE",
-	"registry/its alias went with it":                   "MLflow 2.17 keeps an alias pointing at a deleted version (a dangling alias that then answers 404); Cairn deletes a version's aliases with it",
-	"proxy/download a missing file":                     "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
-	"artifacts/download a missing file":                 "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
+	"registry/archive existing from a non-active stage":  "MLflow 2.17 raises a bare MlflowException here (500 INTERNAL_ERROR); the request is invalid, and Cairn says so with 400 INVALID_PARAMETER_VALUE",
+	"registry/its alias went with it":                    "MLflow 2.17 keeps an alias pointing at a deleted version (a dangling alias that then answers 404); Cairn deletes a version's aliases with it",
+	"proxy/download a missing file":                      "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
+	"artifacts/download a missing file":                  "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
+	"artifacts/download uri of the runs:/ version":       "MLflow 2.17 answers the source verbatim; Cairn snapshotted the run's files at registration and answers where that snapshot is (mlflow-artifacts:/_cairn/versions/NAME/N), so later writes to the run cannot change what the version loads",
+	"artifacts/download uri of the artifact URI version": "as for the runs:/ version: the snapshot's location, not the (mutable) source",
 }
 
 // cairnExtras are members Cairn sends that MLflow 2.17 does not: later

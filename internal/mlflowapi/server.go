@@ -134,7 +134,7 @@ func (s *Server) Routes() []string {
 			out = append(out, rt.method+" "+p+rt.path)
 		}
 	}
-	return out
+	return append(out, "GET "+getArtifactPath)
 }
 
 // Register mounts the API at each of Prefixes, and at the MLflow prefixes
@@ -151,7 +151,12 @@ func (s *Server) Register(mount func(pattern string, h http.Handler)) {
 	for _, p := range reservedPrefixes {
 		mount(p, s)
 	}
+	mount(getArtifactPath, s.adapt(s.getVersionArtifact))
 }
+
+// getArtifactPath is MLflow's UI route for a file of a version, outside
+// the API prefixes.
+const getArtifactPath = "/model-versions/get-artifact"
 
 // ServeHTTP serves a request under one of Prefixes. The request is handed
 // to the inner mux unchanged, so that the mux records its route pattern on

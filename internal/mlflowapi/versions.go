@@ -61,21 +61,27 @@ func versionResponse(v *cairn.Version) map[string]any {
 }
 
 // createModelVersion registers a version. MLflow semantics: every call is
-// a new version, never deduplicated. The source is what Cairn records:
+// a new version, never deduplicated. The source decides what Cairn
+// records:
 //
 //   - models:/NAME/N or models:/NAME@ALIAS naming a Cairn version (what
 //     MlflowClient.copy_model_version sends): the new version gets that
 //     version's files, already stored, and is READY at once;
-//   - anything else (s3://…, gs://…, runs:/…, models:/m-… logged models,
-//     mlflow-artifacts:/…, a run's artifact path) is an external reference:
-//     a version without files whose source is the URI, READY at once so
-//     that clients polling model-versions/get see READY.
+//   - a source whose files Cairn stores (mlflow-artifacts:/…, runs:/RUN/…
+//     of a Cairn run): the files are snapshotted into the version's
+//     manifest and the record filled from the run and the MLmodel file
+//     (register.go); READY at once;
+//   - anything else (s3://…, gs://…, an unknown run, an empty directory)
+//     is an external reference: a version without files whose source is
+//     the URI, READY at once so that clients polling model-versions/get
+//     see READY. The run's metrics, params and commit still fill the
+//     record when run_id names a Cairn run.
 //
 // run_link and model_id, which Cairn's version record lacks, are kept as the
 // reserved version tags cairn.mlflow.run_link and cairn.mlflow.model_id. A
-// version tagged mlflow.prompt.is_prompt is registered like any other; its
-// model's kind (prompt when the registered model was created with the tag)
-// is what makes it a prompt in Cairn.
+// version tagged mlflow.prompt.is_prompt is registered as given (a prompt's
+// source is a placeholder); its model's kind (prompt when the registered
+// model was created with the tag) is what makes it a prompt in Cairn.
 func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) error {
 	p, name, err := s.readModelParams(w, r)
 	if err != nil {
@@ -128,10 +134,16 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	spec := cairn.VersionSpec{Source: source, RunID: runID, Description: desc, Tags: tags}
+	var v *cairn.Version
 	if files, ok := s.copySource(r.Context(), source); ok {
 		spec.Files = files
+		v, err = s.svc.RegisterExternal(r.Context(), name, spec)
+	} else if tags[isPromptTag] == "true" {
+		// A prompt's source is a placeholder; its text is in its tags.
+		v, err = s.svc.RegisterExternal(r.Context(), name, spec)
+	} else {
+		v, err = s.registerFromSource(r.Context(), name, spec)
 	}
-	v, err := s.svc.RegisterExternal(r.Context(), name, spec)
 	if err != nil {
 		return lookupErr(err, name)
 	}
@@ -294,13 +306,13 @@ func (s *Server) deleteModelVersion(w http.ResponseWriter, r *http.Request) erro
 	return writeJSON(w, empty)
 }
 
-// getDownloadURI answers the version's source verbatim, as MLflow's
-// reference store does. For external references that is where the bytes
-// are. For versions whose files Cairn stores (native pushes) the source is
-// whatever the pusher declared. Serving Cairn's own files to the MLflow
-// client needs the artifact proxy (mlflow-artifacts), which this slice does
-// not implement; a version without a source answers NOT_IMPLEMENTED rather
-// than an empty URI, which the client would read as a local path.
+// getDownloadURI answers where the client downloads the version's files
+// from. A version whose files Cairn stores (snapshotted at registration,
+// or pushed natively) answers mlflow-artifacts:/_cairn/versions/NAME/N,
+// which the client reads through the artifact proxy: the version's own
+// manifest, immutable whatever later happens to the run's artifacts. A
+// version without files (an external reference) answers its source
+// verbatim, as MLflow's reference store does.
 func (s *Server) getDownloadURI(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.readParams(w, r)
 	if err != nil {
@@ -314,10 +326,12 @@ func (s *Server) getDownloadURI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if len(v.Files) > 0 {
+		return writeJSON(w, map[string]string{"artifact_uri": "mlflow-artifacts:/" + versionArtifactRoot(v.Model, v.Number)})
+	}
 	if v.Source == "" {
-		return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: sprintf(
-			"Model Version (name=%s, version=%d) has no source URI: its files are stored in Cairn, and serving them to MLflow clients (mlflow-artifacts) is not implemented yet; use 'cairn pull %s'",
-			name, n, v.Ref())}
+		return &apiError{status: http.StatusNotFound, code: codeDoesNotExist, msg: sprintf(
+			"Model Version (name=%s, version=%d) has neither files nor a source URI", name, n)}
 	}
 	return writeJSON(w, map[string]string{"artifact_uri": v.Source})
 }

@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -92,4 +93,48 @@ func (s *deleteOnceAfterPut) Put(ctx context.Context, d cairn.Digest, size int64
 		}
 	}
 	return err
+}
+
+// A registration whose blob is collected between the check that it is
+// present and the version's commit registers nothing and says so
+// (ErrBlobVanished), so that the MLflow door snapshots again instead of
+// recording a ready version without its bytes.
+func TestRegisterExternalBlobVanished(t *testing.T) {
+	f := newGCFixture(t, gcBackends[0])
+	d := f.putBlob(t, "model bytes")
+	blobs := &deleteAfterFirstStat{BlobStore: f.blobs, victim: d}
+	svc := registry.New(f.store, blobs, registry.Options{})
+	if _, err := svc.CreateModel(f.ctx, registry.ModelCreate{Name: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.RegisterExternal(f.ctx, "m", cairn.VersionSpec{Files: []cairn.File{{Path: "model.pkl", Size: 11, Digest: d}}})
+	if !errors.Is(err, registry.ErrBlobVanished) || !cairn.IsCode(err, cairn.ECONFLICT) {
+		t.Fatalf("RegisterExternal = %v, want conflict wrapping ErrBlobVanished", err)
+	}
+	if _, err := svc.GetVersion(f.ctx, "m", 1); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("a version was registered: %v", err)
+	}
+	// With the blob back, the same registration takes number 1.
+	f.putBlob(t, "model bytes")
+	v, err := f.svc.RegisterExternal(f.ctx, "m", cairn.VersionSpec{Files: []cairn.File{{Path: "model.pkl", Size: 11, Digest: d}}})
+	if err != nil || v.Number != 1 || v.Status != cairn.StatusReady {
+		t.Fatalf("RegisterExternal again = %+v, %v", v, err)
+	}
+}
+
+// deleteAfterFirstStat deletes blob victim right after the first Stat
+// finds it, as a collection racing with a registration would.
+type deleteAfterFirstStat struct {
+	cairn.BlobStore
+	victim cairn.Digest
+	done   bool
+}
+
+func (s *deleteAfterFirstStat) Stat(ctx context.Context, d cairn.Digest) (int64, error) {
+	n, err := s.BlobStore.Stat(ctx, d)
+	if d == s.victim && !s.done && err == nil {
+		s.done = true
+		_ = s.BlobStore.Delete(ctx, d)
+	}
+	return n, err
 }

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"path"
 	"slices"
 
 	"github.com/cairn-registry/cairn"
@@ -27,7 +28,10 @@ import (
 // FinalizeVersion.
 //
 // Errors: EINVALID for a bad spec, ENOTFOUND for an unknown or deleted
-// model, EFAILEDPRECONDITION for an archived model or a kind mismatch.
+// model, EFAILEDPRECONDITION for an archived model or a kind mismatch,
+// ECONFLICT wrapping ErrBlobVanished if a blob present at the start was
+// garbage-collected before the version committed (nothing is registered;
+// a caller that snapshotted artifacts snapshots again).
 func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn.VersionSpec) (*cairn.Version, error) {
 	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
 		return nil, err
@@ -57,6 +61,19 @@ func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn
 			return err
 		}
 		v := res.Version
+		if len(missing) == 0 && len(spec.Files) > 0 {
+			// The version now holds off collections (its insert took the
+			// blob-references lock); a blob found present before it may
+			// have been collected since, if nothing else referred to it
+			// (an artifact overwritten meanwhile). Check again.
+			gone, err := s.missingBlobs(ctx, spec.Files)
+			if err != nil {
+				return err
+			}
+			if len(gone) > 0 {
+				return cairn.WrapError(cairn.ECONFLICT, ErrBlobVanished, "blob %s was deleted by garbage collection while the version was being registered; register it again", gone[0])
+			}
+		}
 		if len(missing) == 0 {
 			before := cloneVersion(v)
 			v.Status = cairn.StatusReady
@@ -72,6 +89,57 @@ func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn
 		return nil
 	})
 	return out, err
+}
+
+// ErrBlobVanished says a blob was collected between the moment it was
+// found present and the commit of what refers to it.
+var ErrBlobVanished = errBlobVanished
+
+// SnapshotArtifacts returns the files of the artifact directory dir as a
+// manifest: every artifact under dir/, with paths relative to dir, at one
+// moment. If dir is itself a file and has nothing under it, the manifest
+// is that one file under its base name. No artifacts gives an empty
+// manifest. The bytes are not copied: a manifest names blobs, and a
+// version that refers to them keeps them whatever later happens to the
+// artifact paths. More than cairn.MaxManifestFiles files is ETOOLARGE.
+func (s *Service) SnapshotArtifacts(ctx context.Context, dir string) ([]cairn.File, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
+	if err := cairn.ValidateArtifactPath(dir); err != nil {
+		return nil, err
+	}
+	var files []cairn.File
+	// One view of the directory: a long listing is read in pages, each of
+	// which may see later writes; the registration's own check of the
+	// blobs (RegisterExternal) keeps the version sound either way.
+	q := cairn.ArtifactQuery{Prefix: dir + "/", Limit: cairn.MaxArtifactList}
+	for {
+		page, err := s.store.ListArtifacts(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range page.Items {
+			files = append(files, cairn.File{Path: a.Path[len(q.Prefix):], Size: a.Size, Digest: a.Digest})
+		}
+		if len(files) > cairn.MaxManifestFiles {
+			return nil, cairn.Errorf(cairn.ETOOLARGE, "artifact directory %q has more than %d files", dir, cairn.MaxManifestFiles)
+		}
+		if page.NextToken == "" {
+			break
+		}
+		q.From = page.NextToken
+	}
+	if len(files) == 0 {
+		a, err := s.store.GetArtifact(ctx, dir)
+		switch {
+		case err == nil:
+			files = append(files, cairn.File{Path: path.Base(dir), Size: a.Size, Digest: a.Digest})
+		case !cairn.IsCode(err, cairn.ENOTFOUND):
+			return nil, err
+		}
+	}
+	return files, nil
 }
 
 // DeleteModelAndAliases tombstones a model after deleting every alias it
