@@ -36,6 +36,8 @@ const (
 	EventApprovalExpired  = "approval.expired"
 	EventPolicyChanged    = "policy.changed"
 	EventVersionFlagged   = "version.flagged"
+	EventVersionUnflagged = "version.unflagged"
+	EventSignalRecorded   = "signal.recorded"
 	// EventBlobCollected records blobs that garbage collection deleted; its
 	// payload lists their digests and the bytes freed.
 	EventBlobCollected = "blob.collected"

@@ -72,6 +72,10 @@ type Importer interface {
 	// one more than the last event's (EFAILEDPRECONDITION otherwise).
 	// ECONFLICT if an event with ev.Seq exists.
 	ImportEvent(ctx context.Context, ev *Event) error
+	// ImportSignal inserts s keeping its ID; signals created later number
+	// after the highest imported. ENOTFOUND if its version does not exist,
+	// ECONFLICT if a signal with s.ID exists.
+	ImportSignal(ctx context.Context, s *Signal) error
 }
 
 // Follows checks that e is the entry after the one numbered prevSeq with

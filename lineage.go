@@ -67,6 +67,9 @@ const (
 	EdgeProduced    EdgeType = "produced"     // run → version
 	EdgeEvaluates   EdgeType = "evaluates"    // evaluated version → evaluation version
 	EdgeLinkedFrom  EdgeType = "linked_from"  // source version → linked copy
+	// EdgeRetrainedFrom links a version that monitoring flagged to the
+	// version retrained to replace it.
+	EdgeRetrainedFrom EdgeType = "retrained_from" // flagged version → retrained version
 )
 
 // Edge is a directed lineage edge.

@@ -85,6 +85,10 @@ type Reader interface {
 	// ListArtifacts lists artifacts by path (see ArtifactQuery); EINVALID
 	// for a prefix without a trailing '/' or a limit out of range.
 	ListArtifacts(ctx context.Context, q ArtifactQuery) (*ArtifactPage, error)
+	// ListSignals lists signals newest first (see SignalQuery), deleted
+	// versions' included. ENOTFOUND if q names a model or version that
+	// does not exist.
+	ListSignals(ctx context.Context, q SignalQuery) (*SignalPage, error)
 
 	// GetUser returns a user with its role bindings; ENOTFOUND if none.
 	GetUser(ctx context.Context, name string) (*User, error)
@@ -134,7 +138,7 @@ type Tx interface {
 	// CreateVersion inserts v, whose number AllocateVersion returned.
 	CreateVersion(ctx context.Context, v *Version) error
 	// UpdateVersion writes only v's mutable fields: tags, description,
-	// status, status_message, archived, stage, deleted_at and updated_at.
+	// status, status_message, archived, stage, deleted_at, flag and updated_at.
 	// Fixed fields are never written after creation.
 	UpdateVersion(ctx context.Context, v *Version) error
 
@@ -151,6 +155,10 @@ type Tx interface {
 
 	// AddEdges inserts lineage edges; an edge that exists already is kept.
 	AddEdges(ctx context.Context, edges []Edge) error
+
+	// CreateSignal inserts s and fills s.ID, increasing in commit order
+	// per store; ENOTFOUND if its version does not exist.
+	CreateSignal(ctx context.Context, s *Signal) error
 
 	// AppendAudit fills e.Seq, e.PrevHash and e.Hash (via ComputeHash) and
 	// appends e. Appends are serialized, so the chain never forks.

@@ -34,6 +34,8 @@ type Version struct {
 	TrainedBy         string             `json:"trained_by,omitempty"`          // fixed
 	DerivedFrom       []string           `json:"derived_from"`                  // fixed, NAME@vN
 	Inputs            []string           `json:"inputs"`                        // fixed, NAME@vN or URI
+	Evaluates         []string           `json:"evaluates"`                     // fixed, NAME@vN; evaluation versions only
+	RetrainedFrom     string             `json:"retrained_from,omitempty"`      // fixed, NAME@vN: the version this one was retrained to replace
 
 	CreatedBy         string    `json:"created_by"`          // fixed
 	CreatedByVerified bool      `json:"created_by_verified"` // false while auth is off
@@ -49,6 +51,11 @@ type Version struct {
 	Archived      bool       `json:"archived"`
 	Stage         Stage      `json:"stage"`
 	DeletedAt     *time.Time `json:"deleted_at,omitempty"`
+
+	// Flagged is set once a monitoring signal crossed its policy
+	// threshold; Flag says which. Cleared by an explicit unflag.
+	Flagged bool  `json:"flagged"`
+	Flag    *Flag `json:"flag,omitempty"`
 }
 
 // Ref returns the version's canonical reference, NAME@vN.
@@ -74,6 +81,8 @@ type VersionSpec struct {
 	TrainedBy         string             `json:"trained_by,omitempty"`
 	DerivedFrom       []string           `json:"derived_from,omitempty"`
 	Inputs            []string           `json:"inputs,omitempty"`
+	Evaluates         []string           `json:"evaluates,omitempty"`
+	RetrainedFrom     string             `json:"retrained_from,omitempty"`
 	Tags              map[string]string  `json:"tags,omitempty"`
 	Description       string             `json:"description,omitempty"`
 	Aliases           []string           `json:"aliases,omitempty"`
@@ -130,7 +139,7 @@ func (s *VersionSpec) Validate() error {
 			return Errorf(EINVALID, "dependencies %q is not a file of the version", truncate(s.Dependencies, 200))
 		}
 	}
-	for field, refs := range map[string][]string{"derived_from": s.DerivedFrom, "inputs": s.Inputs} {
+	for field, refs := range map[string][]string{"derived_from": s.DerivedFrom, "inputs": s.Inputs, "evaluates": s.Evaluates} {
 		if len(refs) > MaxRefs {
 			return Errorf(EINVALID, "%s has %d entries; the limit is %d", field, len(refs), MaxRefs)
 		}
@@ -145,6 +154,14 @@ func (s *VersionSpec) Validate() error {
 				return WrapError(EINVALID, err, "%s", field)
 			}
 		}
+	}
+	if s.RetrainedFrom != "" {
+		if _, err := ParseRef(s.RetrainedFrom); err != nil {
+			return WrapError(EINVALID, err, "retrained_from")
+		}
+	}
+	if len(s.Evaluates) > 0 && s.Kind != "" && s.Kind != KindEvaluation {
+		return Errorf(EINVALID, "evaluates is for versions of kind evaluation, not %s", s.Kind)
 	}
 	if err := ValidateTags(s.Tags); err != nil {
 		return err
@@ -206,7 +223,8 @@ func (v *Version) SameFixedFields(s *VersionSpec) bool {
 		maps.Equal(nonNilS(v.Params), nonNilS(s.Params)) &&
 		sig(v.Signature) == sig(s.Signature) &&
 		v.Dependencies == s.Dependencies && v.Framework == s.Framework && v.TrainedBy == s.TrainedBy &&
-		slices.Equal(v.DerivedFrom, s.DerivedFrom) && slices.Equal(v.Inputs, s.Inputs)
+		slices.Equal(v.DerivedFrom, s.DerivedFrom) && slices.Equal(v.Inputs, s.Inputs) &&
+		slices.Equal(v.Evaluates, s.Evaluates) && v.RetrainedFrom == s.RetrainedFrom
 }
 
 func nonNilF(m map[string]float64) map[string]float64 {

@@ -122,10 +122,11 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 			root.AddCommand(c)
 		}
 	}
-	add("everyday", a.pushCommand(), a.pullCommand(), a.showCommand())
+	add("everyday", a.pushCommand(), a.pullCommand(), a.showCommand(), a.signalCommand())
 	add("manage",
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
 		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(), a.webhooksCommand(),
+		a.signalsCommand(), a.evaluationsCommand(),
 	)
 	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand(), a.exportCommand(), a.importCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,

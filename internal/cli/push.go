@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cairn-registry/cairn"
@@ -20,6 +21,8 @@ type pushFlags struct {
 	signature, deps, framework, trainedBy      string
 	metrics, params, tags                      []string
 	derivedFrom, inputs, aliases               []string
+	evaluates                                  []string
+	retrainedFrom                              string
 	parallel                                   int
 }
 
@@ -39,6 +42,8 @@ registers nothing and names that version (exit 0), so a retried push is safe.
 The version's reference (churn@v3) is printed on stdout, with --json the
 whole version record.`,
 		Example: `  cairn push churn ./model --metric auc=0.91 --param lr=0.1 --alias candidate
+  cairn push churn-eval ./report --kind evaluation --evaluates churn@v7 --metric demographic_parity=0.03
+  cairn push churn ./model --retrained-from churn@v2
   cairn push churn model.onnx requirements.txt --deps requirements.txt --framework onnx \
       --training-data features@v3 --code-version $(git rev-parse HEAD)`,
 		Args: minArgs(2, "MODEL", "PATH..."),
@@ -61,6 +66,8 @@ whole version record.`,
 	f.StringVar(&p.trainedBy, "trained-by", "", "who trained it, if not you")
 	f.StringArrayVar(&p.derivedFrom, "derived-from", nil, "version this one was derived from: fine-tune, adapter, quantization (REF, repeatable)")
 	f.StringArrayVar(&p.inputs, "input", nil, "other artifact the version consumed (REF or URI, repeatable)")
+	f.StringArrayVar(&p.evaluates, "evaluates", nil, "version this evaluation evaluates (REF, repeatable; needs --kind evaluation on the first push)")
+	f.StringVar(&p.retrainedFrom, "retrained-from", "", "the (flagged) version this one was retrained to replace (REF)")
 	f.StringArrayVar(&p.aliases, "alias", nil, "point this alias at the new version once it is ready (repeatable)")
 	f.IntVar(&p.parallel, "parallel", client.DefaultParallel, "files hashed and uploaded at once")
 	return c
@@ -151,8 +158,13 @@ func (a *app) pushSpec(c *cobra.Command, paths []string, p *pushFlags) (cairn.Ve
 		}
 		spec.Signature = b
 	}
-	for _, r := range p.derivedFrom {
+	for _, r := range append(slices.Clone(p.derivedFrom), p.evaluates...) {
 		if _, err := parseRef(c, r); err != nil {
+			return spec, err
+		}
+	}
+	if p.retrainedFrom != "" {
+		if _, err := parseRef(c, p.retrainedFrom); err != nil {
 			return spec, err
 		}
 	}
@@ -165,6 +177,7 @@ func (a *app) pushSpec(c *cobra.Command, paths []string, p *pushFlags) (cairn.Ve
 	spec.TrainingDataset, spec.ValidationDataset = p.trainingData, p.validationData
 	spec.Framework, spec.TrainedBy = p.framework, p.trainedBy
 	spec.DerivedFrom, spec.Inputs, spec.Aliases = p.derivedFrom, p.inputs, p.aliases
+	spec.Evaluates, spec.RetrainedFrom = p.evaluates, p.retrainedFrom
 	spec.Dependencies = manifestPath(p.deps, paths, func(path string) bool {
 		fi, err := os.Stat(a.path(path))
 		return err == nil && fi.Mode().IsRegular()

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/client"
 	"github.com/spf13/cobra"
 )
 
@@ -35,7 +36,53 @@ func (a *app) runShowVersion(c *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	return a.printVersion(v)
+	if err := a.printVersion(v); err != nil || a.json {
+		return err
+	}
+	return a.printEvidence(c, cl, v)
+}
+
+// showSignals is how many of the latest signals cairn show prints.
+const showSignals = 10
+
+// printEvidence prints, after a version's record, the evaluations that
+// evaluate it and its latest monitoring signals (for people only: --json
+// prints the version record as the API returns it; the evaluations and
+// signals have their own routes and commands).
+func (a *app) printEvidence(c *cobra.Command, cl *client.Client, v *cairn.Version) error {
+	ref := v.Ref()
+	evals, err := cl.Evaluations(c.Context(), ref)
+	if err != nil {
+		return err
+	}
+	if len(evals) > 0 {
+		fmt.Fprintln(a.stdout())
+		t := newTable(a.stdout(), "EVALUATION", "CREATED", "METRICS")
+		for _, e := range evals {
+			t.row(e.Ref(), formatTime(e.CreatedAt), formatMetrics(e.Metrics))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	sigs, err := cl.ListSignals(c.Context(), ref, "", showSignals, "")
+	if err != nil {
+		return err
+	}
+	if len(sigs.Items) > 0 {
+		fmt.Fprintln(a.stdout())
+		t := newTable(a.stdout(), "SIGNAL", "KIND", "VALUE", "THRESHOLD", "FLAGGED", "TIME", "DETAIL")
+		for _, s := range sigs.Items {
+			t.row(s.ID, s.Kind, formatFloat(s.Value), formatThreshold(s.Threshold), yesNo(s.Flagged), formatTime(s.CreatedAt), oneLine(s.Detail, 60))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if sigs.NextToken != "" {
+			a.infof("showing the latest %d signals; all of them: cairn signals list %s", showSignals, ref)
+		}
+	}
+	return nil
 }
 
 // printVersion prints a version record: JSON as the API returns it, or
@@ -81,6 +128,12 @@ func (a *app) printVersion(v *cairn.Version) error {
 	f.add("validation data", v.ValidationDataset)
 	f.add("derived from", strings.Join(v.DerivedFrom, ", "))
 	f.add("inputs", strings.Join(v.Inputs, ", "))
+	f.add("evaluates", strings.Join(v.Evaluates, ", "))
+	f.add("retrained from", v.RetrainedFrom)
+	if v.Flag != nil {
+		f.add("flagged", fmt.Sprintf("%s %s > %s (signal %d) %s by %s", v.Flag.Kind, formatFloat(v.Flag.Value),
+			formatFloat(v.Flag.Threshold), v.Flag.Signal, formatTime(v.Flag.FlaggedAt), v.Flag.FlaggedBy))
+	}
 	f.add("dependencies", v.Dependencies)
 	f.add("metrics", formatMetrics(v.Metrics))
 	f.add("params", formatStrings(v.Params))

@@ -28,6 +28,7 @@ func (a *app) versionsCommand() *cobra.Command {
 		a.versionsArchiveCommand(),
 		a.versionsRestoreCommand(),
 		a.versionsDeleteCommand(),
+		a.versionsUnflagCommand(),
 	)
 	return c
 }

@@ -121,6 +121,11 @@ func (s *Server) routeTable() []route {
 		{Method: "DELETE", Path: alias, ID: "deleteAlias", Summary: "Delete an alias", Query: []param{{Name: "if_current", Type: "integer", Desc: "delete only if the alias points at this version"}}, Status: none, handler: s.deleteAlias},
 		{Method: "GET", Path: alias + "/history", ID: "aliasHistory", Summary: "Every move of one alias, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.aliasHistory},
 		{Method: "GET", Path: model + "/alias-history", ID: "modelAliasHistory", Summary: "Every move of every alias of a model, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.modelAliasHistory},
+		// Monitoring signals and evaluation evidence, by reference.
+		{Method: "POST", Path: apiPrefix + "/versions/{ref}/signals", ID: "recordSignal", Summary: "Record a monitoring signal (drift, performance, error_rate, …) against a version; above its policy threshold it flags the version (version.flagged)", Body: cairn.SignalSpec{}, Status: created, Resp: cairn.Signal{}, handler: s.recordSignal},
+		{Method: "GET", Path: apiPrefix + "/versions/{ref}/signals", ID: "listSignals", Summary: "The signals recorded against a version, newest first", Query: append([]param{{Name: "kind", Type: "string", Desc: "only signals of this kind"}}, pageParams...), Status: ok, Resp: cairn.SignalPage{}, handler: s.listSignals},
+		{Method: "POST", Path: apiPrefix + "/versions/{ref}/unflag", ID: "unflagVersion", Summary: "Clear a version's flag (version.unflagged)", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.unflagVersion},
+		{Method: "GET", Path: apiPrefix + "/versions/{ref}/evaluations", ID: "listEvaluations", Summary: "The evaluation versions that evaluate a version", Status: ok, Resp: evaluationList{}, handler: s.listEvaluations},
 		{Method: "GET", Path: apiPrefix + "/resolve/{ref}", ID: "resolve", Summary: "Resolve a reference (NAME, NAME@latest, NAME@v3, NAME@alias, models:/NAME/3) to a version", Status: ok, Resp: cairn.Version{}, handler: s.resolve},
 
 		// Blobs and uploads.

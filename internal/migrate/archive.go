@@ -27,7 +27,7 @@ import (
 //	models/000001.jsonl …
 //	blobs/sha256/<hex> …      the bytes of the files of the versions that follow
 //	versions/000001.jsonl …   (blobs and versions alternate, a batch at a time)
-//	aliases/…  alias_moves/…  runs/… (each run with its metric history)  lineage_edges/…
+//	aliases/…  alias_moves/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
 //	users/…                   each user with its role bindings and tokens (hashes, never secrets)
 //	end.json                  where the source ended: audit and event heads, model and run counts
 //
@@ -76,7 +76,7 @@ type (
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
 	KindAudit: 1, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4,
-	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindUsers: 8,
+	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
 }
 
 // Export writes the registry in src to w as an archive. The source must
@@ -150,6 +150,9 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 		},
 		runs:  func(_ context.Context, rs []runRecord) error { return chunk(KindRuns, len(rs), encodeAll(rs)) },
 		edges: func(_ context.Context, es []cairn.Edge) error { return chunk(KindEdges, len(es), encodeAll(es)) },
+		signals: func(_ context.Context, ss []*cairn.Signal) error {
+			return chunk(KindSignals, len(ss), encodeAll(ss))
+		},
 		users: func(_ context.Context, rs []identityRecord) error { return chunk(KindUsers, len(rs), encodeAll(rs)) },
 	})
 	if err != nil {
@@ -506,6 +509,12 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return err
 		}
 		return c.importEdges(ctx, es)
+	case KindSignals:
+		ss, err := decodeAll[*cairn.Signal](dec)
+		if err != nil {
+			return err
+		}
+		return c.importSignals(ctx, ss)
 	case KindUsers:
 		rs, err := decodeAll[identityRecord](dec)
 		if err != nil {

@@ -77,6 +77,7 @@ const (
 	KindAliasMoves = "alias_moves"
 	KindRuns       = "runs"
 	KindEdges      = "lineage_edges"
+	KindSignals    = "signals"
 )
 
 // Copy copies the registry in src to dst. dst must be empty, or hold what
@@ -124,6 +125,7 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		aliasMoves: c.importAliasMoves,
 		runs:       c.importRuns,
 		edges:      c.importEdges,
+		signals:    c.importSignals,
 		users:      c.importUsers,
 	})
 	if err == nil {

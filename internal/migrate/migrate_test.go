@@ -235,6 +235,22 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	mm(svc.CreateModel(ctx, registry.ModelCreate{Name: "legacy", Kind: cairn.KindOther}))
 	mm(svc.ArchiveModel(ctx, "legacy"))
 
+	// Evaluation evidence, monitoring signals, a flag, a retrained version.
+	push(t, ctx, svc, "churn-eval", cairn.VersionSpec{Kind: cairn.KindEvaluation, Evaluates: []string{"churn@v3"},
+		Metrics: map[string]float64{"demographic_parity": 0.03}}, pushFile{"report.html", "fair", 50})
+	must[*cairn.Signal](t)(svc.RecordSignal(ctx, "fraud-detector@v1", cairn.SignalSpec{Kind: "drift", Value: 0.31, Detail: "PSI"}))
+	must[*cairn.Signal](t)(svc.RecordSignal(ctx, "fraud-detector@v2", cairn.SignalSpec{Kind: "error_rate", Value: 0.01}))
+	check(t, svc.Store().Update(ctx, func(tx cairn.Tx) error {
+		v, err := tx.GetVersion(ctx, "fraud-detector", 1)
+		if err != nil {
+			return err
+		}
+		v.Flag, v.Flagged = &cairn.Flag{Signal: 1, Kind: "drift", Value: 0.31, Threshold: 0.2, FlaggedBy: "monitor",
+			FlaggedAt: cairn.Timestamp(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC))}, true
+		return tx.UpdateVersion(ctx, v)
+	}))
+	push(t, ctx, svc, "fraud-detector", cairn.VersionSpec{RetrainedFrom: "fraud-detector@v1"}, pushFile{"model.pkl", "fraud-3", 1001})
+
 	// Runs with metric histories, params, tags, links; one deleted.
 	r1 := mr(svc.CreateRun(ctx, registry.RunCreate{ExperimentID: "7", Name: "train churn", Tags: map[string]string{"git": "abc"}}))
 	for step := int64(0); step < 5; step++ {
@@ -300,6 +316,7 @@ type dump struct {
 	Blobs        map[cairn.Digest]string // digest → size and sha256 of the bytes read back
 	Users        []*cairn.User           // with roles and password hashes
 	Tokens       []*cairn.Token          // with hashes
+	Signals      []*cairn.Signal
 }
 
 func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
@@ -433,6 +450,14 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 	tokens, terr := svc.Store().ListTokens(ctx, "")
 	check(t, terr)
 	d.Tokens = tokens
+	for token := ""; ; {
+		p, err := svc.Store().ListSignals(ctx, cairn.SignalQuery{Page: cairn.Page{Size: 1, Token: token}})
+		check(t, err)
+		d.Signals = append(d.Signals, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
 	return d
 }
 
@@ -496,6 +521,7 @@ func sanity(t *testing.T, d *dump) {
 		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
+		"signals": len(d.Signals),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -503,6 +529,19 @@ func sanity(t *testing.T, d *dump) {
 	}
 	if len(d.AliasHistory["churn"]) < 6 || len(d.AliasHistory["fraud-detector"]) < 3 {
 		t.Errorf("alias history: %d moves of churn, %d of fraud-detector", len(d.AliasHistory["churn"]), len(d.AliasHistory["fraud-detector"]))
+	}
+	var flagged, evaluates, retrained int
+	for _, v := range d.AllVersions {
+		if v.Flag != nil {
+			flagged++
+		}
+		evaluates += len(v.Evaluates)
+		if v.RetrainedFrom != "" {
+			retrained++
+		}
+	}
+	if flagged == 0 || evaluates == 0 || retrained == 0 {
+		t.Errorf("the fixture has %d flagged versions, %d evaluates references, %d retrained versions; want some of each", flagged, evaluates, retrained)
 	}
 	if d.Blobs[fileOf(t, "model.pkl", "never-uploaded", 77).Digest] != "missing" {
 		t.Errorf("the pending version's blob should be missing")
@@ -1070,6 +1109,7 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
+		"signals": "ImportSignal",
 	}
 	leftBehind := map[string]string{
 		"schema_migrations": "the target's own schema version",

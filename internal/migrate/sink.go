@@ -117,3 +117,16 @@ func (c *copier) importEdges(ctx context.Context, es []cairn.Edge) error {
 		return nil
 	})
 }
+
+// importSignals imports monitoring signals keeping their ids; one already
+// there (a resumed copy) is skipped.
+func (c *copier) importSignals(ctx context.Context, ss []*cairn.Signal) error {
+	return c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
+		for _, s := range ss {
+			if err := c.count(KindSignals, imp.ImportSignal(ctx, s)); err != nil {
+				return fmt.Errorf("signal %d of %s: %w", s.ID, s.Ref(), err)
+			}
+		}
+		return nil
+	})
+}

@@ -26,6 +26,7 @@ type visitor struct {
 	aliasMoves func(context.Context, []*cairn.AliasMove) error
 	runs       func(context.Context, []runRecord) error
 	edges      func(context.Context, []cairn.Edge) error
+	signals    func(context.Context, []*cairn.Signal) error
 	users      func(context.Context, []identityRecord) error
 }
 
@@ -33,8 +34,8 @@ type visitor struct {
 // copy, the target's log being a prefix of the source's is what proves the
 // target is a partial copy of this source and nothing else), then events,
 // models, versions (which need their models), aliases and their history
-// (which need versions), runs, lineage (which needs versions and runs), and
-// last the users with their role bindings and tokens.
+// (which need versions), runs, lineage (which needs versions and runs),
+// monitoring signals (which need versions), and last the users with their role bindings and tokens.
 type walker struct {
 	src   Stores
 	exp   cairn.Exporter
@@ -55,6 +56,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindAliases, func(ctx context.Context) error { return w.walkAliases(ctx, v.aliases, v.aliasMoves) }},
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
+		{KindSignals, func(ctx context.Context) error { return w.walkSignals(ctx, v.signals) }},
 		{KindUsers, func(ctx context.Context) error { return w.walkUsers(ctx, v.users) }},
 	} {
 		v.phase(p.name)
@@ -236,6 +238,27 @@ func (w *walker) walkEdges(ctx context.Context, fn func(context.Context, []cairn
 	page := cairn.Page{Size: w.batch}
 	for {
 		p, err := w.exp.ExportEdges(ctx, page)
+		if err != nil {
+			return err
+		}
+		if len(p.Items) > 0 {
+			if err := fn(ctx, p.Items); err != nil {
+				return err
+			}
+		}
+		if p.NextToken == "" {
+			return nil
+		}
+		page.Token = p.NextToken
+	}
+}
+
+// walkSignals reads every monitoring signal, newest first (ImportSignal
+// keeps ids, so the order of import does not matter).
+func (w *walker) walkSignals(ctx context.Context, fn func(context.Context, []*cairn.Signal) error) error {
+	page := cairn.Page{Size: w.batch}
+	for {
+		p, err := w.src.Meta.ListSignals(ctx, cairn.SignalQuery{Page: page})
 		if err != nil {
 			return err
 		}

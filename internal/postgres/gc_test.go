@@ -147,6 +147,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TABLE role_bindings, tokens, users;
 		DROP TRIGGER versions_blob_models ON versions; DROP FUNCTION cairn_record_blob_models(); DROP TABLE blob_models;
 		DROP TABLE artifacts;
+		DROP TABLE signals; ALTER TABLE versions DROP COLUMN evaluates, DROP COLUMN retrained_from, DROP COLUMN flag;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

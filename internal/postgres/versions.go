@@ -20,6 +20,7 @@ const versionColumns = `m.name, v.number, m.kind, v.files, v.digest, v.size,
 	v.metrics, v.params, v.signature, v.dependencies, v.framework, v.trained_by,
 	v.derived_from, v.inputs, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
 	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
+	v.evaluates, v.retrained_from, v.flag,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
 
 func scanVersion(row pgx.Row) (*cairn.Version, error) {
@@ -27,6 +28,7 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		v                                                  cairn.Version
 		kind, digest, status, stage                        string
 		files, metrics, params, derived, inputs, tags, sig []byte
+		evaluates, flag                                    []byte
 		created, updated                                   int64
 		deleted                                            *int64
 		aliases                                            []string
@@ -36,6 +38,7 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		&metrics, &params, &sig, &v.Dependencies, &v.Framework, &v.TrainedBy,
 		&derived, &inputs, &v.CreatedBy, &v.CreatedByVerified, &created, &updated,
 		&tags, &v.Description, &status, &v.StatusMessage, &v.Archived, &stage, &deleted,
+		&evaluates, &v.RetrainedFrom, &flag,
 		&aliases); err != nil {
 		return nil, err
 	}
@@ -56,6 +59,7 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		{"versions.derived_from", derived, &v.DerivedFrom},
 		{"versions.inputs", inputs, &v.Inputs},
 		{"versions.tags", tags, &v.Tags},
+		{"versions.evaluates", evaluates, &v.Evaluates},
 	} {
 		if string(c.b) == "[]" || string(c.b) == "{}" {
 			continue // dst is empty already; most versions have no inputs or derivations
@@ -64,7 +68,15 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 			return nil, err
 		}
 	}
+	if len(flag) > 0 {
+		v.Flag = new(cairn.Flag)
+		if err := decodeJSON("versions.flag", flag, v.Flag); err != nil {
+			return nil, err
+		}
+		v.Flagged = true
+	}
 	v.Files, v.DerivedFrom, v.Inputs, v.Aliases = files0(v.Files), strings0(v.DerivedFrom), strings0(v.Inputs), strings0(aliases)
+	v.Evaluates = strings0(v.Evaluates)
 	return &v, nil
 }
 
@@ -278,13 +290,18 @@ func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) err
 // EFAILEDPRECONDITION if it was never allocated (it would leave a gap);
 // none of them aborts the transaction.
 func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
-	var enc [6]string
+	flag, err := encodeFlag(v.Flag)
+	if err != nil {
+		return err
+	}
+	var enc [7]string
 	for i, c := range []struct {
 		name string
 		v    any
 	}{
 		{"files", files0(v.Files)}, {"metrics", floatMap(v.Metrics)}, {"params", stringMap(v.Params)},
 		{"derived_from", strings0(v.DerivedFrom)}, {"inputs", strings0(v.Inputs)}, {"tags", stringMap(v.Tags)},
+		{"evaluates", strings0(v.Evaluates)},
 	} {
 		s, err := encodeJSON(c.name, c.v)
 		if err != nil {
@@ -297,17 +314,17 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		stage = cairn.StageNone
 	}
 	var id int64
-	err := t.q.QueryRow(ctx, `INSERT INTO versions
+	err = t.q.QueryRow(ctx, `INSERT INTO versions
 		(model_id, number, status, status_message, digest, size, files,
 		 run_id, source, source_code_version, training_dataset, validation_dataset,
 		 metrics, params, signature, dependencies, framework, trained_by, derived_from, inputs,
 		 tags, description, created_by, created_by_verified, created_at, updated_at,
-		 archived, stage, deleted_at)
+		 archived, stage, deleted_at, evaluates, retrained_from, flag)
 		SELECT m.id, $2, $3, $4, $5, $6, $7::jsonb,
 		       $8, $9, $10, $11, $12,
 		       $13::jsonb, $14::jsonb, $15::json, $16, $17, $18, $19::jsonb, $20::jsonb,
 		       $21::jsonb, $22, $23, $24, $25, $26,
-		       $27, $28, $29::bigint
+		       $27, $28, $29::bigint, $30::jsonb, $31, $32::jsonb
 		FROM models m WHERE m.name = $1 AND m.latest_version >= $2
 		ON CONFLICT (model_id, number) DO NOTHING
 		RETURNING id`,
@@ -315,7 +332,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		v.RunID, v.Source, v.SourceCodeVersion, v.TrainingDataset, v.ValidationDataset,
 		enc[1], enc[2], rawText(v.Signature), v.Dependencies, v.Framework, v.TrainedBy, enc[3], enc[4],
 		enc[5], v.Description, v.CreatedBy, v.CreatedByVerified, micros(v.CreatedAt), micros(v.UpdatedAt),
-		v.Archived, string(stage), nullMicros(v.DeletedAt)).Scan(&id)
+		v.Archived, string(stage), nullMicros(v.DeletedAt), enc[6], v.RetrainedFrom, flag).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		m, err := getModel(ctx, t.q, v.Model, false)
 		if err != nil {
@@ -331,10 +348,14 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 }
 
 // UpdateVersion writes only v's mutable fields: tags, description, status,
-// status_message, archived, stage, deleted_at and updated_at. ENOTFOUND if
-// the version does not exist.
+// status_message, archived, stage, deleted_at, flag and updated_at.
+// ENOTFOUND if the version does not exist.
 func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	tags, err := encodeJSON("tags", stringMap(v.Tags))
+	if err != nil {
+		return err
+	}
+	flag, err := encodeFlag(v.Flag)
 	if err != nil {
 		return err
 	}
@@ -344,11 +365,11 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	}
 	tag, err := t.q.Exec(ctx, `UPDATE versions v
 		SET tags = $3, description = $4, status = $5, status_message = $6,
-		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10
+		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10, flag = $11::jsonb
 		FROM models m
 		WHERE m.id = v.model_id AND m.name = $1 AND v.number = $2`,
 		v.Model, v.Number, tags, v.Description, string(v.Status), v.StatusMessage,
-		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt))
+		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag)
 	if err != nil {
 		return translate(err, "update version %s", v.Ref())
 	}
@@ -356,4 +377,13 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", v.Ref())
 	}
 	return nil
+}
+
+// encodeFlag encodes a version's flag for the flag column, NULL if none.
+func encodeFlag(f *cairn.Flag) (*string, error) {
+	if f == nil {
+		return nil, nil
+	}
+	s, err := encodeJSON("flag", f)
+	return &s, err
 }

@@ -72,6 +72,9 @@ type Service struct {
 
 	spoolDir    string
 	maxArtifact int64
+	// thresholds replaces the policy lookup of signal thresholds in tests
+	// (export_test.go); nil in production.
+	thresholds func(ctx context.Context, r cairn.Reader, model, kind string) (float64, bool, error)
 }
 
 // New returns a Service.

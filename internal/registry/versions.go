@@ -95,6 +95,9 @@ func (s *Service) createVersion(ctx context.Context, m *mutation, name string, s
 	if spec.Kind != "" && spec.Kind != model.Kind {
 		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "model %q holds kind %q, not %q", name, model.Kind, spec.Kind)
 	}
+	if len(spec.Evaluates) > 0 && model.Kind != cairn.KindEvaluation {
+		return nil, cairn.Errorf(cairn.EINVALID, "evaluates is for versions of kind evaluation; model %q holds kind %q", name, model.Kind)
+	}
 	if err := s.canonicalizeRefs(ctx, m.tx, spec); err != nil {
 		return nil, err
 	}
@@ -125,6 +128,7 @@ func (s *Service) createVersion(ctx context.Context, m *mutation, name string, s
 		Metrics: nonNilF(spec.Metrics), Params: nonNil(spec.Params), Signature: spec.Signature,
 		Dependencies: spec.Dependencies, Framework: spec.Framework, TrainedBy: spec.TrainedBy,
 		DerivedFrom: nonNilSlice(spec.DerivedFrom), Inputs: nonNilSlice(spec.Inputs),
+		Evaluates: nonNilSlice(spec.Evaluates), RetrainedFrom: spec.RetrainedFrom,
 		CreatedBy: m.actor.Name, CreatedByVerified: m.actor.Verified, CreatedAt: m.now, UpdatedAt: m.now,
 		Tags: nonNil(spec.Tags), Description: spec.Description, Aliases: []string{},
 		Status: cairn.StatusPending, Stage: cairn.StageNone,
@@ -177,6 +181,14 @@ func (s *Service) canonicalizeRefs(ctx context.Context, r cairn.Reader, spec *ca
 		if spec.Inputs[i], err = canon("inputs", ref, true); err != nil {
 			return err
 		}
+	}
+	for i, ref := range spec.Evaluates {
+		if spec.Evaluates[i], err = canon("evaluates", ref, false); err != nil {
+			return err
+		}
+	}
+	if spec.RetrainedFrom, err = canon("retrained_from", spec.RetrainedFrom, false); err != nil {
+		return err
 	}
 	return nil
 }
@@ -300,6 +312,14 @@ func (s *Service) addVersionEdges(ctx context.Context, m *mutation, v *cairn.Ver
 		if err := add(r, cairn.EdgeDerivedFrom); err != nil {
 			return err
 		}
+	}
+	for _, r := range v.Evaluates {
+		if err := add(r, cairn.EdgeEvaluates); err != nil {
+			return err
+		}
+	}
+	if err := add(v.RetrainedFrom, cairn.EdgeRetrainedFrom); err != nil {
+		return err
 	}
 	if v.RunID != "" {
 		if _, err := m.tx.GetRun(ctx, v.RunID); err == nil {
@@ -655,6 +675,10 @@ func cloneVersion(v *cairn.Version) *cairn.Version {
 	c := *v
 	c.Tags = maps.Clone(v.Tags)
 	c.Aliases = slices.Clone(v.Aliases)
+	if v.Flag != nil {
+		f := *v.Flag
+		c.Flag = &f
+	}
 	return &c
 }
 

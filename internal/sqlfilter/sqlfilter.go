@@ -89,8 +89,8 @@ func Models(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*C
 // status, run_id, source (or source_path), source_code_version,
 // training_dataset, validation_dataset, framework, trained_by,
 // dependencies, digest, size, description, created_by, created_at,
-// updated_at, archived, stage (or current_stage), alias, tags.<key>,
-// metrics.<key> (numbers) and params.<key> (strings). Order fields: name,
+// updated_at, archived, flagged, stage (or current_stage), alias,
+// tags.<key>, metrics.<key> (numbers) and params.<key> (strings). Order fields: name,
 // version, created_at, updated_at, size, status, stage, metrics.<key>,
 // params.<key> and tags.<key>. The order always ends with the tie-breakers
 // name ascending, version descending.
@@ -226,6 +226,7 @@ var versionEntity = entity{
 		"updated_at":             {"v.updated_at", typeTime},
 		"last_updated_timestamp": {"v.updated_at", typeTime},
 		"archived":               {"v.archived", typeBool},
+		"flagged":                {"(v.flag IS NOT NULL)", typeBool},
 		"stage":                  {"v.stage", typeStage},
 		"current_stage":          {"v.stage", typeStage},
 		"alias":                  {"", typeAlias},

@@ -39,6 +39,8 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TRIGGER versions_blob_refs`, `DROP TABLE blob_refs`, `DROP TABLE leases`,
 		`DROP TABLE role_bindings`, `DROP TABLE tokens`, `DROP TABLE users`,
 		`DROP TRIGGER versions_blob_models`, `DROP TABLE blob_models`, `DROP TABLE artifacts`,
+		`DROP TABLE signals`, `ALTER TABLE versions DROP COLUMN evaluates`,
+		`ALTER TABLE versions DROP COLUMN retrained_from`, `ALTER TABLE versions DROP COLUMN flag`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

@@ -18,7 +18,7 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
 	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
-	v.updated_at, v.archived, v.stage, v.deleted_at,
+	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
 const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
@@ -59,7 +59,8 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		modelID                                      int64
 		v                                            cairn.Version
 		files, metrics, params, derived, inputs, tag string
-		signature                                    sql.NullString
+		evaluates                                    string
+		signature, flag                              sql.NullString
 		verified, archived                           bool
 		createdAt, updatedAt                         int64
 		deletedAt                                    sql.NullInt64
@@ -70,11 +71,11 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
 		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
 		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
-		&updatedAt, &archived, &v.Stage, &deletedAt, &aliases); err != nil {
+		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &aliases); err != nil {
 		return 0, nil, err
 	}
 	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
-	v.DerivedFrom, v.Inputs, v.Tags = []string{}, []string{}, map[string]string{}
+	v.DerivedFrom, v.Inputs, v.Tags, v.Evaluates = []string{}, []string{}, map[string]string{}, []string{}
 	for _, c := range []struct {
 		name, text string
 		dst        any
@@ -85,6 +86,7 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		{"versions.derived_from", derived, &v.DerivedFrom},
 		{"versions.inputs", inputs, &v.Inputs},
 		{"versions.tags", tag, &v.Tags},
+		{"versions.evaluates", evaluates, &v.Evaluates},
 	} {
 		if c.text == "[]" || c.text == "{}" {
 			continue // dst is empty already; most versions have no inputs or derivations
@@ -92,6 +94,13 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		if err := decodeJSON(c.name, c.text, c.dst); err != nil {
 			return 0, nil, err
 		}
+	}
+	if flag.Valid {
+		v.Flag = new(cairn.Flag)
+		if err := decodeJSON("versions.flag", flag.String, v.Flag); err != nil {
+			return 0, nil, err
+		}
+		v.Flagged = true
 	}
 	v.Signature = rawOrNil(signature)
 	v.CreatedByVerified = verified
@@ -270,10 +279,15 @@ func (t *tx) StalePendingVersions(ctx context.Context, before time.Time, n int) 
 // their own table). ENOTFOUND if the model does not exist, ECONFLICT if
 // the number is taken, EFAILEDPRECONDITION if it was never allocated.
 func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
+	flag, err := encodeFlag(v.Flag)
+	if err != nil {
+		return err
+	}
 	cols := map[string]string{}
 	for name, val := range map[string]any{
 		"files": files0(v.Files), "metrics": floatMap(v.Metrics), "params": stringMap(v.Params),
 		"derived_from": strings0(v.DerivedFrom), "inputs": strings0(v.Inputs), "tags": stringMap(v.Tags),
+		"evaluates": strings0(v.Evaluates),
 	} {
 		s, err := encodeJSON(val)
 		if err != nil {
@@ -286,13 +300,13 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		training_dataset, validation_dataset, metrics, params, signature,
 		dependencies, framework, trained_by, derived_from, inputs,
 		tags, description, created_by, created_by_verified, created_at,
-		updated_at, archived, stage, deleted_at)
+		updated_at, archived, stage, deleted_at, evaluates, retrained_from, flag)
 		SELECT m.id, ?, ?, ?,
 		?, ?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
-		?, ?, ?, ?
+		?, ?, ?, ?, ?, ?, ?
 		FROM models m WHERE m.name = ? AND m.latest_version >= ?`,
 		v.Number, string(v.Status), v.StatusMessage,
 		string(v.Digest), v.Size, cols["files"], v.RunID, v.Source, v.SourceCodeVersion,
@@ -300,6 +314,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		v.Dependencies, v.Framework, v.TrainedBy, cols["derived_from"], cols["inputs"],
 		cols["tags"], v.Description, v.CreatedBy, boolInt(v.CreatedByVerified), micros(v.CreatedAt),
 		micros(v.UpdatedAt), boolInt(v.Archived), string(v.Stage), nullMicros(v.DeletedAt),
+		cols["evaluates"], v.RetrainedFrom, flag,
 		v.Model, v.Number)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "version %s already exists", v.Ref())
@@ -319,19 +334,23 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 }
 
 // UpdateVersion writes v's mutable fields: tags, description, status,
-// status_message, archived, stage, deleted_at and updated_at. ENOTFOUND if
-// the version does not exist.
+// status_message, archived, stage, deleted_at, flag and updated_at.
+// ENOTFOUND if the version does not exist.
 func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	tags, err := encodeJSON(stringMap(v.Tags))
 	if err != nil {
 		return err
 	}
+	flag, err := encodeFlag(v.Flag)
+	if err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, `UPDATE versions
 		SET tags = ?, description = ?, status = ?, status_message = ?, archived = ?,
-		    stage = ?, deleted_at = ?, updated_at = ?
+		    stage = ?, deleted_at = ?, updated_at = ?, flag = ?
 		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
 		tags, v.Description, string(v.Status), v.StatusMessage, boolInt(v.Archived),
-		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), v.Model, v.Number)
+		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, v.Model, v.Number)
 	return expectOne(res, err, "version %s", v.Ref())
 }
 
@@ -347,4 +366,12 @@ func (t *tx) versionID(ctx context.Context, model string, number int64) (int64, 
 		return 0, translate(err, "look up version %s", cairn.VersionRef(model, number))
 	}
 	return id, nil
+}
+
+// encodeFlag encodes a version's flag for the flag column, NULL if none.
+func encodeFlag(f *cairn.Flag) (any, error) {
+	if f == nil {
+		return nil, nil
+	}
+	return encodeJSON(f)
 }

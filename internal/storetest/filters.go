@@ -80,7 +80,10 @@ func filterFixture(t testing.TB, s cairn.Store) {
 	createVersion(t, s, "churn", func(v *cairn.Version) { auc(0.93)(v); v.Tags = map[string]string{"team": "x"} })
 	createVersion(t, s, "churn", auc(0.95))
 	createVersion(t, s, "churn-lite", func(v *cairn.Version) { auc(0.91)(v); v.Params = map[string]string{"lr": "0.1"} })
-	createVersion(t, s, "fraud", func(v *cairn.Version) { v.Tags = map[string]string{"team": "x"} })
+	createVersion(t, s, "fraud", func(v *cairn.Version) {
+		v.Tags = map[string]string{"team": "x"}
+		v.Flag, v.Flagged = &cairn.Flag{Signal: 1, Kind: "drift", Value: 1, Threshold: 0.5, FlaggedBy: "m", FlaggedAt: at(9)}, true
+	})
 	createVersion(t, s, "gone", auc(0.99))
 	moveAlias(t, s, "churn", "champion", 0, 2, at(10))
 	moveAlias(t, s, "churn", "beta", 0, 3, at(11))
@@ -155,6 +158,8 @@ func testFilterVersions(t *testing.T, s cairn.Store) {
 			[]string{"churn@v1", "churn@v2", "churn@v3"}},
 		{"order version asc", "churn", "", []cairn.OrderBy{{Field: "version"}}, []string{"churn@v1", "churn@v2", "churn@v3"}},
 		{"matches nothing", "", "metrics.auc > 2", nil, []string{}},
+		{"flagged", "", "flagged = true", nil, []string{"fraud@v1"}},
+		{"not flagged", "", "flagged != true AND name LIKE 'churn%'", nil, []string{"churn@v3", "churn@v2", "churn@v1", "churn-lite@v1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, size := range []int{0, 1, 2} {

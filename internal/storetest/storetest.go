@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Webhook", webhookTests},
 		{"Auth", authTests},
 		{"Artifact", artifactTests},
+		{"Signal", signalTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

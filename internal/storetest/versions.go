@@ -52,6 +52,8 @@ func fullVersion(model string, kind cairn.Kind, n int64) *cairn.Version {
 		TrainedBy:         "dana",
 		DerivedFrom:       []string{"base@v1", "adapter@v7"},
 		Inputs:            []string{"s3://bucket/extra.csv", "lookup@v2"},
+		Evaluates:         []string{"churn@v3", "churn-v2@v1"},
+		RetrainedFrom:     "churn@v2",
 		CreatedBy:         "alice",
 		CreatedByVerified: true,
 		CreatedAt:         at(1),
@@ -64,6 +66,9 @@ func fullVersion(model string, kind cairn.Kind, n int64) *cairn.Version {
 		Archived:          true,
 		Stage:             cairn.StageStaging,
 		DeletedAt:         ptr(at(3)),
+		Flagged:           true,
+		Flag: &cairn.Flag{Signal: 7, Kind: "drift", Value: 0.31, Threshold: 0.2, Detail: "PSI on tenure",
+			FlaggedBy: "monitor", FlaggedAt: at(2)},
 	}
 }
 
@@ -140,12 +145,13 @@ func testVersionRoundTrip(t *testing.T, s cairn.Store) {
 	wantBare := *bare
 	wantBare.Kind = cairn.KindDataset
 	wantBare.Files, wantBare.DerivedFrom, wantBare.Inputs, wantBare.Aliases = []cairn.File{}, []string{}, []string{}, []string{}
+	wantBare.Evaluates = []string{}
 	wantBare.Metrics, wantBare.Params, wantBare.Tags = map[string]float64{}, map[string]string{}, map[string]string{}
 	if diff := cmp.Diff(&wantBare, got); diff != "" {
 		t.Errorf("bare version (-want +got):\n%s", diff)
 	}
 	if got.Files == nil || got.Metrics == nil || got.Params == nil || got.Tags == nil ||
-		got.DerivedFrom == nil || got.Inputs == nil || got.Aliases == nil || got.Signature != nil {
+		got.DerivedFrom == nil || got.Inputs == nil || got.Aliases == nil || got.Evaluates == nil || got.Signature != nil || got.Flag != nil {
 		t.Errorf("bare version has nil collections or a signature: %+v", got)
 	}
 }
@@ -160,6 +166,7 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 		*v = *fullVersion("churn", cairn.KindModel, v.Number)
 		v.Aliases = []string{}
 		v.Status, v.StatusMessage, v.Archived, v.Stage, v.DeletedAt = cairn.StatusPending, "", false, cairn.StageNone, nil
+		v.Flag, v.Flagged = nil, false
 	})
 	files := testFiles("other")
 	changed := &cairn.Version{
@@ -182,6 +189,8 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 		TrainedBy:         "mallory",
 		DerivedFrom:       []string{"x@v1"},
 		Inputs:            []string{"y@v1"},
+		Evaluates:         []string{"z@v1"},
+		RetrainedFrom:     "w@v1",
 		CreatedBy:         "mallory",
 		CreatedByVerified: false,
 		CreatedAt:         at(50),
@@ -194,9 +203,11 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 		Archived:          true,
 		Stage:             cairn.StageProduction,
 		DeletedAt:         ptr(at(52)),
+		Flagged:           true,
+		Flag:              &cairn.Flag{Signal: 9, Kind: "error_rate", Value: 0.5, Threshold: 0.1, FlaggedBy: "monitor", FlaggedAt: at(51)},
 	}
 	want := wantAfterUpdate(t, orig, changed,
-		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt"},
+		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt", "Flag", "Flagged"},
 		[]string{"Model", "Number", "Aliases"})
 	update(t, s, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, changed) })
 	got, err := s.GetVersion(ctx, "churn", 1)
@@ -205,6 +216,15 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after UpdateVersion (-want +got):\n%s", diff)
+	}
+	// Clearing the flag writes NULL: the version reads back unflagged.
+	cleared := *changed
+	cleared.Flag, cleared.Flagged = nil, false
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, &cleared) })
+	if got, err := s.GetVersion(ctx, "churn", 1); err != nil {
+		t.Fatal(err)
+	} else if got.Flag != nil || got.Flagged {
+		t.Errorf("after clearing the flag: Flagged %v, Flag %+v; want neither", got.Flagged, got.Flag)
 	}
 	missing := *changed
 	missing.Number = 2
