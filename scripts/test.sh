@@ -9,6 +9,8 @@
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh ./internal/sqlite/...   # only these packages (services still provisioned)
+#
+# The whole run also tests the Python client (python/) on Debian's python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -51,6 +53,7 @@ wait_port() {
 . "$root/scripts/lib/postgres.sh"
 . "$root/scripts/lib/s3.sh"
 . "$root/scripts/lib/ui.sh"
+. "$root/scripts/lib/python.sh"
 
 start_postgres
 start_s3
@@ -74,6 +77,7 @@ echo "== go test"
 go test -count=1 -timeout 30m "${pkgs[@]}"
 
 if [ $# -eq 0 ]; then
+  run_python_tests
   echo "== fuzz (a few seconds per target)"
   . "$root/scripts/lib/fuzz.sh"
   run_fuzz
