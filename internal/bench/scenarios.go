@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,6 +55,9 @@ type Target struct {
 	Models int
 	// crossModelSearch is set when the server has GET /api/v1/versions.
 	crossModelSearch bool
+	// mlflowOnly is set when the server answers only MLflow's API (an
+	// MLflow server, measured for reference).
+	mlflowOnly bool
 }
 
 // MaxDiscover bounds how many models Discover lists.
@@ -69,6 +73,13 @@ func Discover(ctx context.Context, baseURL string, hc *http.Client) (*Target, er
 	token := ""
 	for len(t.models) < MaxDiscover {
 		page, err := t.Client.ListModels(ctx, client.ListRequest{PageSize: 1000, PageToken: token})
+		if err != nil && token == "" && (cairn.IsCode(err, cairn.ENOTFOUND) || cairn.IsCode(err, cairn.EINVALID)) {
+			// No native API: an MLflow server.
+			if merr := t.discoverMLflow(ctx); merr != nil {
+				return nil, fmt.Errorf("bench: list the server's models: %w (and as an MLflow server: %v)", err, merr)
+			}
+			return t, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("bench: list the server's models: %w", err)
 		}
@@ -114,6 +125,12 @@ func (t *Target) Op(name string) (Op, string, error) {
 			return fmt.Errorf("bench: %s: the server has no versions to read; seed it first (cairn bench seed)", name)
 		}
 		return nil
+	}
+	if slices.Contains(MLflowScenarios, name) {
+		return t.mlflowOp(name)
+	}
+	if t.mlflowOnly {
+		return nil, "", fmt.Errorf("bench: %s: the server answers only MLflow's API; run the mlflow-* scenarios", name)
 	}
 	api := t.URL + "/api/v1"
 	switch name {
