@@ -75,7 +75,7 @@ type (
 
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
-	KindAudit: 1, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4,
+	KindAudit: 1, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
 	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
 }
 
@@ -143,6 +143,12 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 				}
 				return nil
 			})
+		},
+		artifacts: func(ctx context.Context, as []*cairn.Artifact) error {
+			if err := c.exportBlobJobs(ctx, a, artifactBlobJobs(as)); err != nil {
+				return err
+			}
+			return chunk(KindArtifacts, len(as), encodeAll(as))
 		},
 		aliases: func(_ context.Context, as []*cairn.Alias) error { return chunk(KindAliases, len(as), encodeAll(as)) },
 		aliasMoves: func(_ context.Context, ms []*cairn.AliasMove) error {
@@ -233,50 +239,53 @@ func (a *archiveWriter) chunk(kind string, lines func(enc *json.Encoder) error) 
 	return err
 }
 
-// exportBlobs writes the blobs of vs not written yet, streaming each from
-// the source and checking its digest on the way.
+// exportBlobs writes the blobs of vs not written yet.
 func (c *copier) exportBlobs(ctx context.Context, a *archiveWriter, vs []*cairn.Version) error {
-	for _, v := range vs {
-		for _, f := range v.Files {
-			if c.done[f.Digest] {
-				continue
-			}
-			r, size, err := c.src.Blobs.Open(ctx, f.Digest)
-			if cairn.IsCode(err, cairn.ENOTFOUND) && v.Status != cairn.StatusReady {
-				c.done[f.Digest] = true
-				c.rep.AbsentBlobs++
-				continue
-			}
-			if cairn.IsCode(err, cairn.ENOTFOUND) {
-				return cairn.WrapError(cairn.EFAILEDPRECONDITION, err,
-					"the source blob store lacks blob %s of %s/%s, a ready version", f.Digest, v.Ref(), f.Path)
-			}
-			if err != nil {
-				return fmt.Errorf("source blob %s: %w", f.Digest, err)
-			}
-			err = func() error {
-				defer r.Close()
-				if err := a.entry(blobPrefix+f.Digest.Hex(), size); err != nil {
-					return err
-				}
-				h := sha256.New()
-				n, err := io.Copy(io.MultiWriter(a.tw, h), r)
-				if err != nil {
-					return fmt.Errorf("export blob %s: %w", f.Digest, err)
-				}
-				if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); n != size || got != string(f.Digest) {
-					return cairn.Errorf(cairn.EFAILEDPRECONDITION,
-						"the source's blob %s (%s/%s) is corrupt: its %d bytes hash to %s", f.Digest, v.Ref(), f.Path, n, got)
-				}
-				return nil
-			}()
-			if err != nil {
+	return c.exportBlobJobs(ctx, a, versionBlobJobs(c.done, vs))
+}
+
+// exportBlobJobs writes the blobs of jobs not written yet, streaming each
+// from the source and checking its digest on the way. A blob the source
+// lacks is counted absent unless the job requires it.
+func (c *copier) exportBlobJobs(ctx context.Context, a *archiveWriter, jobs []blobJob) error {
+	for _, j := range jobs {
+		if c.done[j.d] {
+			continue
+		}
+		r, size, err := c.src.Blobs.Open(ctx, j.d)
+		if cairn.IsCode(err, cairn.ENOTFOUND) && !j.required {
+			c.done[j.d] = true
+			c.rep.AbsentBlobs++
+			continue
+		}
+		if cairn.IsCode(err, cairn.ENOTFOUND) {
+			return cairn.WrapError(cairn.EFAILEDPRECONDITION, err, "the source blob store lacks blob %s of %s", j.d, j.ref)
+		}
+		if err != nil {
+			return fmt.Errorf("source blob %s: %w", j.d, err)
+		}
+		err = func() error {
+			defer r.Close()
+			if err := a.entry(blobPrefix+j.d.Hex(), size); err != nil {
 				return err
 			}
-			c.done[f.Digest] = true
-			c.rep.Copied[KindBlobs]++
-			c.rep.BlobBytes += size
+			h := sha256.New()
+			n, err := io.Copy(io.MultiWriter(a.tw, h), r)
+			if err != nil {
+				return fmt.Errorf("export blob %s: %w", j.d, err)
+			}
+			if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); n != size || got != string(j.d) {
+				return cairn.Errorf(cairn.EFAILEDPRECONDITION,
+					"the source's blob %s (%s) is corrupt: its %d bytes hash to %s", j.d, j.ref, n, got)
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
 		}
+		c.done[j.d] = true
+		c.rep.Copied[KindBlobs]++
+		c.rep.BlobBytes += size
 	}
 	return nil
 }
@@ -480,6 +489,15 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return err
 		}
 		return c.importVersions(ctx, vs)
+	case KindArtifacts:
+		as, err := decodeAll[*cairn.Artifact](dec)
+		if err != nil {
+			return err
+		}
+		if err := c.checkArtifactBlobsPresent(ctx, as); err != nil {
+			return err
+		}
+		return c.importArtifacts(ctx, as)
 	case KindAliases:
 		as, err := decodeAll[*cairn.Alias](dec)
 		if err != nil {

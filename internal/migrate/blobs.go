@@ -25,11 +25,17 @@ type blobJob struct {
 // time, each streaming from the source's Open to the target's Put, which
 // verifies the digest.
 func (c *copier) copyBlobs(ctx context.Context, vs []*cairn.Version) error {
+	return c.copyBlobJobs(ctx, versionBlobJobs(c.done, vs))
+}
+
+// versionBlobJobs lists the files of vs not done yet, once per digest; a
+// blob is required if a ready version has it.
+func versionBlobJobs(done map[cairn.Digest]bool, vs []*cairn.Version) []blobJob {
 	var jobs []blobJob
 	idx := map[cairn.Digest]int{}
 	for _, v := range vs {
 		for _, f := range v.Files {
-			if c.done[f.Digest] {
+			if done[f.Digest] {
 				continue
 			}
 			req := v.Status == cairn.StatusReady
@@ -41,6 +47,12 @@ func (c *copier) copyBlobs(ctx context.Context, vs []*cairn.Version) error {
 			jobs = append(jobs, blobJob{d: f.Digest, size: f.Size, required: req, ref: v.Ref() + "/" + f.Path})
 		}
 	}
+	return jobs
+}
+
+// copyBlobJobs copies the blobs of jobs that the target lacks.
+func (c *copier) copyBlobJobs(ctx context.Context, jobs []blobJob) error {
+	jobs = slices.DeleteFunc(jobs, func(j blobJob) bool { return c.done[j.d] })
 	if len(jobs) == 0 {
 		return nil
 	}

@@ -121,6 +121,13 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 			c.progress()
 			return c.importVersions(ctx, vs)
 		},
+		artifacts: func(ctx context.Context, as []*cairn.Artifact) error {
+			if err := c.copyBlobJobs(ctx, artifactBlobJobs(as)); err != nil {
+				return err
+			}
+			c.progress()
+			return c.importArtifacts(ctx, as)
+		},
 		aliases:    c.importAliases,
 		aliasMoves: c.importAliasMoves,
 		runs:       c.importRuns,

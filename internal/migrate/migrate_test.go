@@ -271,6 +271,19 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	}
 	deleteRun(t, ctx, svc, r3.ID)
 
+	// The MLflow artifact store: files of a run, one overwritten (its old
+	// blob is garbage) and one deleted.
+	for _, a := range []struct{ path, content string }{
+		{"1/" + r1.ID + "/artifacts/model/MLmodel", "flavors: {sklearn: {}}"},
+		{"1/" + r1.ID + "/artifacts/model/model.pkl", "weights, first try"},
+		{"1/" + r1.ID + "/artifacts/model/model.pkl", "weights"},
+		{"1/" + r1.ID + "/artifacts/tmp/scratch.txt", "scratch"},
+		{"1/" + r1.ID + "/artifacts/model/data/é.bin", "nested"},
+	} {
+		must[*cairn.Artifact](t)(svc.PutArtifact(ctx, a.path, strings.NewReader(a.content)))
+	}
+	check(t, svc.DeleteArtifacts(ctx, "1/"+r1.ID+"/artifacts/tmp"))
+
 	// Identities: a user with a password and roles, a service account
 	// with an expiring token and a revoked one.
 	must[*cairn.User](t)(svc.CreateUser(ctx, registry.UserCreate{Name: "alice", Password: "alice's long password"}))
@@ -317,6 +330,7 @@ type dump struct {
 	Users        []*cairn.User           // with roles and password hashes
 	Tokens       []*cairn.Token          // with hashes
 	Signals      []*cairn.Signal
+	Artifacts    []*cairn.Artifact
 }
 
 func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
@@ -458,6 +472,23 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 			break
 		}
 	}
+	for q := (cairn.ArtifactQuery{Limit: 2}); ; {
+		p, err := svc.Store().ListArtifacts(ctx, q)
+		check(t, err)
+		d.Artifacts = append(d.Artifacts, p.Items...)
+		if q.From = p.NextToken; q.From == "" {
+			break
+		}
+	}
+	for _, a := range d.Artifacts {
+		_, r, err := svc.OpenArtifact(ctx, a.Path)
+		check(t, err)
+		h := sha256.New()
+		n, err := io.Copy(h, r)
+		r.Close()
+		check(t, err)
+		d.Blobs[a.Digest] = fmt.Sprintf("%d/%d sha256:%x", a.Size, n, h.Sum(nil))
+	}
 	return d
 }
 
@@ -521,7 +552,7 @@ func sanity(t *testing.T, d *dump) {
 		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
-		"signals": len(d.Signals),
+		"signals": len(d.Signals), "artifacts": len(d.Artifacts),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -577,6 +608,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns),
 		migrate.KindBlobs: len(want.Blobs) - 1, // not the pending version's
 		migrate.KindUsers: 2, migrate.KindTokens: 2, migrate.KindRoles: 3,
+		migrate.KindArtifacts: len(want.Artifacts),
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -959,7 +991,8 @@ func TestArchiveRoundTrip(t *testing.T) {
 		}
 	}
 	for kind, n := range map[string]int{migrate.KindAudit: len(want.Audit), migrate.KindEvents: len(want.Events),
-		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns), migrate.KindBlobs: len(want.Blobs) - 1} {
+		migrate.KindVersions: len(want.AllVersions), migrate.KindRuns: len(want.AllRuns), migrate.KindBlobs: len(want.Blobs) - 1,
+		migrate.KindArtifacts: len(want.Artifacts)} {
 		if rep.Skipped[kind] != int64(n) {
 			t.Errorf("importing again skipped %d %s, want %d", rep.Skipped[kind], kind, n)
 		}
@@ -1109,7 +1142,8 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
-		"signals": "ImportSignal",
+		"signals":   "ImportSignal",
+		"artifacts": "PutArtifact",
 	}
 	leftBehind := map[string]string{
 		"schema_migrations": "the target's own schema version",
@@ -1119,7 +1153,6 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"blob_refs":         "derived: a trigger fills it as versions are inserted",
 		"blob_models":       "derived: a trigger fills it as versions are inserted",
 		"leases":            "held by running processes, which the copy's target has none of yet",
-		"artifacts":         "not copied yet: MLflow run and logged-model files (registered versions keep their own manifests)",
 		// Webhooks are not copied yet: their cursors count the source's
 		// event sequence and their delivery log describes the source's
 		// deliveries. Re-create subscriptions on the target (docs/webhooks.md).

@@ -124,6 +124,9 @@ type ends struct {
 	Events head  `json:"events"`
 	Models int64 `json:"models"`
 	Runs   int64 `json:"runs"`
+	// Artifacts is absent from archives of Cairn versions before the
+	// artifact store, which had none.
+	Artifacts int64 `json:"artifacts,omitempty"`
 }
 
 func registryEnds(ctx context.Context, r cairn.Reader, e cairn.Exporter) (ends, error) {
@@ -139,6 +142,9 @@ func registryEnds(ctx context.Context, r cairn.Reader, e cairn.Exporter) (ends, 
 		return ends{}, err
 	}
 	if out.Runs, err = countRuns(ctx, e); err != nil {
+		return ends{}, err
+	}
+	if out.Artifacts, err = countArtifacts(ctx, r); err != nil {
 		return ends{}, err
 	}
 	return out, nil
@@ -177,6 +183,8 @@ func (c *copier) verifyTarget(ctx context.Context, want ends, what string) error
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d models, the %s %d: %s", got.Models, what, want.Models, changedHint)
 	case got.Runs != want.Runs:
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d runs, the %s %d: %s", got.Runs, what, want.Runs, changedHint)
+	case got.Artifacts != want.Artifacts:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d artifacts, the %s %d: %s", got.Artifacts, what, want.Artifacts, changedHint)
 	}
 	return nil
 }

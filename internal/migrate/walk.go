@@ -25,6 +25,7 @@ type visitor struct {
 	aliases    func(context.Context, []*cairn.Alias) error
 	aliasMoves func(context.Context, []*cairn.AliasMove) error
 	runs       func(context.Context, []runRecord) error
+	artifacts  func(context.Context, []*cairn.Artifact) error
 	edges      func(context.Context, []cairn.Edge) error
 	signals    func(context.Context, []*cairn.Signal) error
 	users      func(context.Context, []identityRecord) error
@@ -33,9 +34,10 @@ type visitor struct {
 // walker reads a registry in copy order: the audit log first (on a resumed
 // copy, the target's log being a prefix of the source's is what proves the
 // target is a partial copy of this source and nothing else), then events,
-// models, versions (which need their models), aliases and their history
-// (which need versions), runs, lineage (which needs versions and runs),
-// monitoring signals (which need versions), and last the users with their role bindings and tokens.
+// models, versions (which need their models), the artifact store's files,
+// aliases and their history (which need versions), runs, lineage (which
+// needs versions and runs), monitoring signals (which need versions), and
+// last the users with their role bindings and tokens.
 type walker struct {
 	src   Stores
 	exp   cairn.Exporter
@@ -53,6 +55,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindEvents, func(ctx context.Context) error { return w.walkEvents(ctx, eventsAfter, v.events) }},
 		{KindModels, func(ctx context.Context) error { return w.eachModelPage(ctx, v.models) }},
 		{KindVersions, func(ctx context.Context) error { return w.walkVersions(ctx, v.versions) }},
+		{KindArtifacts, func(ctx context.Context) error { return w.walkArtifacts(ctx, v.artifacts) }},
 		{KindAliases, func(ctx context.Context) error { return w.walkAliases(ctx, v.aliases, v.aliasMoves) }},
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
