@@ -110,6 +110,7 @@ type Reader interface {
 	BlobInScopes(ctx context.Context, d Digest, scopes []string) (bool, error)
 
 	webhookReader
+	policyReader
 }
 
 // Tx is a read-write transaction. Methods that change a model's versions or
@@ -230,6 +231,7 @@ type Tx interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 
 	webhookWriter
+	policyWriter
 }
 
 // Page asks for one page of a list.

@@ -83,6 +83,8 @@ func (s *Server) routeTable() []route {
 		users    = apiPrefix + "/users"
 		user     = users + "/{user}"
 		roles    = apiPrefix + "/roles"
+		policies = apiPrefix + "/policies"
+		policy   = policies + "/{policy}"
 	)
 	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
@@ -205,5 +207,13 @@ func (s *Server) routeTable() []route {
 			{Name: "role", Type: "string", Desc: "reader, writer, maintainer, approver or admin"},
 			{Name: "scope", Type: "string", Desc: "* or a model-name glob"},
 		}, Status: none, handler: s.revokeRole},
+
+		// Policies.
+		{Method: "GET", Path: policies, ID: "listPolicies", Summary: "List policies at their current versions", Query: []param{{Name: "include_deleted", Type: "boolean", Desc: "list deleted policies too"}}, Status: ok, Resp: policyList{}, handler: s.listPolicies},
+		{Method: "POST", Path: policies, ID: "createPolicy", Summary: "Create a policy (admin): version 1, or the next version of a deleted one", Body: registry.PolicyCreate{}, Status: created, Resp: cairn.Policy{}, handler: s.createPolicy},
+		{Method: "GET", Path: policy, ID: "getPolicy", Summary: "Get a policy at its current version, or at ?version=N", Query: []param{{Name: "version", Type: "integer", Desc: "this version instead of the current one (deleted policies' versions too)"}}, Status: ok, Resp: cairn.Policy{}, handler: s.getPolicy},
+		{Method: "PUT", Path: policy, ID: "updatePolicy", Summary: "Replace a policy's document (admin), writing its next version; an unchanged document writes nothing", Body: cairn.PolicySpec{}, Status: ok, Resp: cairn.Policy{}, handler: s.updatePolicy},
+		{Method: "DELETE", Path: policy, ID: "deletePolicy", Summary: "Delete a policy (admin): it stops applying; its versions stay readable", Status: none, handler: s.deletePolicy},
+		{Method: "GET", Path: policy + "/versions", ID: "listPolicyVersions", Summary: "Every version of a policy, newest first", Status: ok, Resp: policyList{}, handler: s.listPolicyVersions},
 	}
 }

@@ -1160,6 +1160,10 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"webhook_state":        "a cursor into the source's deliveries",
 		"webhook_deliveries":   "the source's delivery log",
 		"webhook_dead_letters": "the source's undelivered events, redeliverable there",
+		// Policies are not copied yet: re-create them on the target from
+		// their documents (cairn policy show NAME --json; docs/governance.md).
+		"policies":        "not copied yet: re-create policies on the target",
+		"policy_versions": "not copied yet: re-create policies on the target",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

@@ -123,6 +123,14 @@ var nativeRules = map[string]rule{
 	"GET /api/v1/roles":                                      {access: onAll, need: cairn.RoleAdmin},
 	"POST /api/v1/roles":                                     {access: onAll, need: cairn.RoleAdmin, body: `{"principal":"target","role":"reader","scope":"x-*"}`},
 	"DELETE /api/v1/roles":                                   {access: onAll, need: cairn.RoleAdmin, query: "principal=target&role=reader&scope=x-*"},
+	// Policies: read by anyone with a role, written by admins on *. The
+	// admin creates p (scope x-*, not m's), updates and deletes it.
+	"GET /api/v1/policies":                   {access: anyWhere, need: cairn.RoleReader},
+	"POST /api/v1/policies":                  {access: onAll, need: cairn.RoleAdmin, body: `{"name":"p","scope":"x-*","protected_aliases":[{"alias":"prod","approvals":1}]}`},
+	"GET /api/v1/policies/{policy}":          {access: anyWhere, need: cairn.RoleReader},
+	"PUT /api/v1/policies/{policy}":          {access: onAll, need: cairn.RoleAdmin, body: `{"scope":"x-*","signals":{"drift":0.3}}`},
+	"DELETE /api/v1/policies/{policy}":       {access: onAll, need: cairn.RoleAdmin},
+	"GET /api/v1/policies/{policy}/versions": {access: anyWhere, need: cairn.RoleReader},
 }
 
 // mlflowRules are keyed by method and path below the prefix.
@@ -332,7 +340,7 @@ func TestRBACMatrix(t *testing.T) {
 		}
 	}
 	fill := strings.NewReplacer("{name}", "m", "{version}", "1", "{alias}", "champion", "{ref}", "m@champion",
-		"{digest}", string(e.digest), "{n}", "1", "{key}", "auc", "{user}", "target")
+		"{digest}", string(e.digest), "{n}", "1", "{key}", "auc", "{user}", "target", "{policy}", "p")
 
 	type cell struct {
 		pattern, path string

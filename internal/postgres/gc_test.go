@@ -148,6 +148,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TRIGGER versions_blob_models ON versions; DROP FUNCTION cairn_record_blob_models(); DROP TABLE blob_models;
 		DROP TABLE artifacts;
 		DROP TABLE signals; ALTER TABLE versions DROP COLUMN evaluates, DROP COLUMN retrained_from, DROP COLUMN flag;
+		DROP TABLE policy_versions, policies;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

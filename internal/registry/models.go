@@ -45,6 +45,9 @@ func (s *Service) createModel(ctx context.Context, m *mutation, in ModelCreate) 
 	if err := cairn.ValidateDescription(in.Description); err != nil {
 		return nil, err
 	}
+	if err := s.checkModelName(ctx, m.tx, in.Name); err != nil {
+		return nil, err
+	}
 	model := &cairn.Model{
 		Name: in.Name, Kind: kind, Description: in.Description, Tags: nonNil(in.Tags),
 		Aliases: map[string]int64{}, CreatedBy: m.actor.Name, CreatedAt: m.now, UpdatedAt: m.now,
@@ -287,6 +290,9 @@ func (s *Service) RenameModel(ctx context.Context, name, newName string) (*cairn
 		if newName == name {
 			out = model
 			return nil
+		}
+		if err := s.checkModelName(ctx, m.tx, newName); err != nil {
+			return err
 		}
 		before := cloneModel(model)
 		if err := m.tx.RenameModel(ctx, name, newName, m.now); err != nil {

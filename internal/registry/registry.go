@@ -75,6 +75,7 @@ type Service struct {
 	// thresholds replaces the policy lookup of signal thresholds in tests
 	// (export_test.go); nil in production.
 	thresholds func(ctx context.Context, r cairn.Reader, model, kind string) (float64, bool, error)
+	policies   policyCache
 }
 
 // New returns a Service.

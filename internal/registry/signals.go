@@ -166,5 +166,5 @@ func (s *Service) signalThreshold(ctx context.Context, r cairn.Reader, model, ki
 	if s.thresholds != nil {
 		return s.thresholds(ctx, r, model, kind)
 	}
-	return 0, false, nil
+	return s.policyThreshold(ctx, r, model, kind)
 }

@@ -136,6 +136,9 @@ func (s *Service) createVersion(ctx context.Context, m *mutation, name string, s
 	if v.Files == nil {
 		v.Files = []cairn.File{}
 	}
+	if err := s.checkRequiredMetadata(ctx, m.tx, v); err != nil {
+		return nil, err
+	}
 	if err := m.tx.CreateVersion(ctx, v); err != nil {
 		return nil, err
 	}

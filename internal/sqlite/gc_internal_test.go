@@ -41,6 +41,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TRIGGER versions_blob_models`, `DROP TABLE blob_models`, `DROP TABLE artifacts`,
 		`DROP TABLE signals`, `ALTER TABLE versions DROP COLUMN evaluates`,
 		`ALTER TABLE versions DROP COLUMN retrained_from`, `ALTER TABLE versions DROP COLUMN flag`,
+		`DROP TABLE policy_versions`, `DROP TABLE policies`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

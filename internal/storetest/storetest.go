@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Auth", authTests},
 		{"Artifact", artifactTests},
 		{"Signal", signalTests},
+		{"Policy", policyTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
