@@ -101,8 +101,6 @@ const (
 	maxPolicyNameSize = 128
 )
 
-var signalKindPattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
-
 // ValidatePolicyName checks a policy name: 1 to 128 letters, digits and
 // . _ -, starting with a letter or digit.
 func ValidatePolicyName(name string) error {
@@ -189,7 +187,7 @@ func (s *PolicySpec) Validate() error {
 		return Errorf(EINVALID, "signals: at most %d signal kinds", MaxSignals)
 	}
 	for _, k := range sortedStringKeys(s.Signals) {
-		if !signalKindPattern.MatchString(k) {
+		if len(k) > MaxSignalKindLength || !SignalKindPattern.MatchString(k) {
 			return Errorf(EINVALID, "signals: invalid signal kind %q: want lower-case letters, digits and _ . -, starting with a letter", truncate(k, 60))
 		}
 		if v := s.Signals[k]; math.IsNaN(v) || math.IsInf(v, 0) {

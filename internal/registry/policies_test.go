@@ -266,3 +266,25 @@ func TestSignalThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestSignalFlaggedByPolicy: a recorded signal above the threshold a
+// policy sets flags the version (issue #8 consumes the policy's signals).
+func TestSignalFlaggedByPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.svc.CreatePolicy(f.ctx, registry.PolicyCreate{Name: "watch", PolicySpec: cairn.PolicySpec{Scope: "churn", Signals: map[string]float64{"drift": 0.3}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.push(t, "churn", "weights", cairn.VersionSpec{})
+	low, err := f.svc.RecordSignal(f.ctx, "churn@v1", cairn.SignalSpec{Kind: "drift", Value: 0.2})
+	if err != nil || low.Flagged || low.Threshold == nil || *low.Threshold != 0.3 {
+		t.Fatalf("signal below the threshold = %+v, %v", low, err)
+	}
+	high, err := f.svc.RecordSignal(f.ctx, "churn@v1", cairn.SignalSpec{Kind: "drift", Value: 0.5})
+	if err != nil || !high.Flagged {
+		t.Fatalf("signal above the threshold = %+v, %v", high, err)
+	}
+	if v, err := f.svc.GetVersion(f.ctx, "churn", 1); err != nil || !v.Flagged {
+		t.Fatalf("version after a flagged signal = %+v, %v", v, err)
+	}
+}
