@@ -27,8 +27,8 @@ func TestDependencyDirection(t *testing.T) {
 		"client":                   {"internal/registry"}, // request types, re-exported as aliases
 		"internal/bench":           {"client", "internal/registry"},
 		"internal/mlflowimport":    {"client"}, // a client-side tool: writes through the Go SDK, as the CLI does
-		"internal/httpapi/apitest": {"*"}, // test harness
-		"internal/cli":             {"*"}, // serve wires the concrete stores
+		"internal/httpapi/apitest": {"*"},      // test harness
+		"internal/cli":             {"*"},      // serve wires the concrete stores
 		"cmd/cairn":                {"*"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").Output()

@@ -183,4 +183,3 @@ func testBaseline(t *testing.T, start func() (*Baseline, error)) {
 	}
 	b.Close()
 }
-

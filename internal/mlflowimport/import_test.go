@@ -543,4 +543,3 @@ func seed(t *testing.T, base string) map[string]string {
 	call(t, base, "POST", "/api/2.0/mlflow/registered-models/create", map[string]any{"name": "empty"}, nil)
 	return files
 }
-
