@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -66,32 +68,108 @@ func (f EventFilter) Match(ev *Event) bool {
 // Empty reports whether the filter matches every event.
 func (f EventFilter) Empty() bool { return len(f.Types) == 0 && f.Model == "" && f.Alias == "" }
 
+// Webhook formats: how a subscription's deliveries look.
+const (
+	// WebhookStandard deliveries carry Standard Webhooks headers and the
+	// event in the {type, timestamp, data} envelope (or the subscription's
+	// template, rendered).
+	WebhookStandard = "standard"
+	// WebhookMLflow deliveries are MLflow 3's: X-MLflow-* headers and an
+	// {entity, action, timestamp, data} body. The subscription's event
+	// types are then MLflow event names (MLflowWebhookEvents).
+	WebhookMLflow = "mlflow"
+)
+
+// MLflowWebhookEvents are the event names an MLflow-style subscription may
+// list, as MLflow 3 defines them (entity.action).
+var MLflowWebhookEvents = []string{
+	"registered_model.created",
+	"model_version.created",
+	"model_version_tag.set",
+	"model_version_tag.deleted",
+	"model_version_alias.created",
+	"model_version_alias.deleted",
+	"prompt.created",
+	"prompt_version.created",
+	"prompt_tag.set",
+	"prompt_tag.deleted",
+	"prompt_version_tag.set",
+	"prompt_version_tag.deleted",
+	"prompt_alias.created",
+	"prompt_alias.deleted",
+}
+
 // Webhook is a subscription: events that pass its filter are POSTed to URL,
 // signed with Secret, in sequence order. Secret never leaves the server
 // after creation: it is not marshalled, so neither the API, the audit log
 // nor the event feed carries it.
 type Webhook struct {
-	ID  string `json:"id"`
-	URL string `json:"url"`
+	ID string `json:"id"`
+	// Name is the MLflow webhook name; optional for standard subscriptions.
+	Name string `json:"name,omitempty"`
+	URL  string `json:"url"`
+	// Format is WebhookStandard or WebhookMLflow.
+	Format string `json:"format"`
 	EventFilter
-	Description string    `json:"description,omitempty"`
-	Active      bool      `json:"active"`
-	CreatedBy   string    `json:"created_by"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	Secret      string    `json:"-"`
+	// Template, if set, is the JSON payload template of a standard
+	// subscription (see WebhookTemplate), rendered per event.
+	Template    json.RawMessage `json:"template,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Active      bool            `json:"active"`
+	CreatedBy   string          `json:"created_by"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
+	Secret      string          `json:"-"`
 }
 
-// Validate checks the URL, the secret and the filter; EINVALID otherwise.
+// MaxMLflowWebhookSecret bounds an MLflow-style subscription's secret.
+const MaxMLflowWebhookSecret = 1024
+
+// Validate checks the URL, the format, the secret, the filter and the
+// template; EINVALID otherwise. A standard subscription's secret is a
+// whsec_ secret (WebhookKey); an MLflow-style one's is any string up to
+// 1 KiB, or none (deliveries are then unsigned, as in MLflow), and its
+// event types are one or more MLflowWebhookEvents.
 func (w *Webhook) Validate() error {
 	if err := ValidateWebhookURL(w.URL); err != nil {
 		return err
 	}
-	if _, err := WebhookKey(w.Secret); err != nil {
-		return err
+	if len(w.Name) > 256 {
+		return Errorf(EINVALID, "webhook name is longer than 256 bytes")
 	}
 	if len(w.Description) > 4096 {
 		return Errorf(EINVALID, "description is longer than 4096 bytes")
+	}
+	switch w.Format {
+	case WebhookStandard:
+		if _, err := WebhookKey(w.Secret); err != nil {
+			return err
+		}
+		if len(w.Template) > 0 {
+			if _, err := ParseWebhookTemplate(w.Template); err != nil {
+				return err
+			}
+		}
+	case WebhookMLflow:
+		if strings.TrimSpace(w.Name) == "" {
+			return Errorf(EINVALID, "an MLflow-style webhook needs a name")
+		}
+		if len(w.Secret) > MaxMLflowWebhookSecret {
+			return Errorf(EINVALID, "webhook secret is longer than %d bytes", MaxMLflowWebhookSecret)
+		}
+		if len(w.Template) > 0 {
+			return Errorf(EINVALID, "payload templates apply to standard subscriptions only; MLflow-style deliveries have MLflow's payload")
+		}
+		if len(w.Types) == 0 {
+			return Errorf(EINVALID, "an MLflow-style webhook needs at least one event")
+		}
+		for _, t := range w.Types {
+			if !slices.Contains(MLflowWebhookEvents, t) {
+				return Errorf(EINVALID, "event %q is not an MLflow webhook event; want one of %s", t, strings.Join(MLflowWebhookEvents, ", "))
+			}
+		}
+	default:
+		return Errorf(EINVALID, "webhook format %q: want %q or %q", w.Format, WebhookStandard, WebhookMLflow)
 	}
 	return w.EventFilter.Validate()
 }

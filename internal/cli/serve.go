@@ -150,7 +150,7 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	api := httpapi.New(svc, httpapi.Options{
 		Logger: logger, PresignDownloads: presign, Webhooks: dispatcher, ExtraMetrics: dispatcher.WriteMetrics,
 	})
-	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
+	mlflowapi.New(svc, mlflowapi.Options{Logger: logger, Webhooks: dispatcher}).Register(api.Mount)
 	webui.Register(api.MountPublic)
 
 	ln, err := net.Listen("tcp", s.addr)

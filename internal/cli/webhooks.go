@@ -8,6 +8,7 @@ import (
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func (a *app) webhooksCommand() *cobra.Command {
@@ -29,6 +30,21 @@ docs/webhooks.md.`,
 	return c
 }
 
+// readTemplate reads a payload template from a file ("-": stdin).
+func (a *app) readTemplate(file string) ([]byte, error) {
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = readAllLimited(a.env.Stdin, cairn.MaxWebhookTemplate)
+	} else {
+		b, err = readFileLimited(a.path(file), cairn.MaxWebhookTemplate)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	return b, nil
+}
+
 // readSecret reads a signing secret from a file ("-": stdin), so that it
 // never shows in a process list or shell history.
 func (a *app) readSecret(file string) (string, error) {
@@ -48,7 +64,7 @@ func (a *app) readSecret(file string) (string, error) {
 
 func (a *app) webhooksCreateCommand() *cobra.Command {
 	var in client.WebhookCreate
-	var secretFile string
+	var secretFile, templateFile string
 	var inactive bool
 	c := &cobra.Command{
 		Use:   "create URL",
@@ -57,10 +73,24 @@ func (a *app) webhooksCreateCommand() *cobra.Command {
 takes globs (alias.*, version.ready; repeatable), --model a model-name glob
 (churn-*), --alias an alias name. The signing secret is generated unless
 --secret-file gives one (whsec_ and the base64 of 24 to 64 random bytes);
-the server shows it in this answer and never again.`,
+the server shows it in this answer and never again.
+
+--template FILE posts a JSON document of your own instead of the standard
+body, with {{type}}, {{model}}, {{payload.version}}… filled in per event
+(for a chat webhook or a CI dispatch endpoint; see docs/webhooks.md).
+--format mlflow sends MLflow 3's payloads and X-MLflow-* headers instead;
+--event then takes MLflow event names (model_version.created, …), --name is
+required and the secret, any string, is optional.`,
 		Args: exactArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			in.URL = args[0]
+			if templateFile != "" {
+				t, err := a.readTemplate(templateFile)
+				if err != nil {
+					return err
+				}
+				in.Template = t
+			}
 			if secretFile != "" {
 				s, err := a.readSecret(secretFile)
 				if err != nil {
@@ -92,13 +122,18 @@ the server shows it in this answer and never again.`,
 	c.Flags().StringVar(&in.Description, "description", "", "what the subscription is for")
 	c.Flags().StringVar(&secretFile, "secret-file", "", "read the signing secret from this file (- for stdin) instead of generating one")
 	c.Flags().BoolVar(&inactive, "inactive", false, "create it paused")
+	c.Flags().StringVar(&in.Name, "name", "", "a name for the subscription (required with --format mlflow)")
+	c.Flags().StringVar(&in.Format, "format", "", "delivery format: standard (default) or mlflow")
+	c.Flags().StringVar(&templateFile, "template", "", "read a JSON payload template from this file (- for stdin)")
 	return c
 }
 
 func (a *app) printWebhook(w *cairn.Webhook, secret string) error {
 	f := newFields(a.stdout())
 	f.add("id", w.ID)
+	f.add("name", w.Name)
 	f.add("url", w.URL)
+	f.add("format", w.Format)
 	if secret != "" {
 		f.add("secret", secret)
 	}
@@ -106,6 +141,9 @@ func (a *app) printWebhook(w *cairn.Webhook, secret string) error {
 	f.add("model", w.Model)
 	f.add("alias", w.Alias)
 	f.add("description", w.Description)
+	if len(w.Template) > 0 {
+		f.add("template", string(w.Template))
+	}
 	f.add("active", yesNo(w.Active))
 	f.add("created by", w.CreatedBy)
 	f.add("created", formatTime(w.CreatedAt))
@@ -180,8 +218,9 @@ func (a *app) webhooksShowCommand() *cobra.Command {
 func (a *app) webhooksUpdateCommand() *cobra.Command {
 	var (
 		url, model, alias, description, secretFile string
+		name, templateFile                         string
 		events                                     []string
-		active, rotate                             bool
+		active, rotate, noTemplate                 bool
 	)
 	c := &cobra.Command{
 		Use:   "update ID",
@@ -194,6 +233,21 @@ once active again. --rotate-secret generates a new secret and prints it.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			var in client.WebhookUpdate
 			fs := c.Flags()
+			if fs.Changed("name") {
+				in.Name = &name
+			}
+			switch {
+			case noTemplate && templateFile != "":
+				return usageErr(c, "give --template or --no-template, not both")
+			case noTemplate:
+				in.Template = []byte("null")
+			case templateFile != "":
+				t, err := a.readTemplate(templateFile)
+				if err != nil {
+					return err
+				}
+				in.Template = t
+			}
 			if fs.Changed("webhook-url") {
 				in.URL = &url
 			}
@@ -234,8 +288,8 @@ once active again. --rotate-secret generates a new secret and prints it.`,
 			if secret != "" {
 				in.Secret = &secret
 			}
-			if in == (client.WebhookUpdate{}) {
-				return usageErr(c, "nothing to change: give --webhook-url, --event, --model, --alias, --description, --active, --secret-file or --rotate-secret")
+			if !changedAny(fs, "name", "webhook-url", "model", "alias", "description", "active", "event") && in.Template == nil && in.Secret == nil {
+				return usageErr(c, "nothing to change: give --name, --webhook-url, --event, --model, --alias, --description, --template, --no-template, --active, --secret-file or --rotate-secret")
 			}
 			cl, err := a.client(c)
 			if err != nil {
@@ -266,7 +320,20 @@ once active again. --rotate-secret generates a new secret and prints it.`,
 	c.Flags().BoolVar(&active, "active", true, "deliver (true) or pause (false)")
 	c.Flags().StringVar(&secretFile, "secret-file", "", "read a new signing secret from this file (- for stdin)")
 	c.Flags().BoolVar(&rotate, "rotate-secret", false, "generate a new signing secret and print it")
+	c.Flags().StringVar(&name, "name", "", "new name")
+	c.Flags().StringVar(&templateFile, "template", "", "read a new JSON payload template from this file (- for stdin)")
+	c.Flags().BoolVar(&noTemplate, "no-template", false, "remove the payload template: deliver the standard body")
 	return c
+}
+
+// changedAny reports whether any of the named flags was given.
+func changedAny(fs *pflag.FlagSet, names ...string) bool {
+	for _, n := range names {
+		if fs.Changed(n) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *app) webhooksDeleteCommand() *cobra.Command {

@@ -171,6 +171,15 @@ var mlflowRules = map[string]rule{
 	"POST mpu/abort/{path...}":    {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u"}`},
 	// MLflow's UI route, outside the prefixes: a file of a version.
 	"GET /model-versions/get-artifact": {access: onModel, need: cairn.RoleReader, query: "name=m&version=1&path=f"},
+
+	// Subscriptions see every event: the admin role on *, as on the
+	// native API. {webhook_id} stays literal: an allowed call answers 404.
+	"POST webhooks":                   {access: onAll, need: cairn.RoleAdmin, body: `{"name":"n","url":"https://example.com/hook","events":[{"entity":"MODEL_VERSION","action":"CREATED"}]}`},
+	"GET webhooks":                    {access: onAll, need: cairn.RoleAdmin},
+	"GET webhooks/{webhook_id}":       {access: onAll, need: cairn.RoleAdmin},
+	"PATCH webhooks/{webhook_id}":     {access: onAll, need: cairn.RoleAdmin, body: `{"description":"d"}`},
+	"DELETE webhooks/{webhook_id}":    {access: onAll, need: cairn.RoleAdmin},
+	"POST webhooks/{webhook_id}/test": {access: onAll, need: cairn.RoleAdmin, body: `{}`},
 }
 
 // caller is one column of the matrix.

@@ -9,10 +9,12 @@
 // errors as {"error_code", "message"} with MLflow's codes and statuses.
 //
 // The artifact proxy (/api/2.0/mlflow-artifacts/, artifacts.go) stores
-// run and logged-model files in Cairn's artifact store.
+// run and logged-model files in Cairn's artifact store. MLflow 3's webhook
+// endpoints (webhooks.go) are served too, mapped onto the registry's
+// subscriptions with format "mlflow".
 //
 // Not served yet: the tracking endpoints (experiments, runs, metrics,
-// logged models), webhooks and the basic-auth permission endpoints. Every path under the mounted
+// logged models) and the basic-auth permission endpoints. Every path under the mounted
 // prefixes that is not served answers 404 ENDPOINT_NOT_FOUND, which MLflow's
 // client understands.
 package mlflowapi
@@ -45,6 +47,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxJSONBody bounds a JSON request body, in bytes. Default: 4 MiB.
 	MaxJSONBody int64
+	// Webhooks sends test deliveries for POST webhooks/{id}/test; without
+	// it that endpoint answers NOT_IMPLEMENTED.
+	Webhooks WebhookTester
 }
 
 // DefaultMaxJSONBody is the default limit on request bodies.
@@ -52,9 +57,10 @@ const DefaultMaxJSONBody = 4 << 20
 
 // Server serves the MLflow Model Registry API over a registry Service.
 type Server struct {
-	svc     *registry.Service
-	log     *slog.Logger
-	maxJSON int64
+	svc      *registry.Service
+	log      *slog.Logger
+	maxJSON  int64
+	webhooks WebhookTester
 
 	mux     *http.ServeMux
 	methods map[string][]string // path → methods served there, for 405s
@@ -71,7 +77,7 @@ type route struct {
 
 // New returns a Server for svc.
 func New(svc *registry.Service, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s := &Server{svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, webhooks: opts.Webhooks, mux: http.NewServeMux(), methods: map[string][]string{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -89,7 +95,8 @@ func New(svc *registry.Service, opts Options) *Server {
 }
 
 // routes lists the 21 ModelRegistryService endpoints of MLFLOW.md §2 (the
-// alias path serves three methods, get-latest-versions two).
+// alias path serves three methods, get-latest-versions two) and the six of
+// MLflow 3's WebhookService.
 func (s *Server) routes() []route {
 	return []route{
 		{"POST", "registered-models/create", s.createRegisteredModel},
@@ -115,6 +122,13 @@ func (s *Server) routes() []route {
 		{"GET", "model-versions/get-download-uri", s.getDownloadURI},
 		{"POST", "model-versions/set-tag", s.setModelVersionTag},
 		{"DELETE", "model-versions/delete-tag", s.deleteModelVersionTag},
+
+		{"POST", "webhooks", s.createWebhook},
+		{"GET", "webhooks", s.listWebhooks},
+		{"GET", "webhooks/{webhook_id}", s.getWebhook},
+		{"PATCH", "webhooks/{webhook_id}", s.updateWebhook},
+		{"DELETE", "webhooks/{webhook_id}", s.deleteWebhook},
+		{"POST", "webhooks/{webhook_id}/test", s.testWebhook},
 	}
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"time"
@@ -11,21 +12,24 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at`
+const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template`
 
 func scanWebhook(row pgx.Row) (*cairn.Webhook, error) {
 	var (
 		w                  cairn.Webhook
-		types              string
+		types, template    string
 		created, updatedAt int64
 	)
-	if err := row.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &w.Active, &w.CreatedBy, &created, &updatedAt); err != nil {
+	if err := row.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &w.Active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template); err != nil {
 		return nil, err
 	}
 	if err := decodeJSON("event_types", []byte(types), &w.Types); err != nil {
 		return nil, err
 	}
 	w.Types = strings0(w.Types)
+	if template != "" {
+		w.Template = json.RawMessage(template)
+	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updatedAt)
 	return &w, nil
 }
@@ -67,8 +71,9 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt))
+	_, err = t.q.Exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt),
+		w.Name, w.Format, string(w.Template))
 	if err != nil {
 		return translate(err, "create webhook %q", w.ID)
 	}
@@ -84,8 +89,9 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 		return err
 	}
 	tag, err := t.q.Exec(ctx, `UPDATE webhooks SET url = $1, secret = $2, event_types = $3, model = $4, alias = $5,
-		description = $6, active = $7, updated_at = $8 WHERE id = $9`,
-		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, micros(w.UpdatedAt), w.ID)
+		description = $6, active = $7, updated_at = $8, name = $9, format = $10, template = $11 WHERE id = $12`,
+		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, micros(w.UpdatedAt),
+		w.Name, w.Format, string(w.Template), w.ID)
 	return webhookAffected(tag, err, "webhook %q not found", w.ID)
 }
 

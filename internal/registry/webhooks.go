@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"slices"
 
 	"github.com/cairn-registry/cairn"
@@ -10,8 +12,17 @@ import (
 // WebhookCreate is the request to create a subscription.
 type WebhookCreate struct {
 	URL string `json:"url"`
-	// Secret signs deliveries: whsec_ and the base64 of 24 to 64 random
-	// bytes. Empty: the server generates one and shows it once.
+	// Name names the subscription; required for the MLflow format.
+	Name string `json:"name,omitempty"`
+	// Format is "standard" (the default) or "mlflow": MLflow 3's headers
+	// and payloads, with EventTypes naming MLflow events.
+	Format string `json:"format,omitempty"`
+	// Template is a JSON payload template (cairn.WebhookTemplate) rendered
+	// per event instead of the standard body; standard format only.
+	Template json.RawMessage `json:"template,omitempty"`
+	// Secret signs deliveries. Standard format: whsec_ and the base64 of 24
+	// to 64 random bytes; empty, the server generates one and shows it
+	// once. MLflow format: any string, or none for unsigned deliveries.
 	Secret     string   `json:"secret,omitempty"`
 	EventTypes []string `json:"event_types,omitempty"`
 	Model      string   `json:"model,omitempty"`
@@ -29,9 +40,12 @@ type WebhookCreated struct {
 	Secret string `json:"secret"`
 }
 
-// WebhookUpdate changes a subscription; nil fields stay as they are.
+// WebhookUpdate changes a subscription; nil fields stay as they are. A
+// subscription's format is fixed. Template null removes the template.
 type WebhookUpdate struct {
-	URL         *string   `json:"url,omitempty"`
+	Name        *string         `json:"name,omitempty"`
+	Template    json.RawMessage `json:"template,omitempty"`
+	URL         *string         `json:"url,omitempty"`
 	Secret      *string   `json:"secret,omitempty"`
 	EventTypes  *[]string `json:"event_types,omitempty"`
 	Model       *string   `json:"model,omitempty"`
@@ -59,6 +73,7 @@ func redacted(w *cairn.Webhook) *cairn.Webhook {
 	c := *w
 	c.Secret = ""
 	c.Types = slices.Clone(w.Types)
+	c.Template = slices.Clone(w.Template)
 	return &c
 }
 
@@ -70,14 +85,18 @@ func (s *Service) CreateWebhook(ctx context.Context, req WebhookCreate) (*Webhoo
 	}
 	now := cairn.Timestamp(s.now())
 	w := &cairn.Webhook{
-		ID: newID(), URL: req.URL, Secret: req.Secret, Description: req.Description, Active: true,
+		ID: newID(), Name: req.Name, URL: req.URL, Format: req.Format, Secret: req.Secret,
+		Template: compactTemplate(req.Template), Description: req.Description, Active: true,
 		EventFilter: cairn.EventFilter{Types: nonNilStrings(req.EventTypes), Model: req.Model, Alias: req.Alias},
 		CreatedBy:   cairn.ActorFromContext(ctx).Name, CreatedAt: now, UpdatedAt: now,
 	}
 	if req.Active != nil {
 		w.Active = *req.Active
 	}
-	if w.Secret == "" {
+	if w.Format == "" {
+		w.Format = cairn.WebhookStandard
+	}
+	if w.Secret == "" && w.Format == cairn.WebhookStandard {
 		w.Secret = cairn.NewWebhookSecret()
 	}
 	if err := w.Validate(); err != nil {
@@ -162,6 +181,12 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdat
 			return err
 		}
 		before := redacted(w)
+		if req.Name != nil {
+			w.Name = *req.Name
+		}
+		if req.Template != nil {
+			w.Template = compactTemplate(req.Template)
+		}
 		if req.URL != nil {
 			w.URL = *req.URL
 		}
@@ -321,6 +346,19 @@ func queue(ctx context.Context, m *mutation, dls []*cairn.DeadLetter) error {
 		}
 	}
 	return nil
+}
+
+// compactTemplate stores a template as compact JSON; null or nothing is
+// no template. An invalid one is kept as given for Validate to refuse.
+func compactTemplate(t json.RawMessage) json.RawMessage {
+	if len(t) == 0 || string(bytes.TrimSpace(t)) == "null" {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, t); err != nil {
+		return slices.Clone(t)
+	}
+	return b.Bytes()
 }
 
 func nonNilStrings(s []string) []string {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"math"
 	"time"
@@ -10,22 +11,25 @@ import (
 	"github.com/cairn-registry/cairn"
 )
 
-const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at`
+const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template`
 
 func scanWebhook(s scanner) (*cairn.Webhook, error) {
 	var (
 		w                  cairn.Webhook
-		types              string
+		types, template    string
 		active             int
 		created, updatedAt int64
 	)
-	if err := s.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &active, &w.CreatedBy, &created, &updatedAt); err != nil {
+	if err := s.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template); err != nil {
 		return nil, err
 	}
 	if err := decodeJSON("event_types", types, &w.Types); err != nil {
 		return nil, err
 	}
 	w.Types = strings0(w.Types)
+	if template != "" {
+		w.Template = json.RawMessage(template)
+	}
 	w.Active = active != 0
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updatedAt)
 	return &w, nil
@@ -75,8 +79,9 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt))
+	_, err = t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt),
+		w.Name, w.Format, string(w.Template))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "webhook %q already exists", w.ID)
 	}
@@ -95,8 +100,9 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 		return err
 	}
 	res, err := t.exec(ctx, `UPDATE webhooks SET url = ?, secret = ?, event_types = ?, model = ?, alias = ?,
-		description = ?, active = ?, updated_at = ? WHERE id = ?`,
-		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), micros(w.UpdatedAt), w.ID)
+		description = ?, active = ?, updated_at = ?, name = ?, format = ?, template = ? WHERE id = ?`,
+		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), micros(w.UpdatedAt),
+		w.Name, w.Format, string(w.Template), w.ID)
 	return t.webhookAffected(res, err, "webhook %q not found", w.ID)
 }
 

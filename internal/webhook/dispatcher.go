@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -317,7 +318,7 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 	skipped := st.Cursor
 	var head *cairn.Event
 	for _, ev := range evs {
-		if w.Match(ev) {
+		if matches(w, ev) {
 			head = ev
 			break
 		}
@@ -355,7 +356,7 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 	switch {
 	case res.ok:
 		del.Outcome = cairn.DeliveryDelivered
-	case now.Sub(st.FirstAttempt) >= d.window:
+	case res.permanent || now.Sub(st.FirstAttempt) >= d.window:
 		del.Outcome = cairn.DeliveryDead
 		dead = &cairn.DeadLetter{
 			WebhookID: w.ID, EventSeq: head.Seq, EventID: head.ID, EventType: head.Type,
@@ -452,6 +453,9 @@ type result struct {
 	err        string
 	retryAfter time.Duration
 	at         time.Time
+	// permanent says no retry can succeed (the template renders too
+	// large a body): the event is dead-lettered at once.
+	permanent bool
 }
 
 func (r *result) delivery(id string, ev *cairn.Event, attempt int) *cairn.Delivery {
@@ -471,29 +475,67 @@ func (r *result) summary() string {
 // send POSTs ev to w once.
 func (d *Dispatcher) send(ctx context.Context, w *cairn.Webhook, ev *cairn.Event) *result {
 	res := &result{at: d.now()}
+	body, header, err := buildRequest(w, ev, res.at)
+	if err != nil {
+		res.err = err.Error()
+		res.permanent = cairn.IsCode(err, cairn.ETOOLARGE) || cairn.IsCode(err, cairn.EINVALID)
+		return res
+	}
+	return d.post(ctx, w.URL, body, header, res)
+}
+
+// buildRequest returns the body and headers of a delivery of ev to w at
+// time at, in w's format.
+func buildRequest(w *cairn.Webhook, ev *cairn.Event, at time.Time) ([]byte, http.Header, error) {
+	ts := at.Unix()
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "Cairn-Webhooks/1")
+	if w.Format == cairn.WebhookMLflow {
+		body, err := mlflowBody(ev)
+		if err != nil {
+			return nil, nil, err
+		}
+		id := mlflowDeliveryID(ev)
+		h.Set(MLflowDeliveryIDHeader, id)
+		h.Set(MLflowTimestampHeader, strconv.FormatInt(ts, 10))
+		if w.Secret != "" {
+			h.Set(MLflowSignatureHeader, SignMLflow(w.Secret, id, ts, body))
+		}
+		return body, h, nil
+	}
 	key, err := cairn.WebhookKey(w.Secret)
 	if err != nil {
-		res.err = err.Error()
-		return res
+		return nil, nil, err
 	}
-	body, err := json.Marshal(Payload{Type: ev.Type, Timestamp: ev.Time, Data: ev})
-	if err != nil {
-		res.err = err.Error()
-		return res
+	var body []byte
+	if len(w.Template) > 0 {
+		t, err := cairn.ParseWebhookTemplate(w.Template)
+		if err != nil {
+			return nil, nil, err
+		}
+		if body, err = t.Render(ev); err != nil {
+			return nil, nil, err
+		}
+	} else if body, err = json.Marshal(Payload{Type: ev.Type, Timestamp: ev.Time, Data: ev}); err != nil {
+		return nil, nil, err
 	}
+	h.Set("webhook-id", ev.ID)
+	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	h.Set("webhook-signature", Sign(key, ev.ID, ts, body))
+	return body, h, nil
+}
+
+// post sends one request and fills res with what came of it.
+func (d *Dispatcher) post(ctx context.Context, url string, body []byte, header http.Header, res *result) *result {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		res.err = err.Error()
 		return res
 	}
-	ts := res.at.Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Cairn-Webhooks/1")
-	req.Header.Set("webhook-id", ev.ID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", Sign(key, ev.ID, ts, body))
+	req.Header = header
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	res.latency = time.Since(start)
@@ -536,25 +578,64 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return min(max(d, 0), maxRetryAfter)
 }
 
-// Test sends a ping event (type webhook.test, outside the sequence) to a
-// subscription now, records the attempt and returns it; ENOTFOUND if there
-// is no such subscription. A failed ping is a recorded delivery, not an
-// error.
+// Test sends a ping to a subscription now, records the attempt and
+// returns it; ENOTFOUND if there is no such subscription. A standard
+// subscription gets an event of type webhook.test (outside the sequence);
+// an MLflow-style one gets MLflow's example payload of its first event,
+// as MLflow's test endpoint sends. A failed ping is a recorded delivery,
+// not an error.
 func (d *Dispatcher) Test(ctx context.Context, id string) (*cairn.Delivery, error) {
+	return d.TestEvent(ctx, id, "")
+}
+
+// TestEvent is Test with, for an MLflow-style subscription, the MLflow
+// event whose example payload to send ("" for its first event); EINVALID
+// if that is not an MLflow webhook event.
+func (d *Dispatcher) TestEvent(ctx context.Context, id, mlflowEvent string) (*cairn.Delivery, error) {
 	w, err := d.store.GetWebhook(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	now := cairn.Timestamp(d.now())
-	payload, err := json.Marshal(map[string]string{"webhook_id": id})
-	if err != nil {
-		return nil, err
-	}
 	ev := &cairn.Event{
 		ID: "test_" + randomID(), Type: TestEventType, Time: now, Actor: cairn.ActorFromContext(ctx).Name,
-		Payload: payload,
 	}
-	res := d.send(ctx, w, ev)
+	res := &result{at: d.now()}
+	var body []byte
+	var header http.Header
+	if w.Format == cairn.WebhookMLflow {
+		if mlflowEvent == "" && len(w.Types) > 0 {
+			mlflowEvent = w.Types[0]
+		}
+		data, err := mlflowExample(mlflowEvent)
+		if err != nil {
+			return nil, err
+		}
+		ev.Type = mlflowEvent
+		entity, action, _ := strings.Cut(mlflowEvent, ".")
+		if body, err = json.Marshal(MLflowPayload{Entity: entity, Action: action, Timestamp: mlflowTime(now), Data: data}); err != nil {
+			return nil, err
+		}
+		deliveryID := mlflowDeliveryID(&cairn.Event{})
+		header = http.Header{}
+		header.Set("Content-Type", "application/json")
+		header.Set("User-Agent", "Cairn-Webhooks/1")
+		header.Set(MLflowDeliveryIDHeader, deliveryID)
+		header.Set(MLflowTimestampHeader, strconv.FormatInt(res.at.Unix(), 10))
+		if w.Secret != "" {
+			header.Set(MLflowSignatureHeader, SignMLflow(w.Secret, deliveryID, res.at.Unix(), body))
+		}
+	} else {
+		if ev.Payload, err = json.Marshal(map[string]string{"webhook_id": id}); err != nil {
+			return nil, err
+		}
+		if body, header, err = buildRequest(w, ev, res.at); err != nil {
+			res.err = err.Error()
+		}
+	}
+	if res.err == "" {
+		d.post(ctx, w.URL, body, header, res)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -565,6 +646,14 @@ func (d *Dispatcher) Test(ctx context.Context, id string) (*cairn.Delivery, erro
 	}
 	d.metrics.observe(del.Outcome, res.latency)
 	return del, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return b
 }
 
 func randomID() string {
