@@ -46,12 +46,12 @@ type WebhookUpdate struct {
 	Name        *string         `json:"name,omitempty"`
 	Template    json.RawMessage `json:"template,omitempty"`
 	URL         *string         `json:"url,omitempty"`
-	Secret      *string   `json:"secret,omitempty"`
-	EventTypes  *[]string `json:"event_types,omitempty"`
-	Model       *string   `json:"model,omitempty"`
-	Alias       *string   `json:"alias,omitempty"`
-	Description *string   `json:"description,omitempty"`
-	Active      *bool     `json:"active,omitempty"`
+	Secret      *string         `json:"secret,omitempty"`
+	EventTypes  *[]string       `json:"event_types,omitempty"`
+	Model       *string         `json:"model,omitempty"`
+	Alias       *string         `json:"alias,omitempty"`
+	Description *string         `json:"description,omitempty"`
+	Active      *bool           `json:"active,omitempty"`
 }
 
 // RedeliverRequest asks for dead letters to be delivered again: those with
