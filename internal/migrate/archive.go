@@ -29,6 +29,7 @@ import (
 //	versions/000001.jsonl …   (blobs and versions alternate, a batch at a time)
 //	aliases/…  alias_moves/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
 //	users/…                   each user with its role bindings and tokens (hashes, never secrets)
+//	webhooks/…                each subscription with its secret, cursor and pending dead letters
 //	end.json                  where the source ended: audit and event heads, model and run counts
 //
 // Records are the domain types' JSON, except that the raw JSON an audit
@@ -77,6 +78,7 @@ type (
 var phaseOrder = map[string]int{
 	KindAudit: 1, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
 	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
+	KindWebhooks: 10,
 }
 
 // Export writes the registry in src to w as an archive. The source must
@@ -160,6 +162,9 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 			return chunk(KindSignals, len(ss), encodeAll(ss))
 		},
 		users: func(_ context.Context, rs []identityRecord) error { return chunk(KindUsers, len(rs), encodeAll(rs)) },
+		webhooks: func(_ context.Context, rs []webhookRecord) error {
+			return chunk(KindWebhooks, len(rs), encodeAll(rs))
+		},
 	})
 	if err != nil {
 		return c.rep, fmt.Errorf("export %w", err)
@@ -539,6 +544,12 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return err
 		}
 		return c.importUsers(ctx, rs)
+	case KindWebhooks:
+		rs, err := decodeAll[webhookRecord](dec)
+		if err != nil {
+			return err
+		}
+		return c.importWebhooks(ctx, rs)
 	}
 	return cairn.Errorf(cairn.EINVALID, "unexpected archive entry %q", hdr.Name)
 }

@@ -15,8 +15,10 @@
 // end where the source's are, so writes on the target continue gap-free.
 //
 // Not copied: upload sessions in progress and idempotency keys (both
-// short-lived; a client whose upload was cut off starts it again), and
-// blobs no version refers to (garbage a collection would remove).
+// short-lived; a client whose upload was cut off starts it again), blobs
+// no version refers to (garbage a collection would remove), and webhook
+// delivery logs (see webhooks.go; subscriptions, cursors and pending dead
+// letters are copied).
 //
 // The source must not change during the copy: stop its servers first. A
 // change is detected (see verify.go) and fails the copy rather than
@@ -134,6 +136,7 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		edges:      c.importEdges,
 		signals:    c.importSignals,
 		users:      c.importUsers,
+		webhooks:   c.importWebhooks,
 	})
 	if err == nil {
 		c.setPhase("verify")

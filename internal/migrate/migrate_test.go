@@ -294,6 +294,31 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	must[*registry.NewToken](t)(svc.CreateToken(ctx, "ci", registry.TokenCreate{Name: "deploy", ExpiresIn: "720h"}))
 	old := must[*registry.NewToken](t)(svc.CreateToken(ctx, "ci", registry.TokenCreate{Name: "old"}))
 	check(t, svc.RevokeToken(ctx, "ci", old.ID))
+
+	// Webhook subscriptions: a standard one with a template, delivered up
+	// to the third event with a dead letter and a queued one, and an
+	// MLflow-style one, paused.
+	wh := must[*registry.WebhookCreated](t)(svc.CreateWebhook(ctx, registry.WebhookCreate{
+		URL: "https://ci.example.com/hook", EventTypes: []string{"alias.*"}, Model: "churn*",
+		Template: json.RawMessage(`{"event_type": "{{type}}", "client_payload": {"v": "{{payload.version}}"}}`),
+	}))
+	must[*registry.WebhookCreated](t)(svc.CreateWebhook(ctx, registry.WebhookCreate{
+		Name: "mlflow", URL: "https://mlflow.example.com/hook", Format: cairn.WebhookMLflow, Secret: "plain secret",
+		EventTypes: []string{"model_version.created"}, Active: ptr(false),
+	}))
+	check(t, svc.Store().Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.PutWebhookState(ctx, &cairn.WebhookState{WebhookID: wh.ID, Cursor: 3}); err != nil {
+			return err
+		}
+		at := time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)
+		for i, status := range []string{cairn.DeadLetterDead, cairn.DeadLetterQueued, cairn.DeadLetterDelivered} {
+			if err := tx.PutDeadLetter(ctx, &cairn.DeadLetter{WebhookID: wh.ID, EventSeq: int64(i + 1), EventID: fmt.Sprint("e", i),
+				EventType: "alias.set", Status: status, Attempts: 7, LastError: "HTTP 503", DeadAt: at, UpdatedAt: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
 // deleteRun tombstones a run in the store (the service has no run deletion
@@ -331,6 +356,15 @@ type dump struct {
 	Tokens       []*cairn.Token          // with hashes
 	Signals      []*cairn.Signal
 	Artifacts    []*cairn.Artifact
+	Webhooks     []webhookDump
+}
+
+// webhookDump is a subscription with its secret, cursor and dead letters.
+type webhookDump struct {
+	Webhook     *cairn.Webhook
+	Secret      string
+	Cursor      int64
+	DeadLetters []*cairn.DeadLetter
 }
 
 func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
@@ -489,6 +523,19 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 		check(t, err)
 		d.Blobs[a.Digest] = fmt.Sprintf("%d/%d sha256:%x", a.Size, n, h.Sum(nil))
 	}
+	ws, err := svc.Store().ListWebhooks(ctx)
+	check(t, err)
+	for _, w := range ws {
+		st, err := svc.Store().GetWebhookState(ctx, w.ID)
+		check(t, err)
+		var dls []*cairn.DeadLetter
+		for _, status := range []string{cairn.DeadLetterDead, cairn.DeadLetterQueued} {
+			got, err := svc.Store().ListDeadLetters(ctx, w.ID, status, 100)
+			check(t, err)
+			dls = append(dls, got...)
+		}
+		d.Webhooks = append(d.Webhooks, webhookDump{Webhook: w, Secret: w.Secret, Cursor: st.Cursor, DeadLetters: dls})
+	}
 	return d
 }
 
@@ -552,7 +599,7 @@ func sanity(t *testing.T, d *dump) {
 		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
-		"signals": len(d.Signals), "artifacts": len(d.Artifacts),
+		"signals": len(d.Signals), "artifacts": len(d.Artifacts), "webhooks": len(d.Webhooks),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -609,6 +656,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindBlobs: len(want.Blobs) - 1, // not the pending version's
 		migrate.KindUsers: 2, migrate.KindTokens: 2, migrate.KindRoles: 3,
 		migrate.KindArtifacts: len(want.Artifacts),
+		migrate.KindWebhooks:  2, migrate.KindDeadLetters: 2,
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -1144,6 +1192,8 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
 		"signals":   "ImportSignal",
 		"artifacts": "PutArtifact",
+		"webhooks":  "CreateWebhook", "webhook_state": "PutWebhookState (the cursor)",
+		"webhook_dead_letters": "PutDeadLetter (dead and queued ones)",
 	}
 	leftBehind := map[string]string{
 		"schema_migrations": "the target's own schema version",
@@ -1153,13 +1203,9 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"blob_refs":         "derived: a trigger fills it as versions are inserted",
 		"blob_models":       "derived: a trigger fills it as versions are inserted",
 		"leases":            "held by running processes, which the copy's target has none of yet",
-		// Webhooks are not copied yet: their cursors count the source's
-		// event sequence and their delivery log describes the source's
-		// deliveries. Re-create subscriptions on the target (docs/webhooks.md).
-		"webhooks":             "not copied yet: re-create subscriptions on the target",
-		"webhook_state":        "a cursor into the source's deliveries",
-		"webhook_deliveries":   "the source's delivery log",
-		"webhook_dead_letters": "the source's undelivered events, redeliverable there",
+		// A subscription's delivery log records the source's attempts;
+		// the target's starts empty (internal/migrate/webhooks.go).
+		"webhook_deliveries": "the source's delivery log",
 		// Policies are not copied yet: re-create them on the target from
 		// their documents (cairn policy show NAME --json; docs/governance.md).
 		"policies":        "not copied yet: re-create policies on the target",

@@ -29,6 +29,7 @@ type visitor struct {
 	edges      func(context.Context, []cairn.Edge) error
 	signals    func(context.Context, []*cairn.Signal) error
 	users      func(context.Context, []identityRecord) error
+	webhooks   func(context.Context, []webhookRecord) error
 }
 
 // walker reads a registry in copy order: the audit log first (on a resumed
@@ -36,8 +37,9 @@ type visitor struct {
 // target is a partial copy of this source and nothing else), then events,
 // models, versions (which need their models), the artifact store's files,
 // aliases and their history (which need versions), runs, lineage (which
-// needs versions and runs), monitoring signals (which need versions), and
-// last the users with their role bindings and tokens.
+// needs versions and runs), monitoring signals (which need versions), the
+// users with their role bindings and tokens, and last the webhook
+// subscriptions with their cursors and dead letters.
 type walker struct {
 	src   Stores
 	exp   cairn.Exporter
@@ -61,6 +63,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
 		{KindSignals, func(ctx context.Context) error { return w.walkSignals(ctx, v.signals) }},
 		{KindUsers, func(ctx context.Context) error { return w.walkUsers(ctx, v.users) }},
+		{KindWebhooks, func(ctx context.Context) error { return w.walkWebhooks(ctx, v.webhooks) }},
 	} {
 		v.phase(p.name)
 		if err := p.fn(ctx); err != nil {

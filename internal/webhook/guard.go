@@ -51,7 +51,8 @@ var refused = []netip.Prefix{
 // name resolution, so neither a hostname that resolves to 127.0.0.1 nor
 // DNS rebinding gets through.
 type Guard struct {
-	allow []netip.Prefix
+	allow    []netip.Prefix
+	resolver *net.Resolver
 }
 
 // NewGuard returns a Guard that lets through the addresses in allow, which
@@ -62,6 +63,15 @@ func NewGuard(allow []netip.Prefix) *Guard {
 		g.allow = append(g.allow, p.Masked())
 	}
 	return g
+}
+
+// WithResolver returns a copy of g whose clients resolve names with r
+// instead of the system's resolver; the check stays on the addresses
+// dialled, whatever r answers.
+func (g *Guard) WithResolver(r *net.Resolver) *Guard {
+	c := *g
+	c.resolver = r
+	return &c
 }
 
 // Check returns an error if a delivery may not reach addr.
@@ -95,7 +105,7 @@ func (g *Guard) control(network, address string, _ syscall.RawConn) error {
 // follows no redirect: a 3xx answer is a failed delivery, so a receiver
 // cannot bounce a delivery into a private network either.
 func (g *Guard) Client(timeout time.Duration) *http.Client {
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: g.control}
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: g.control, Resolver: g.resolver}
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
