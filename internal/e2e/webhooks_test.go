@@ -317,8 +317,9 @@ func TestWebhooksAndFeedOnReplicas(t *testing.T) {
 	}
 	all := feedEvents(t, c, a, from)
 	to := from + int64(len(all))
-	if len(all) != writers*4+1 {
-		t.Errorf("%d events after the subscription, want %d", len(all), writers*4+1)
+	// Per writer: model.created, and model.updated + tag.set per tag.
+	if len(all) != writers*7+1 {
+		t.Errorf("%d events after the subscription, want %d", len(all), writers*7+1)
 	}
 	stopAt <- to
 	if err := <-readerDone; err != nil {
