@@ -261,7 +261,7 @@ func createReady(ctx context.Context, tx cairn.Tx, actor cairn.Actor, model stri
 		Model: model, Number: number, Kind: cairn.KindModel,
 		Files: spec.Files, Digest: cairn.ManifestDigest(spec.Files), Size: cairn.TotalSize(spec.Files),
 		SourceCodeVersion: spec.SourceCodeVersion, Metrics: spec.Metrics, Params: spec.Params,
-		Framework: spec.Framework, DerivedFrom: []string{}, Inputs: []string{},
+		Framework: spec.Framework, DerivedFrom: []string{}, Inputs: []string{}, Evaluates: []string{},
 		CreatedBy: actor.Name, CreatedByVerified: actor.Verified, CreatedAt: now, UpdatedAt: now,
 		Tags: spec.Tags, Aliases: []string{}, Status: cairn.StatusPending, Stage: cairn.StageNone,
 	}
