@@ -144,7 +144,7 @@ export function lineageView(root: LineageNode, nodes: LineageNode[], edges: Line
       s('title', null, label),
       s('rect', { width: W, height: H, rx: 8 }),
       s('text', { x: 10, y: 18, class: 'node-kind' }, n.kind === 'run' ? 'run' : 'version'),
-      s('text', { x: 10, y: 35, class: 'node-label' }, label.length > 26 ? label.slice(0, 25) + '…' : label),
+      s('text', { x: 10, y: 35, class: 'node-label' }, label.length > 23 ? label.slice(0, 22) + '…' : label),
     );
     g.append(node);
   }
