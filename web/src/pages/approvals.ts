@@ -17,18 +17,21 @@ interface Approval {
   updated_at?: string;
   required?: number;
   approvals?: { actor: string; at: string; comment?: string }[];
-  reason?: string;
+  rejection?: { actor: string; at: string; comment?: string };
+  status_message?: string;
+  policies?: string[];
+  expires_at?: string;
   [k: string]: unknown;
 }
 
-const statuses = ['pending', 'approved', 'rejected', 'applied', 'expired', ''];
+const statuses = ['pending', 'applied', 'rejected', 'expired', 'invalidated', ''];
 
 export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearchParams) {
   main.append(h('h1', null, 'Approvals'));
   const status = q.get('status') ?? 'pending';
   let page: { items: Approval[]; next_page_token?: string };
   try {
-    page = await get('/approvals', { status: status || undefined, page_size: 50, page_token: q.get('page_token') });
+    page = await get('/approvals', { status: status || undefined, model: q.get('model'), page_size: 50, page_token: q.get('page_token') });
   } catch (e) {
     if (e instanceof ApiError && e.status === 404 && e.code === 'not_found' && /no route/.test(e.message)) {
       main.append(empty('This server has no approvals API yet.'));
@@ -51,7 +54,7 @@ export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearc
   const me = state.me;
   main.append(
     table(
-      ['Request', 'Change', 'Status', 'Approvals', 'Requested', ''],
+      ['Request', 'Change', 'Status', 'Approvals', 'Requested', 'Decision'],
       items.map((a) => {
         const out = h('div');
         const target = a.alias ? `@${a.alias}` : a.stage ? `stage ${a.stage}` : '';
@@ -66,16 +69,18 @@ export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearc
         return [
           h('code', null, a.id),
           h('span', { 'data-approval': a.id }, link('/models/' + seg(a.model), a.model), ' ', target, ': ', a.from_version ? [link(versionPath(a.model, a.from_version), `v${a.from_version}`), ' → '] : '', link(versionPath(a.model, a.version), `v${a.version}`)),
-          badge(a.status, a.status === 'pending' ? 'pending' : a.status === 'rejected' || a.status === 'expired' ? 'failed' : 'ready'),
+          h('span', null, badge(a.status, a.status === 'pending' ? 'pending' : a.status === 'applied' ? 'ready' : 'failed'), a.status_message ? h('div', { class: 'muted small' }, a.status_message) : '', (a.policies ?? []).length ? h('div', { class: 'muted small' }, 'policy: ' + (a.policies ?? []).join(', ')) : ''),
           h('span', null, `${(a.approvals ?? []).length}${a.required ? ' of ' + a.required : ''}`, (a.approvals ?? []).length ? h('span', { class: 'muted small' }, ' (' + (a.approvals ?? []).map((x) => x.actor).join(', ') + ')') : ''),
-          h('span', null, a.requested_by, h('br'), h('span', { class: 'muted small' }, fmtTime(a.created_at))),
+          h('span', null, a.requested_by, h('br'), h('span', { class: 'muted small' }, fmtTime(a.created_at)), a.status === 'pending' && a.expires_at ? h('div', { class: 'muted small' }, 'expires ' + fmtTime(a.expires_at)) : ''),
           a.status === 'pending' && can(me, 'approver', a.model)
             ? mine
               ? h('span', { class: 'muted small' }, 'your own request: another approver decides')
               : h('div', { class: 'inline-form' }, comment, decide('approve'), decide('reject'), out)
-            : a.reason
-              ? h('span', { class: 'muted small' }, a.reason)
-              : '',
+            : a.rejection
+              ? h('span', { class: 'small' }, `rejected by ${a.rejection.actor}`, a.rejection.comment ? `: ${a.rejection.comment}` : '')
+              : (a.approvals ?? []).some((x) => x.comment)
+                ? h('span', { class: 'muted small' }, (a.approvals ?? []).filter((x) => x.comment).map((x) => `${x.actor}: ${x.comment}`).join('; '))
+                : '',
         ];
       }),
       { id: 'approvals' },

@@ -305,7 +305,8 @@ export function aliasForm(name: string, model: Model, out: HTMLElement, reload: 
           reload();
         } catch (err: any) {
           if (err?.code === 'pending_approval') {
-            replace(out, notice([`${name}@${a} is protected: an approval request was opened. `, h('a', { href: '/ui/approvals' }, 'See the approvals queue.')], 'warn'));
+            const id = err?.body?.approval_request;
+            replace(out, notice([`${name}@${a} is protected: the alias has not moved; approval request ${id ?? ''} is open. `, h('a', { href: '/ui/approvals?model=' + encodeURIComponent(name) }, 'See the approvals queue.')], 'warn'));
             return;
           }
           replace(out, errorBox(err));

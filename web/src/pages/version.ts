@@ -145,6 +145,32 @@ export async function versionPage(main: HTMLElement, [name, num]: string[]) {
   main.append(section('Lineage', lin));
   lineageSection(lin, ref);
 
+  // Approval requests for this version, where the server has approvals.
+  const appr = h('section', { class: 'card', id: 'version-approvals', hidden: true });
+  main.append(appr);
+  get<{ items: { id: string; alias?: string; stage?: string; status: string; requested_by: string; created_at: string; approvals?: { actor: string }[]; required?: number }[] }>('/approvals', { model: name, version: v.version })
+    .then((page) => {
+      const items = page.items ?? [];
+      if (items.length === 0) return;
+      appr.hidden = false;
+      appr.append(
+        h('h2', null, 'Approval requests'),
+        table(
+          ['Request', 'Target', 'Status', 'Approvals', 'Requested'],
+          items.map((a) => [
+            link('/approvals?status=&model=' + encodeURIComponent(name), a.id),
+            a.alias ? '@' + a.alias : a.stage ? `stage ${a.stage}` : '',
+            a.status,
+            `${(a.approvals ?? []).length}${a.required ? ' of ' + a.required : ''}`,
+            `${a.requested_by}, ${fmtTime(a.created_at)}`,
+          ]),
+        ),
+      );
+    })
+    .catch(() => {
+      /* a server without approvals: nothing to show */
+    });
+
   // Alias.
   if (can(me, 'maintainer', name)) {
     const out = h('div');
