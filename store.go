@@ -55,7 +55,19 @@ type Reader interface {
 	// to depth hops (depth >= 1), in one recursive query.
 	Lineage(ctx context.Context, n Node, dir Direction, depth int) ([]Edge, error)
 
+	// AliasAt returns the last move of an alias made at or before t (the
+	// later of two at the same time): what the alias pointed at then is
+	// its To, and 0 means it had been deleted. ENOTFOUND if the model
+	// does not exist or the alias had not been set by t.
+	AliasAt(ctx context.Context, model, alias string, t time.Time) (*AliasMove, error)
+
 	ListAudit(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
+	// AuditHead returns the audit counter: the sequence number of the
+	// last entry appended (0 for none).
+	AuditHead(ctx context.Context) (int64, error)
+	// ListAuditCheckpoints returns up to limit (default 100, at most
+	// 1000) checkpoints with Seq > after, in sequence order.
+	ListAuditCheckpoints(ctx context.Context, after int64, limit int) ([]*AuditCheckpoint, error)
 	// ListEvents returns up to limit events with Seq > after, in order.
 	ListEvents(ctx context.Context, after int64, limit int) ([]*Event, error)
 
@@ -164,6 +176,9 @@ type Tx interface {
 	// AppendAudit fills e.Seq, e.PrevHash and e.Hash (via ComputeHash) and
 	// appends e. Appends are serialized, so the chain never forks.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
+	// PutAuditCheckpoint stores c as given; ECONFLICT, without aborting
+	// the transaction, if a checkpoint with c.Seq exists.
+	PutAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error
 	// AppendEvent fills ev.Seq, gap-free in commit order, and appends ev.
 	AppendEvent(ctx context.Context, ev *Event) error
 

@@ -101,10 +101,12 @@ func (a *app) aliasDeleteCommand() *cobra.Command {
 }
 
 func (a *app) aliasShowCommand() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "show MODEL ALIAS",
-		Short: "Show where an alias points",
-		Args:  exactArgs("MODEL", "ALIAS"),
+		Short: "Show where an alias points, or with --at where it pointed then",
+		Example: `  cairn alias show churn production
+  cairn alias show churn production --at 2026-03-01T10:00:00Z`,
+		Args: exactArgs("MODEL", "ALIAS"),
 		RunE: func(c *cobra.Command, args []string) error {
 			model, err := parseModelName(c, args[0])
 			if err != nil {
@@ -114,13 +116,24 @@ func (a *app) aliasShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			al, err := cl.GetAlias(c.Context(), model, args[1])
+			at, err := atFlag(c)
+			if err != nil {
+				return err
+			}
+			var al *cairn.Alias
+			if at.IsZero() {
+				al, err = cl.GetAlias(c.Context(), model, args[1])
+			} else {
+				al, err = cl.GetAliasAt(c.Context(), model, args[1], at)
+			}
 			if err != nil {
 				return err
 			}
 			return a.printAlias(al)
 		},
 	}
+	addAtFlag(c)
+	return c
 }
 
 func (a *app) printAlias(al *cairn.Alias) error {

@@ -10,11 +10,11 @@ import (
 func (a *app) auditCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "audit",
-		Short: "Read the audit log: who changed what, when",
+		Short: "Read and verify the audit log: who changed what, when",
 		Args:  noSubcommand,
 		RunE:  showHelp,
 	}
-	c.AddCommand(a.auditListCommand())
+	c.AddCommand(a.auditListCommand(), a.auditVerifyCommand(), a.auditCheckpointsCommand(), a.auditKeygenCommand())
 	return c
 }
 

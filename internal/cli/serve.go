@@ -53,8 +53,9 @@ every one at the same PostgreSQL database and S3 bucket:
 Each setting comes from its flag, else its CAIRN_* environment variable
 (CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
 CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE,
-CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_AUTH, CAIRN_LOG_LEVEL,
-CAIRN_LOG_FORMAT), else the config file (--config or
+CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_AUTH,
+CAIRN_AUDIT_KEY, CAIRN_AUDIT_CHECKPOINT_EVERY, CAIRN_AUDIT_CHECKPOINT_INTERVAL,
+CAIRN_LOG_LEVEL, CAIRN_LOG_FORMAT), else the config file (--config or
 CAIRN_CONFIG), else its default. The config file holds key = value lines
 with the flags' names as keys, and '#' comments:
 
@@ -72,7 +73,12 @@ or auth = true in the config file) every request must carry a token or a
 user name and password, and roles decide what it may do. The first start
 with auth on and no users creates the user admin with the admin role and
 prints its API token on stderr, once; there is no default password. See
-docs/security.md.`,
+docs/security.md.
+
+With --audit-key FILE (from cairn audit keygen) the server signs
+checkpoints of the audit chain, every --audit-checkpoint-every entries or
+--audit-checkpoint-interval, so that cairn audit verify --public-key can
+tell a rewritten or truncated log. See docs/audit.md.`,
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := s.resolve(c, a.getenv, a.path); err != nil {
@@ -138,7 +144,11 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	if err != nil {
 		return asUsage(c, err)
 	}
-	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger})
+	audit, err := a.auditSettings(s)
+	if err != nil {
+		return asUsage(c, err)
+	}
+	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key})
 	if auth {
 		if err := a.bootstrapAdmin(ctx, svc, logger); err != nil {
 			return err
@@ -202,6 +212,9 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		defer startGC(ctx, svc, logger, gcInterval, gcGrace)()
 	}
 	defer startWebhooks(ctx, dispatcher, logger)()
+	if audit.key != nil {
+		defer startCheckpoints(ctx, svc, logger, audit)()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

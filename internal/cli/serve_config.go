@@ -37,6 +37,7 @@ type serveSettings struct {
 	addr, data, db, blobs, pgMaxConns, logLevel, logFormat string
 	presign, gcInterval, gcGrace, auth                     string
 	webhookAllow, webhookWindow                            string
+	auditKey, auditEvery, auditInterval                    string
 	config                                                 string
 	list                                                   []*setting
 }
@@ -66,6 +67,12 @@ func newServeSettings() *serveSettings {
 			usage: "retry a failed webhook delivery this long before dead-lettering it (default 24h)"},
 		{key: "auth", env: "CAIRN_AUTH", value: &s.auth, def: "false",
 			usage: "require authentication (tokens, or user and password) and enforce roles; the first start with no users creates an admin and prints its token once (alone: true)"},
+		{key: "audit-key", env: "CAIRN_AUDIT_KEY", value: &s.auditKey,
+			usage: "ed25519 private key file (PEM, from cairn audit keygen) that signs audit checkpoints; without it no checkpoints are written"},
+		{key: "audit-checkpoint-every", env: "CAIRN_AUDIT_CHECKPOINT_EVERY", value: &s.auditEvery, def: "1000",
+			usage: "with --audit-key, sign a checkpoint once this many audit entries were appended since the last one"},
+		{key: "audit-checkpoint-interval", env: "CAIRN_AUDIT_CHECKPOINT_INTERVAL", value: &s.auditInterval, def: "1h",
+			usage: "with --audit-key, sign a checkpoint at least this often while entries are appended"},
 		{key: "log-level", env: "CAIRN_LOG_LEVEL", value: &s.logLevel, def: "info",
 			usage: "log level: debug, info, warn or error"},
 		{key: "log-format", env: "CAIRN_LOG_FORMAT", value: &s.logFormat, def: "text",

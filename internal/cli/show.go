@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/client"
@@ -10,16 +11,35 @@ import (
 )
 
 func (a *app) showCommand() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "show REF",
 		Short: "Show a version: its files, metadata, aliases and status",
 		Long: `Show the whole record of the version a reference names: NAME (the latest
-ready version), NAME@v3 or NAME@alias.`,
+ready version), NAME@v3 or NAME@alias.
+
+With --at, resolve the reference as of a past time: an alias to the version
+its history says it pointed at then (not found if it had not been set yet or
+had been deleted by then), NAME@v3 only if the version existed then. The
+record shown is the version as it is now.`,
 		Example: `  cairn show churn@champion
-  cairn show churn@v3 --json`,
+  cairn show churn@v3 --json
+  cairn show churn@production --at 2026-03-01T10:00:00Z`,
 		Args: exactArgs("REF"),
 		RunE: a.runShowVersion,
 	}
+	addAtFlag(c)
+	return c
+}
+
+// addAtFlag adds --at, the time a reference is resolved as of.
+func addAtFlag(c *cobra.Command) {
+	c.Flags().String("at", "", "resolve as of this time (RFC 3339), from the alias history")
+}
+
+// atFlag returns --at as a time; the zero time if it is not set.
+func atFlag(c *cobra.Command) (time.Time, error) {
+	s, _ := c.Flags().GetString("at")
+	return parseTimeFlag(c, "at", s)
 }
 
 // runShowVersion is `cairn show REF` and `cairn versions show REF`.
@@ -28,11 +48,23 @@ func (a *app) runShowVersion(c *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
+	at, err := atFlag(c)
+	if err != nil {
+		return err
+	}
+	if !at.IsZero() && ref.Kind == cairn.RefLatest {
+		return usageErr(c, "--at needs an alias or a version (NAME@alias, NAME@v3): which version was the latest when is not recorded")
+	}
 	cl, err := a.client(c)
 	if err != nil {
 		return err
 	}
-	v, err := cl.Resolve(c.Context(), ref.String())
+	var v *cairn.Version
+	if at.IsZero() {
+		v, err = cl.Resolve(c.Context(), ref.String())
+	} else {
+		v, err = cl.ResolveAt(c.Context(), ref.String(), at)
+	}
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ func (a *app) versionsCommand() *cobra.Command {
 		Args:  exactArgs("REF"),
 		RunE:  a.runShowVersion,
 	}
+	addAtFlag(show)
 	c.AddCommand(
 		a.versionsListCommand(),
 		show,

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +113,7 @@ func TestReplicas(t *testing.T) {
 	}
 	pgURL := testenv.PostgresURL(t)
 	s3cfg := testenv.S3(t)
+	auditPub, auditKeyFile := writeAuditKey(t)
 	c := ctx(t, 10*time.Minute)
 	blobsURL := "s3://" + s3cfg.Bucket + "/registry?" + url.Values{
 		"endpoint": {s3cfg.Endpoint}, "region": {s3cfg.Region},
@@ -119,6 +124,11 @@ func TestReplicas(t *testing.T) {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"CAIRN_DB=" + pgURL, // the URL carries no password here, but keep it off the command line anyway
 		"CAIRN_BLOBS=" + blobsURL,
+		// Every replica signs audit checkpoints with the same key; a lease
+		// lets one of them write at a time.
+		"CAIRN_AUDIT_KEY=" + auditKeyFile,
+		"CAIRN_AUDIT_CHECKPOINT_EVERY=8",
+		"CAIRN_AUDIT_CHECKPOINT_INTERVAL=1s",
 	}
 
 	// Three replicas at once on the empty database.
@@ -262,8 +272,11 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("blob bytes sent by the replicas during the pulls: %d by A (streaming), %d by B (presigning); want all of A's half and none", da, db)
 	}
 
-	// One audit chain and one event sequence, whichever replica wrote.
+	// One audit chain and one event sequence, whichever replica wrote:
+	// checked here entry by entry, and by the server's own verification,
+	// with the checkpoints the replicas signed meanwhile.
 	entries := checkAuditChain(t, c, b)
+	checkAuditVerifies(t, c, a, auditPub)
 	events := checkEventSequence(t, c, a)
 	if len(events) != len(entries) {
 		t.Errorf("%d events for %d audit entries; every mutation writes one of each", len(events), len(entries))
@@ -377,7 +390,65 @@ func TestReplicas(t *testing.T) {
 		t.Errorf("cairn gc after a collection: %s", out)
 	}
 	checkAuditChain(t, c, clients[2])
+	checkAuditVerifies(t, c, clients[2], auditPub)
 	checkEventSequence(t, c, clients[2])
+}
+
+// writeAuditKey writes a new ed25519 private key as cairn audit keygen
+// does (PKCS #8 PEM) and returns its public half and the file's path.
+func writeAuditKey(t *testing.T) (ed25519.PublicKey, string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "audit-key")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pub, path
+}
+
+// checkAuditVerifies has the server verify the whole chain and its
+// checkpoints, and checks every checkpoint's signature with pub: writers
+// on several replicas left one chain, and the replicas' checkpoint loops
+// signed points of it.
+func checkAuditVerifies(t *testing.T, ctx context.Context, cl *client.Client, pub ed25519.PublicKey) {
+	t.Helper()
+	// The checkpoint loops run every second: wait for a first checkpoint.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		page, err := cl.ListAuditCheckpoints(ctx, 0, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no audit checkpoint within 30 s of the writes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rep, err := cl.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.Problem != nil || rep.Entries == 0 || rep.Entries != rep.Head || rep.Checkpoints == 0 || rep.SignaturesChecked != rep.Checkpoints {
+		t.Fatalf("audit verify = %+v, problem %+v; want an intact chain with signed checkpoints", rep, rep.Problem)
+	}
+	page, err := cl.ListAuditCheckpoints(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range page.Items {
+		if !cp.Verify(pub) {
+			t.Errorf("checkpoint %d does not verify with the replicas' key", cp.Seq)
+		}
+	}
 }
 
 // checkMigratedOnce checks that the schema was migrated exactly once: one

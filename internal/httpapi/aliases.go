@@ -8,7 +8,16 @@ import (
 )
 
 func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.svc.GetAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"))
+	at, err := queryTime(r, "at")
+	if err != nil {
+		return err
+	}
+	var a *cairn.Alias
+	if at.IsZero() {
+		a, err = s.svc.GetAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"))
+	} else {
+		a, err = s.svc.GetAliasAt(r.Context(), r.PathValue("name"), r.PathValue("alias"), at)
+	}
 	if err != nil {
 		return err
 	}

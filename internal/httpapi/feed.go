@@ -64,6 +64,34 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, page)
 }
 
+func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
+	rep, err := s.svc.VerifyAudit(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) listAuditCheckpoints(w http.ResponseWriter, r *http.Request) error {
+	after, err := queryInt(r, "after", 0, 0, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 100, 1, registry.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	cs, err := s.svc.ListAuditCheckpoints(r.Context(), after, int(limit))
+	if err != nil {
+		return err
+	}
+	page := checkpointPage{Items: cs, NextAfter: after}
+	if n := len(cs); n > 0 {
+		page.NextAfter = cs[n-1].Seq
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
 // eventPollInterval is how often a long-poll on /events looks for new
 // events. Polling the store (rather than an in-process signal) is what
 // lets a long-poll see events committed by another replica.

@@ -109,7 +109,7 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: versions, ID: "listVersions", Summary: "List a model's versions, newest first", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
 		{Method: "GET", Path: apiPrefix + "/versions", ID: "searchVersions", Summary: "Search versions across every model the caller may read (filter on name, metrics, tags, …)", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
 		{Method: "POST", Path: versions, ID: "createVersion", Summary: "Create a version from a manifest (201), or return the identical latest one (200, unless always_create); lists the blobs to upload", Body: cairn.VersionSpec{}, Status: created, AltStatus: ok, Resp: registry.CreateVersionResult{}, handler: s.createVersion},
-		{Method: "GET", Path: version, ID: "getVersion", Summary: "Get a version (3 or v3)", Status: ok, Resp: cairn.Version{}, handler: s.getVersion},
+		{Method: "GET", Path: version, ID: "getVersion", Summary: "Get a version (3 or v3)", Query: []param{{Name: "at", Type: "string", Desc: "RFC 3339 time: not found if the version was created after it"}}, Status: ok, Resp: cairn.Version{}, handler: s.getVersion},
 		{Method: "PATCH", Path: version, ID: "updateVersion", Summary: "Change a version's description and tags; every other field is fixed", Body: registry.VersionUpdate{}, Status: ok, Resp: cairn.Version{}, handler: s.updateVersion},
 		{Method: "DELETE", Path: version, ID: "deleteVersion", Summary: "Delete (tombstone) a version", Query: []param{{Name: "remove_aliases", Type: "boolean", Desc: "also delete the aliases pointing at it; otherwise such a version is refused"}}, Status: none, handler: s.deleteVersion},
 		{Method: "POST", Path: version + "/finalize", ID: "finalizeVersion", Summary: "Mark a pending version ready once its blobs are uploaded, and set aliases", Body: finalizeRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.finalizeVersion},
@@ -118,7 +118,7 @@ func (s *Server) routeTable() []route {
 		{Method: "POST", Path: version + "/undelete", ID: "undeleteVersion", Summary: "Restore a deleted version", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.undeleteVersion},
 
 		// Aliases.
-		{Method: "GET", Path: alias, ID: "getAlias", Summary: "Get an alias", Status: ok, Resp: cairn.Alias{}, handler: s.getAlias},
+		{Method: "GET", Path: alias, ID: "getAlias", Summary: "Get an alias, or with at, what it pointed at then", Query: []param{{Name: "at", Type: "string", Desc: "RFC 3339 time: answer as of then, from the alias history"}}, Status: ok, Resp: cairn.Alias{}, handler: s.getAlias},
 		{Method: "PUT", Path: alias, ID: "setAlias", Summary: "Point an alias at a version; if_current makes it a compare-and-swap", Body: aliasSetRequest{}, Status: ok, Resp: cairn.Alias{}, handler: s.setAlias},
 		{Method: "DELETE", Path: alias, ID: "deleteAlias", Summary: "Delete an alias", Query: []param{{Name: "if_current", Type: "integer", Desc: "delete only if the alias points at this version"}}, Status: none, handler: s.deleteAlias},
 		{Method: "GET", Path: alias + "/history", ID: "aliasHistory", Summary: "Every move of one alias, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.aliasHistory},
@@ -128,7 +128,7 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: apiPrefix + "/versions/{ref}/signals", ID: "listSignals", Summary: "The signals recorded against a version, newest first", Query: append([]param{{Name: "kind", Type: "string", Desc: "only signals of this kind"}}, pageParams...), Status: ok, Resp: cairn.SignalPage{}, handler: s.listSignals},
 		{Method: "POST", Path: apiPrefix + "/versions/{ref}/unflag", ID: "unflagVersion", Summary: "Clear a version's flag (version.unflagged)", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Version{}, handler: s.unflagVersion},
 		{Method: "GET", Path: apiPrefix + "/versions/{ref}/evaluations", ID: "listEvaluations", Summary: "The evaluation versions that evaluate a version", Status: ok, Resp: evaluationList{}, handler: s.listEvaluations},
-		{Method: "GET", Path: apiPrefix + "/resolve/{ref}", ID: "resolve", Summary: "Resolve a reference (NAME, NAME@latest, NAME@v3, NAME@alias, models:/NAME/3) to a version", Status: ok, Resp: cairn.Version{}, handler: s.resolve},
+		{Method: "GET", Path: apiPrefix + "/resolve/{ref}", ID: "resolve", Summary: "Resolve a reference (NAME, NAME@latest, NAME@v3, NAME@alias, models:/NAME/3) to a version; with at, an alias or version as of then", Query: []param{{Name: "at", Type: "string", Desc: "RFC 3339 time: answer as of then, from the alias history"}}, Status: ok, Resp: cairn.Version{}, handler: s.resolve},
 
 		// Blobs and uploads.
 		{Method: "HEAD", Path: blob, ID: "statBlob", Summary: "Whether a blob exists, and its size", Status: ok, handler: s.headBlob},
@@ -164,6 +164,11 @@ func (s *Server) routeTable() []route {
 			{Name: "since", Type: "string", Desc: "RFC 3339 time, inclusive"},
 			{Name: "until", Type: "string", Desc: "RFC 3339 time, exclusive"},
 		}, Status: ok, Resp: auditPage{}, handler: s.listAudit},
+		{Method: "GET", Path: apiPrefix + "/audit/verify", ID: "verifyAudit", Summary: "Walk the whole audit chain and its signed checkpoints; the report names the first bad entry (admin)", Status: ok, Resp: cairn.AuditReport{}, handler: s.verifyAudit},
+		{Method: "GET", Path: apiPrefix + "/audit/checkpoints", ID: "listAuditCheckpoints", Summary: "Signed audit checkpoints in sequence order", Query: []param{
+			{Name: "after", Type: "integer", Desc: "only checkpoints with a sequence number above this"},
+			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},
+		}, Status: ok, Resp: checkpointPage{}, handler: s.listAuditCheckpoints},
 		{Method: "GET", Path: apiPrefix + "/events", ID: "listEvents", Summary: "The event feed, by cursor; wait long-polls for new events", Query: []param{
 			{Name: "after", Type: "integer", Desc: "only events with a sequence number above this"},
 			{Name: "limit", Type: "integer", Desc: "at most this many, 1 to 1000 (default 100)"},

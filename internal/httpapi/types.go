@@ -51,6 +51,12 @@ type auditPage struct {
 	NextAfter int64               `json:"next_after"`
 }
 
+// checkpointPage is a cursor read of audit checkpoints, like auditPage.
+type checkpointPage struct {
+	Items     []*cairn.AuditCheckpoint `json:"items"`
+	NextAfter int64                    `json:"next_after"`
+}
+
 type eventPage struct {
 	Items     []*cairn.Event `json:"items"`
 	NextAfter int64          `json:"next_after"`

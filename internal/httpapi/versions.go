@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/registry"
@@ -48,7 +49,16 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.svc.GetVersion(r.Context(), r.PathValue("name"), n)
+	at, err := queryTime(r, "at")
+	if err != nil {
+		return err
+	}
+	var v *cairn.Version
+	if at.IsZero() {
+		v, err = s.svc.GetVersion(r.Context(), r.PathValue("name"), n)
+	} else {
+		v, err = s.svc.ResolveAt(r.Context(), cairn.VersionRef(r.PathValue("name"), n), at)
+	}
 	if err != nil {
 		return err
 	}
@@ -149,7 +159,23 @@ func (s *Server) undeleteVersion(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
-	v, err := s.svc.Resolve(r.Context(), r.PathValue("ref"))
+	var (
+		v   *cairn.Version
+		err error
+	)
+	if r.URL.RawQuery == "" {
+		v, err = s.svc.Resolve(r.Context(), r.PathValue("ref"))
+	} else {
+		var at time.Time
+		if at, err = queryTime(r, "at"); err != nil {
+			return err
+		}
+		if at.IsZero() {
+			v, err = s.svc.Resolve(r.Context(), r.PathValue("ref"))
+		} else {
+			v, err = s.svc.ResolveAt(r.Context(), r.PathValue("ref"), at)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 //
 //	cairn-archive.json        the format and where the source ended when the export began
 //	audit_entries/000001.jsonl audit entries, one JSON object a line
+//	audit_checkpoints/…      signed audit checkpoints
 //	events/000001.jsonl …
 //	models/000001.jsonl …
 //	blobs/sha256/<hex> …      the bytes of the files of the versions that follow
@@ -76,7 +77,7 @@ type (
 
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
-	KindAudit: 1, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
+	KindAudit: 1, KindCheckpoints: 2, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
 	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
 	KindWebhooks: 10,
 }
@@ -121,6 +122,9 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 				}
 				return nil
 			})
+		},
+		checkpoints: func(_ context.Context, cs []*cairn.AuditCheckpoint) error {
+			return chunk(KindCheckpoints, len(cs), encodeAll(cs))
 		},
 		events: func(_ context.Context, evs []*cairn.Event) error {
 			return chunk(KindEvents, len(evs), func(enc *json.Encoder) error {
@@ -470,6 +474,12 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return err
 		}
 		return c.importEvents(ctx, evs)
+	case KindCheckpoints:
+		cs, err := decodeAll[*cairn.AuditCheckpoint](dec)
+		if err != nil {
+			return err
+		}
+		return c.importCheckpoints(ctx, cs)
 	case KindModels:
 		ms, err := decodeAll[*cairn.Model](dec)
 		if err != nil {

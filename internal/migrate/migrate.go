@@ -80,6 +80,9 @@ const (
 	KindRuns       = "runs"
 	KindEdges      = "lineage_edges"
 	KindSignals    = "signals"
+	// KindCheckpoints are the signed audit checkpoints, copied as they
+	// are: they sign (seq, hash) pairs the copied chain keeps.
+	KindCheckpoints = "audit_checkpoints"
 )
 
 // Copy copies the registry in src to dst. dst must be empty, or hold what
@@ -110,10 +113,11 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 	c.rep.Skipped[KindEvents] += c.eventHead
 	w := &walker{src: src, exp: c.srcExp, batch: c.opts.Batch}
 	err := w.walk(ctx, c.auditHead, c.eventHead, visitor{
-		phase:  c.setPhase,
-		audit:  c.importAudit,
-		events: c.importEvents,
-		models: c.importModels,
+		phase:       c.setPhase,
+		audit:       c.importAudit,
+		checkpoints: c.importCheckpoints,
+		events:      c.importEvents,
+		models:      c.importModels,
 		versions: func(ctx context.Context, vs []*cairn.Version) error {
 			// The blobs first, so that the target never has a ready
 			// version whose bytes it lacks.

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -319,6 +321,24 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 		}
 		return nil
 	}))
+
+	// Two signed audit checkpoints, as cairn serve --audit-key writes.
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	check(t, err)
+	check(t, svc.Store().Update(ctx, func(tx cairn.Tx) error {
+		for _, seq := range []int64{3, 10} {
+			es, err := tx.ListAudit(ctx, cairn.AuditQuery{AfterSeq: seq - 1, Limit: 1})
+			if err != nil {
+				return err
+			}
+			cp := &cairn.AuditCheckpoint{Seq: seq, Hash: es[0].Hash, Time: time.Date(2026, 1, 5, 0, 0, int(seq), 0, time.UTC)}
+			cp.Sign(key)
+			if err := tx.PutAuditCheckpoint(ctx, cp); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
 // deleteRun tombstones a run in the store (the service has no run deletion
@@ -351,6 +371,7 @@ type dump struct {
 	Lineage      map[string]*registry.LineageGraph
 	Audit        []*cairn.AuditEntry
 	Events       []*cairn.Event
+	Checkpoints  []*cairn.AuditCheckpoint
 	Blobs        map[cairn.Digest]string // digest → size and sha256 of the bytes read back
 	Users        []*cairn.User           // with roles and password hashes
 	Tokens       []*cairn.Token          // with hashes
@@ -478,6 +499,9 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 		d.Audit = append(d.Audit, es...)
 		after = es[len(es)-1].Seq
 	}
+	cps, err := svc.ListAuditCheckpoints(ctx, 0, 1000)
+	check(t, err)
+	d.Checkpoints = cps
 	for after := int64(0); ; {
 		evs, err := svc.ListEvents(ctx, after, 7)
 		check(t, err)
@@ -597,7 +621,7 @@ func sanity(t *testing.T, d *dump) {
 		"models": len(d.Models), "versions": len(d.AllVersions), "deleted versions": deletedVersions,
 		"pending versions": pending, "archived versions": archived, "aliases": len(d.Aliases),
 		"alias moves of churn": len(d.AliasHistory["churn"]), "runs": len(d.Runs), "deleted runs": deletedRuns,
-		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit),
+		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit), "audit checkpoints": len(d.Checkpoints),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
 		"signals": len(d.Signals), "artifacts": len(d.Artifacts), "webhooks": len(d.Webhooks),
 	} {
@@ -1190,9 +1214,10 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
-		"signals":   "ImportSignal",
-		"artifacts": "PutArtifact",
-		"webhooks":  "CreateWebhook", "webhook_state": "PutWebhookState (the cursor)",
+		"signals":           "ImportSignal",
+		"audit_checkpoints": "PutAuditCheckpoint",
+		"artifacts":         "PutArtifact",
+		"webhooks":          "CreateWebhook", "webhook_state": "PutWebhookState (the cursor)",
 		"webhook_dead_letters": "PutDeadLetter (dead and queued ones)",
 	}
 	leftBehind := map[string]string{

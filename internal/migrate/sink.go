@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -15,6 +16,29 @@ func (c *copier) importAudit(ctx context.Context, es []*cairn.AuditEntry) error 
 	return c.importBatch(ctx, func(_ cairn.Tx, imp cairn.Importer) error {
 		for _, e := range es {
 			if err := c.count(KindAudit, imp.ImportAudit(ctx, e)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// importCheckpoints stores checkpoints as they are; one the target has is
+// skipped if it is the same.
+func (c *copier) importCheckpoints(ctx context.Context, cs []*cairn.AuditCheckpoint) error {
+	return c.importBatch(ctx, func(tx cairn.Tx, _ cairn.Importer) error {
+		for _, cp := range cs {
+			err := tx.PutAuditCheckpoint(ctx, cp)
+			if cairn.IsCode(err, cairn.ECONFLICT) {
+				got, gerr := tx.ListAuditCheckpoints(ctx, cp.Seq-1, 1)
+				if gerr != nil {
+					return gerr
+				}
+				if len(got) == 0 || !reflect.DeepEqual(got[0], cp) {
+					return differs(fmt.Sprintf("audit checkpoint %d", cp.Seq))
+				}
+			}
+			if err := c.count(KindCheckpoints, err); err != nil {
 				return err
 			}
 		}

@@ -17,19 +17,20 @@ type runRecord struct {
 // visitor receives a registry's records in copy order, a batch at a time:
 // Copy imports them into the target, Export writes them to an archive.
 type visitor struct {
-	phase      func(name string)
-	audit      func(context.Context, []*cairn.AuditEntry) error
-	events     func(context.Context, []*cairn.Event) error
-	models     func(context.Context, []*cairn.Model) error
-	versions   func(context.Context, []*cairn.Version) error
-	aliases    func(context.Context, []*cairn.Alias) error
-	aliasMoves func(context.Context, []*cairn.AliasMove) error
-	runs       func(context.Context, []runRecord) error
-	artifacts  func(context.Context, []*cairn.Artifact) error
-	edges      func(context.Context, []cairn.Edge) error
-	signals    func(context.Context, []*cairn.Signal) error
-	users      func(context.Context, []identityRecord) error
-	webhooks   func(context.Context, []webhookRecord) error
+	phase       func(name string)
+	audit       func(context.Context, []*cairn.AuditEntry) error
+	checkpoints func(context.Context, []*cairn.AuditCheckpoint) error
+	events      func(context.Context, []*cairn.Event) error
+	models      func(context.Context, []*cairn.Model) error
+	versions    func(context.Context, []*cairn.Version) error
+	aliases     func(context.Context, []*cairn.Alias) error
+	aliasMoves  func(context.Context, []*cairn.AliasMove) error
+	runs        func(context.Context, []runRecord) error
+	artifacts   func(context.Context, []*cairn.Artifact) error
+	edges       func(context.Context, []cairn.Edge) error
+	signals     func(context.Context, []*cairn.Signal) error
+	users       func(context.Context, []identityRecord) error
+	webhooks    func(context.Context, []webhookRecord) error
 }
 
 // walker reads a registry in copy order: the audit log first (on a resumed
@@ -54,6 +55,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		fn   func(context.Context) error
 	}{
 		{KindAudit, func(ctx context.Context) error { return w.walkAudit(ctx, auditAfter, v.audit) }},
+		{KindCheckpoints, func(ctx context.Context) error { return w.walkCheckpoints(ctx, v.checkpoints) }},
 		{KindEvents, func(ctx context.Context) error { return w.walkEvents(ctx, eventsAfter, v.events) }},
 		{KindModels, func(ctx context.Context) error { return w.eachModelPage(ctx, v.models) }},
 		{KindVersions, func(ctx context.Context) error { return w.walkVersions(ctx, v.versions) }},
@@ -83,6 +85,23 @@ func (w *walker) walkAudit(ctx context.Context, after int64, fn func(context.Con
 			return err
 		}
 		after = es[len(es)-1].Seq
+	}
+}
+
+// walkCheckpoints reads every audit checkpoint; a resumed copy reads them
+// all again and skips those the target has (there are few: one per
+// thousand entries or so).
+func (w *walker) walkCheckpoints(ctx context.Context, fn func(context.Context, []*cairn.AuditCheckpoint) error) error {
+	var after int64
+	for {
+		cs, err := w.src.Meta.ListAuditCheckpoints(ctx, after, w.batch)
+		if err != nil || len(cs) == 0 {
+			return err
+		}
+		if err := fn(ctx, cs); err != nil {
+			return err
+		}
+		after = cs[len(cs)-1].Seq
 	}
 }
 

@@ -706,3 +706,20 @@ func TestSchemaInStepWithSQLite(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditTamper edits the audit log in the database directly and checks
+// that verification names the damage.
+func TestAuditTamper(t *testing.T) {
+	storetest.RunTamper(t, func(tb testing.TB) (cairn.Store, storetest.Exec) {
+		db, err := Open(context.Background(), testenv.PostgresURL(tb), Options{MaxConns: 4})
+		if err != nil {
+			tb.Fatalf("Open: %v", err)
+		}
+		return db, func(t testing.TB, stmt string) {
+			t.Helper()
+			if _, err := db.pool.Exec(t.Context(), stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	})
+}

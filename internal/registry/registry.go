@@ -8,6 +8,7 @@ package registry
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -45,6 +46,9 @@ type Options struct {
 	// MaxArtifactSize bounds one artifact upload, in bytes. Default:
 	// DefaultMaxArtifactSize.
 	MaxArtifactSize int64
+	// AuditKey signs audit checkpoints (Checkpoint, RunCheckpoints) and
+	// its public half verifies them (VerifyAudit). Nil: no checkpoints.
+	AuditKey ed25519.PrivateKey
 }
 
 // Defaults for Options.
@@ -76,13 +80,15 @@ type Service struct {
 	// (export_test.go); nil in production.
 	thresholds func(ctx context.Context, r cairn.Reader, model, kind string) (float64, bool, error)
 	policies   policyCache
+	auditKey   ed25519.PrivateKey
 }
 
 // New returns a Service.
 func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
 	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease,
 		auth: opts.Auth, log: opts.Logger, pwIter: opts.PasswordIterations,
-		spoolDir: opts.SpoolDir, maxArtifact: opts.MaxArtifactSize}
+		spoolDir: opts.SpoolDir, maxArtifact: opts.MaxArtifactSize,
+		auditKey: opts.AuditKey}
 	if s.maxArtifact <= 0 {
 		s.maxArtifact = DefaultMaxArtifactSize
 	}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -238,4 +239,25 @@ func TestUpdatePanic(t *testing.T) {
 		t.Fatalf("GetModel after a panicking Update: %v, want not_found", err)
 	}
 	createModel(t, db)
+}
+
+// TestAuditTamper edits the audit log in the database file directly and
+// checks that verification names the damage.
+func TestAuditTamper(t *testing.T) {
+	t.Parallel()
+	storetest.RunTamper(t, func(t testing.TB) (cairn.Store, storetest.Exec) {
+		path := filepath.Join(t.TempDir(), "cairn.db")
+		db := open(t, path)
+		return db, func(t testing.TB, stmt string) {
+			t.Helper()
+			raw, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			if _, err := raw.ExecContext(t.Context(), stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+	})
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Run", runTests},
 		{"Lineage", lineageTests},
 		{"Audit", auditTests},
+		{"TimeTravel", timeTravelTests},
 		{"Event", eventTests},
 		{"Upload", uploadTests},
 		{"Idempotency", idempotencyTests},
