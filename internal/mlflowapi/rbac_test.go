@@ -101,6 +101,8 @@ var nativeRules = map[string]rule{
 	"POST /api/v1/versions/{ref}/unflag":                     {access: onModel, need: cairn.RoleMaintainer, body: `{}`},
 	"GET /api/v1/versions/{ref}/evaluations":                 {access: onModel, need: cairn.RoleReader},
 	"GET /api/v1/audit":                                      {access: onAll, need: cairn.RoleReader},
+	"GET /api/v1/audit/verify":                               {access: onAll, need: cairn.RoleAdmin},
+	"GET /api/v1/audit/checkpoints":                          {access: onAll, need: cairn.RoleReader},
 	"GET /api/v1/events":                                     {access: onAll, need: cairn.RoleReader},
 	"GET /api/v1/webhooks":                                   {access: onAll, need: cairn.RoleAdmin},
 	"POST /api/v1/webhooks":                                  {access: onAll, need: cairn.RoleAdmin, body: `{"url":"https://example.com/hook"}`},

@@ -149,6 +149,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TABLE artifacts;
 		DROP TABLE signals; ALTER TABLE versions DROP COLUMN evaluates, DROP COLUMN retrained_from, DROP COLUMN flag;
 		DROP TABLE policy_versions, policies;
+		DROP TABLE audit_checkpoints; DROP INDEX alias_history_at;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TABLE signals`, `ALTER TABLE versions DROP COLUMN evaluates`,
 		`ALTER TABLE versions DROP COLUMN retrained_from`, `ALTER TABLE versions DROP COLUMN flag`,
 		`DROP TABLE policy_versions`, `DROP TABLE policies`,
+		`DROP TABLE audit_checkpoints`, `DROP INDEX alias_history_at`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
