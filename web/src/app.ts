@@ -114,9 +114,14 @@ function alertBox(e: unknown) {
   if (host) replace(host, errorBox(e));
 }
 
+// flashState.keep makes a flash message survive the next page render, so
+// that an action can report its outcome and then reload the page.
+export const flashState = { keep: false };
+
 export function flash(c: Child, kind = 'ok') {
   const host = document.getElementById('flash');
   if (host) replace(host, notice(c, kind));
+  flashState.keep = true;
 }
 
 export function section(title: string, ...children: Child[]): HTMLElement {

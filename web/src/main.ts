@@ -1,6 +1,6 @@
 import './style.css';
 import { ApiError, call, session, setUnauthenticatedHandler } from './api';
-import { base, errorBox, field, link, loadMe, navigate, state } from './app';
+import { base, errorBox, field, flashState, link, loadMe, navigate, state } from './app';
 import { h, replace } from './dom';
 import { modelsPage, modelPage } from './pages/models';
 import { versionPage } from './pages/version';
@@ -97,7 +97,8 @@ async function render() {
   let path = url.pathname;
   if (path === '/' || path === base) path = base + '/';
   const rel = decodeURI(path.slice(base.length));
-  replace(flashHost);
+  if (!flashState.keep) replace(flashHost);
+  flashState.keep = false;
   if (state.me === null && !/^\/login/.test(rel)) {
     try {
       await loadMe();
