@@ -161,6 +161,10 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		Logger: logger, PresignDownloads: presign, Webhooks: dispatcher, ExtraMetrics: dispatcher.WriteMetrics,
 	})
 	mlflowapi.New(svc, mlflowapi.Options{Logger: logger, Webhooks: dispatcher}).Register(api.Mount)
+	for _, p := range mlflowapi.PartPrefixes() {
+		// Multipart part URLs carry their own capability (the upload id).
+		api.AllowCapability("PUT", p)
+	}
 	webui.Register(api.MountPublic)
 
 	ln, err := net.Listen("tcp", s.addr)

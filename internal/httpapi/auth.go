@@ -46,6 +46,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*http.Req
 		if s.isPublic(r.URL.Path) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			return r, nil
 		}
+		if s.isCapability(r) {
+			return r, nil
+		}
 		return nil, cairn.Errorf(cairn.EUNAUTHENTICATED, "authentication required: send Authorization: Bearer <token>, or a user name and password (HTTP Basic)")
 	}
 	ip := clientIP(r)

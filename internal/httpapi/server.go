@@ -73,6 +73,7 @@ type Server struct {
 	// Set by MountPublic: paths served without credentials.
 	publicExact    []string
 	publicPrefixes []string
+	capabilities   []string // "METHOD /prefix/": see AllowCapability
 }
 
 // New returns a Server for svc.
@@ -167,6 +168,29 @@ func (s *Server) MountPublic(pattern string, h http.Handler) {
 		s.publicExact = append(s.publicExact, p)
 	}
 	s.mux.Handle(pattern, h)
+}
+
+// AllowCapability lets requests of method under prefix (a mounted path
+// prefix) through without credentials, as the anonymous actor, for
+// handlers that authorize them by a capability in the URL instead: an
+// unguessable id that only an authenticated, authorized caller was given
+// (the MLflow artifact proxy's multipart part URLs, which the client
+// calls as it would a presigned object-store URL). Requests that do carry
+// credentials are still authenticated.
+func (s *Server) AllowCapability(method, prefix string) {
+	s.capabilities = append(s.capabilities, method+" "+prefix)
+}
+
+// isCapability reports whether a request without credentials may go
+// through to a handler that checks a capability.
+func (s *Server) isCapability(r *http.Request) bool {
+	for _, c := range s.capabilities {
+		method, prefix, _ := strings.Cut(c, " ")
+		if r.Method == method && strings.HasPrefix(r.URL.Path, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // isPublic reports whether a request for path may go without credentials.

@@ -2,11 +2,13 @@ package mlflowapi
 
 import (
 	"context"
+	"encoding/json"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,10 +36,6 @@ import (
 // clients' and the MLflow UI's.
 var ArtifactPrefixes = []string{"/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/"}
 
-// unsupportedMPU is the message MLflow's client recognizes (by prefix) as
-// "multipart upload unsupported", whereupon it uploads the file in one PUT.
-const unsupportedMPU = "Multipart upload is not supported for the current artifact repository"
-
 // artifactRoute is one route of the proxy, for Routes and the RBAC test.
 type artifactRoute struct {
 	method, path string // path below a prefix; "{path...}" is the artifact path
@@ -51,6 +49,19 @@ var artifactRoutes = []artifactRoute{
 	{"POST", "mpu/create/{path...}"},
 	{"POST", "mpu/complete/{path...}"},
 	{"POST", "mpu/abort/{path...}"},
+	{"PUT", "mpu/part/{upload_id}/{n}"},
+}
+
+// PartPrefixes are the prefixes of the multipart part URLs, which the
+// client calls without credentials (the upload id is the capability; see
+// registry.PutArtifactUploadPart): pass each to
+// httpapi.Server.AllowCapability for PUT.
+func PartPrefixes() []string {
+	out := make([]string, len(ArtifactPrefixes))
+	for i, p := range ArtifactPrefixes {
+		out[i] = p + "mpu/part/"
+	}
+	return out
 }
 
 // artifactPrefix returns the proxy prefix the request's path starts with.
@@ -86,6 +97,13 @@ func (s *Server) serveArtifacts(w http.ResponseWriter, r *http.Request, prefix s
 	case "artifacts":
 	case "mpu":
 		sub, rawPath, hasPath = strings.Cut(rawPath, "/")
+		if sub == "part" {
+			if r.Method != http.MethodPut {
+				return methodNotAllowed(w, r, "PUT")
+			}
+			outer.Pattern = r.Method + " " + prefix + "mpu/part/{upload_id}/{n}"
+			return s.uploadPart(w, r, rawPath)
+		}
 		if sub != "create" && sub != "complete" && sub != "abort" {
 			return s.noArtifactRoute(r)
 		}
@@ -283,15 +301,99 @@ func (s *Server) deleteArtifact(w http.ResponseWriter, r *http.Request, p string
 	return writeJSON(w, empty)
 }
 
-// multipartUpload answers the mpu routes. Cairn hands out no presigned
-// part URLs, so it answers as an MLflow server over a store without
-// multipart support does: NOT_IMPLEMENTED with the message the client
-// recognizes, whereupon it sends the file in one streamed PUT.
+// multipartUpload answers mpu/create, mpu/complete and mpu/abort for the
+// artifact at p (registry/artifact_uploads.go). create hands out one URL
+// per part, on this server, which the client PUTs the part to without
+// credentials; the part's ETag (its digest) goes into complete's list.
 func (s *Server) multipartUpload(w http.ResponseWriter, r *http.Request, op, p string) error {
-	if err := s.svc.Authorize(r.Context(), cairn.RoleWriter, ""); err != nil {
+	params, err := s.readParams(w, r)
+	if err != nil {
 		return err
 	}
-	return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: unsupportedMPU}
+	switch op {
+	case "create":
+		n, err := params.integer("num_parts", 0)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > cairn.MaxParts {
+			return invalidParam("num_parts must be between 1 and %d, got %d", cairn.MaxParts, n)
+		}
+		up, err := s.svc.StartArtifactUpload(r.Context(), p)
+		if err != nil {
+			return err
+		}
+		prefix, _ := artifactPrefix(r.URL.Path)
+		base := requestBase(r) + prefix + "mpu/part/" + up.ID + "/"
+		type credential struct {
+			URL        string            `json:"url"`
+			PartNumber int64             `json:"part_number"`
+			Headers    map[string]string `json:"headers"`
+		}
+		creds := make([]credential, n)
+		for i := range creds {
+			creds[i] = credential{URL: base + strconv.FormatInt(int64(i+1), 10), PartNumber: int64(i + 1), Headers: map[string]string{}}
+		}
+		return writeJSON(w, map[string]any{"upload_id": up.ID, "credentials": creds})
+	case "complete":
+		id, err := params.required("upload_id")
+		if err != nil {
+			return err
+		}
+		var parts []registry.CompletedPart
+		if raw, ok := params.body["parts"]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &parts); err != nil {
+				return badType("parts", raw)
+			}
+		}
+		if _, err := s.svc.CompleteArtifactUpload(r.Context(), p, id, parts); err != nil {
+			return err
+		}
+		return writeJSON(w, empty)
+	default: // abort
+		id, err := params.required("upload_id")
+		if err != nil {
+			return err
+		}
+		if err := s.svc.AbortArtifactUpload(r.Context(), p, id); err != nil {
+			return err
+		}
+		return writeJSON(w, empty)
+	}
+}
+
+// uploadPart receives one part: PUT mpu/part/UPLOAD_ID/N with the bytes as
+// the body. It answers the part's ETag in the ETag header, as an object
+// store does.
+func (s *Server) uploadPart(w http.ResponseWriter, r *http.Request, rawPath string) error {
+	id, num, ok := strings.Cut(rawPath, "/")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || strings.Contains(num, "/") {
+		return invalidParam("Invalid part URL: want mpu/part/UPLOAD_ID/PART_NUMBER")
+	}
+	if r.ContentLength > cairn.MaxPartSize {
+		return cairn.Errorf(cairn.ETOOLARGE, "part of %d bytes exceeds the %d byte limit", r.ContentLength, int64(cairn.MaxPartSize))
+	}
+	part, err := s.svc.PutArtifactUploadPart(r.Context(), id, n, r.Body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", `"`+part.ETag+`"`)
+	return writeJSON(w, empty)
+}
+
+// requestBase returns the scheme and host the client reached this server
+// at, for URLs it is to call back: X-Forwarded-Proto (http or https) from
+// a proxy in front, else whether the connection is TLS.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if fp, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); fp == "http" || fp == "https" {
+		scheme = fp
+	}
+	return scheme + "://" + r.Host
 }
 
 // Registered versions' files, read-only under the reserved root:

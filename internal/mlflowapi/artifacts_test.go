@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,6 +26,9 @@ func newArtifactEnv(t *testing.T, opts registry.Options) *env {
 	e := apitest.New(t, apitest.Options{Registry: opts})
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mlflowapi.New(e.Service, mlflowapi.Options{Logger: log}).Register(e.API.Mount)
+	for _, p := range mlflowapi.PartPrefixes() {
+		e.API.AllowCapability("PUT", p)
+	}
 	return &env{Env: e, t: t}
 }
 
@@ -304,13 +308,145 @@ func TestArtifactUploadLimits(t *testing.T) {
 	}
 }
 
-// Multipart upload is answered the way MLflow's client takes as
-// "unsupported": it then sends the file in one PUT.
-func TestArtifactMultipartFallsBack(t *testing.T) {
+type mpuCreated struct {
+	UploadID    string `json:"upload_id"`
+	Credentials []struct {
+		URL        string            `json:"url"`
+		PartNumber int               `json:"part_number"`
+		Headers    map[string]string `json:"headers"`
+	} `json:"credentials"`
+}
+
+// putPart sends a part to its URL as MLflow's client does (requests.put
+// with the credential's headers, no credentials of its own) and returns
+// the ETag.
+func putPart(t *testing.T, c *http.Client, url, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "PUT", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, res.Header.Get("ETag")
+}
+
+// A multipart upload as MLflow's client makes it (MLFLOW_ENABLE_PROXY_
+// MULTIPART_UPLOAD): create, parts in any order and in parallel to the
+// URLs handed out, complete with their ETags; the artifact is the parts
+// joined. Staged parts are invisible; every wrong completion is refused.
+func TestArtifactMultipartUpload(t *testing.T) {
 	e := newEnv(t)
-	r := e.do("POST", "/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts/big.bin", `{"path":"big.bin","num_parts":3}`, "")
-	if r.Status != 501 || r.Body["error_code"] != "NOT_IMPLEMENTED" ||
-		!strings.HasPrefix(r.Body["message"].(string), "Multipart upload is not supported for the current artifact repository") {
-		t.Errorf("mpu/create: %d %s", r.Status, r.Raw)
+	path := "0/r/artifacts/model/big.bin"
+	create := func() mpuCreated {
+		t.Helper()
+		r := e.ok("POST", "/api/2.0/mlflow-artifacts/mpu/create/"+path, `{"path": "big.bin", "num_parts": 3}`, "")
+		var c mpuCreated
+		if err := json.Unmarshal(r.Raw, &c); err != nil || len(c.UploadID) != 32 || len(c.Credentials) != 3 {
+			t.Fatalf("create: %s", r.Raw)
+		}
+		for i, cr := range c.Credentials {
+			want := e.Server.URL + "/api/2.0/mlflow-artifacts/mpu/part/" + c.UploadID + "/" + strconv.Itoa(i+1)
+			if cr.URL != want || cr.PartNumber != i+1 || cr.Headers == nil {
+				t.Errorf("credential %d: %+v, want url %s", i, cr, want)
+			}
+		}
+		return c
+	}
+	c := create()
+	parts := []string{"first part|", "second part|", "third"}
+	etags := make([]string, 3)
+	for _, i := range []int{2, 0, 1, 0} { // out of order, part 1 twice
+		st, etag := putPart(t, e.Server.Client(), c.Credentials[i].URL, parts[i])
+		if st != 200 || etag != `"`+string(cairn.DigestOf([]byte(parts[i])))+`"` {
+			t.Fatalf("part %d: %d ETag %s", i+1, st, etag)
+		}
+		etags[i] = etag
+	}
+	// Staged parts are nowhere to be seen.
+	if got := e.list(mlflowapi.ArtifactPrefixes[0], ""); len(got) != 0 {
+		t.Errorf("the root lists %v during an upload", got)
+	}
+	if st, _ := e.get("_cairn/uploads/" + c.UploadID + "/parts/00001"); st != 404 {
+		t.Errorf("a staged part can be downloaded: %d", st)
+	}
+	st, _, _ := e.raw("GET", "/api/2.0/mlflow-artifacts/artifacts", "path=_cairn%2Fuploads", nil)
+	if st != 400 {
+		t.Errorf("listing the staging area: %d, want 400", st)
+	}
+	complete := func(body any) *response {
+		return e.do("POST", "/api/2.0/mlflow-artifacts/mpu/complete/"+path, jsonBody(t, body), "")
+	}
+	part := func(n int, etag string) map[string]any {
+		return map[string]any{"part_number": n, "etag": etag, "url": "x"}
+	}
+	for name, body := range map[string]any{
+		"a wrong ETag":       map[string]any{"path": "big.bin", "upload_id": c.UploadID, "parts": []any{part(1, `"sha256:00"`), part(2, etags[1]), part(3, etags[2])}},
+		"a missing part":     map[string]any{"path": "big.bin", "upload_id": c.UploadID, "parts": []any{part(1, etags[0]), part(2, etags[1]), part(3, etags[2]), part(4, "")}},
+		"parts out of order": map[string]any{"path": "big.bin", "upload_id": c.UploadID, "parts": []any{part(2, etags[1]), part(1, etags[0]), part(3, etags[2])}},
+		"no parts":           map[string]any{"path": "big.bin", "upload_id": c.UploadID},
+	} {
+		if r := complete(body); r.Status != 400 || r.Body["error_code"] != "INVALID_PARAMETER_VALUE" {
+			t.Errorf("completing with %s: %d %s, want 400", name, r.Status, r.Raw)
+		}
+	}
+	r := e.do("POST", "/api/2.0/mlflow-artifacts/mpu/complete/0/r/artifacts/other.bin", jsonBody(t, map[string]any{"upload_id": c.UploadID, "parts": []any{part(1, etags[0])}}), "")
+	if r.Status != 400 {
+		t.Errorf("completing into another path: %d %s", r.Status, r.Raw)
+	}
+	if st, _ := e.get(path); st != 404 {
+		t.Errorf("the artifact exists before completion: %d", st)
+	}
+	r = complete(map[string]any{"path": "big.bin", "upload_id": c.UploadID, "parts": []any{part(1, etags[0]), part(2, etags[1]), part(3, etags[2])}})
+	if r.Status != 200 || string(r.Raw) != "{}" {
+		t.Fatalf("complete: %d %s", r.Status, r.Raw)
+	}
+	if st, body := e.get(path); st != 200 || body != strings.Join(parts, "") {
+		t.Errorf("the completed artifact: %d %q", st, body)
+	}
+	if r := complete(map[string]any{"upload_id": c.UploadID, "parts": []any{part(1, "")}}); r.Status != 404 {
+		t.Errorf("completing twice: %d %s, want 404", r.Status, r.Raw)
+	}
+	if st, _ := putPart(t, e.Server.Client(), c.Credentials[0].URL, "late"); st != 404 {
+		t.Errorf("a part after completion: %d, want 404", st)
+	}
+	page, err := e.Store.ListArtifacts(t.Context(), cairn.ArtifactQuery{})
+	if err != nil || len(page.Items) != 1 || page.Items[0].Path != path {
+		t.Errorf("rows after completion: %+v %v, want only the artifact", page.Items, err)
+	}
+
+	// Abort: the upload ends, nothing is written.
+	c = create()
+	if st, _ := putPart(t, e.Server.Client(), c.Credentials[0].URL, "x"); st != 200 {
+		t.Fatal(st)
+	}
+	e.ok("POST", "/api/2.0/mlflow-artifacts/mpu/abort/"+path, jsonBody(t, map[string]any{"path": "big.bin", "upload_id": c.UploadID}), "")
+	if st, _ := putPart(t, e.Server.Client(), c.Credentials[1].URL, "y"); st != 404 {
+		t.Errorf("a part after abort: %d, want 404", st)
+	}
+	if st, body := e.get(path); st != 200 || body != strings.Join(parts, "") {
+		t.Errorf("abort changed the artifact: %d %q", st, body)
+	}
+	// Bad requests.
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/" + path, `{"num_parts": 0}`},
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/" + path, `{"num_parts": 10001}`},
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/create/_cairn/x", `{"num_parts": 1}`},
+		{"POST", "/api/2.0/mlflow-artifacts/mpu/complete/" + path, `{"parts": []}`},
+		{"PUT", "/api/2.0/mlflow-artifacts/mpu/part/" + c.UploadID + "/0", ``},
+		{"PUT", "/api/2.0/mlflow-artifacts/mpu/part/" + c.UploadID + "/x", ``},
+		{"PUT", "/api/2.0/mlflow-artifacts/mpu/part/" + c.UploadID + "/1/2", ``},
+	} {
+		st, _, raw := e.raw(tc.method, tc.path, "", strings.NewReader(tc.body))
+		if st != 400 {
+			t.Errorf("%s %s %s: %d %s, want 400", tc.method, tc.path, tc.body, st, raw)
+		}
+	}
+	if st, _ := putPart(t, e.Server.Client(), e.Server.URL+"/api/2.0/mlflow-artifacts/mpu/part/0123456789abcdef0123456789abcdef/1", "x"); st != 404 {
+		t.Errorf("a part of an unknown upload: %d, want 404", st)
 	}
 }

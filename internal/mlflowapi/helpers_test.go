@@ -29,6 +29,9 @@ func newEnv(t *testing.T) *env {
 	e := apitest.New(t, apitest.Options{})
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mlflowapi.New(e.Service, mlflowapi.Options{Logger: log}).Register(e.API.Mount)
+	for _, p := range mlflowapi.PartPrefixes() {
+		e.API.AllowCapability("PUT", p)
+	}
 	return &env{Env: e, t: t}
 }
 

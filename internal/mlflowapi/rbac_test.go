@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -171,6 +172,9 @@ var mlflowRules = map[string]rule{
 	"POST mpu/create/{path...}":   {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","num_parts":1}`},
 	"POST mpu/complete/{path...}": {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u","parts":[]}`},
 	"POST mpu/abort/{path...}":    {access: anyWhere, need: cairn.RoleWriter, body: `{"path":"f","upload_id":"u"}`},
+	// A part URL's upload id is its capability: no credentials needed (an
+	// unknown upload answers 404).
+	"PUT mpu/part/{upload_id}/{n}": {access: public, body: "hello"},
 	// MLflow's UI route, outside the prefixes: a file of a version.
 	"GET /model-versions/get-artifact": {access: onModel, need: cairn.RoleReader, query: "name=m&version=1&path=f"},
 
@@ -231,6 +235,9 @@ func newAuthEnv(t *testing.T) *authEnv {
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ml := mlflowapi.New(e.Service, mlflowapi.Options{Logger: log})
 	ml.Register(e.API.Mount)
+	for _, p := range mlflowapi.PartPrefixes() {
+		e.API.AllowCapability("PUT", p)
+	}
 	ctx := t.Context()
 	secret, err := e.Service.Bootstrap(ctx)
 	if err != nil || secret == "" {
@@ -389,6 +396,7 @@ func TestRBACMatrix(t *testing.T) {
 			}
 		}
 		path = strings.Replace(path, "{path...}", "0/"+e.runID+"/artifacts/f.txt", 1)
+		path = strings.NewReplacer("{upload_id}", "0123456789abcdef0123456789abcdef", "{n}", "1").Replace(path)
 		r, ok := mlflowRules[method+" "+below]
 		if !ok {
 			t.Errorf("MLflow route %s has no rule in mlflowRules", p)
@@ -587,5 +595,51 @@ func TestScopedListsAndSearch(t *testing.T) {
 	// A model outside the scope is forbidden, not hidden behind a 404.
 	if _, err := c.GetModel(ctx, "churn-1"); !cairn.IsCode(err, cairn.EPERMISSION) {
 		t.Errorf("GetModel(churn-1) = %v, want permission_denied", err)
+	}
+}
+
+// With auth on, a multipart upload's part URLs work without credentials
+// (the upload id is the capability, as a presigned URL's signature is),
+// and nothing else does: creating and completing need a writer, and only
+// the one who started the upload may complete it.
+func TestMultipartPartsNeedNoCredentials(t *testing.T) {
+	e := newAuthEnv(t)
+	ds := e.user(t, "ds", cairn.RoleWriter, "*")
+	other := e.user(t, "other", cairn.RoleWriter, "*")
+	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	resp, raw := e.send(t, "POST", "/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts/big.bin", "", `{"num_parts": 1}`, as(ds)...)
+	if resp.StatusCode != 200 {
+		t.Fatalf("create: %d %s", resp.StatusCode, raw)
+	}
+	var c mpuCreated
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	st, etag := putPart(t, e.Server.Client(), c.Credentials[0].URL, "hello")
+	if st != 200 || etag == "" {
+		t.Fatalf("anonymous part PUT: %d", st)
+	}
+	// Anonymous elsewhere: refused.
+	if resp, _ := e.send(t, "PUT", "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/x", "", "hello"); resp.StatusCode != 401 {
+		t.Errorf("anonymous artifact PUT: %d, want 401", resp.StatusCode)
+	}
+	body := `{"upload_id": "` + c.UploadID + `", "parts": [{"part_number": 1, "etag": ` + strconv.Quote(etag) + `}]}`
+	path := "/api/2.0/mlflow-artifacts/mpu/complete/0/r/artifacts/big.bin"
+	if resp, raw := e.send(t, "POST", path, "", body); resp.StatusCode != 401 {
+		t.Errorf("anonymous complete: %d %s, want 401", resp.StatusCode, raw)
+	}
+	if resp, raw := e.send(t, "POST", path, "", body, as(other)...); resp.StatusCode != 403 {
+		t.Errorf("complete by another writer: %d %s, want 403", resp.StatusCode, raw)
+	}
+	if resp, raw := e.send(t, "POST", path, "", body, as(ds)...); resp.StatusCode != 200 {
+		t.Fatalf("complete by its creator: %d %s", resp.StatusCode, raw)
+	}
+	resp, raw = e.send(t, "GET", "/api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/big.bin", "", "", as(ds)...)
+	if resp.StatusCode != 200 || string(raw) != "hello" {
+		t.Errorf("the artifact: %d %q", resp.StatusCode, raw)
+	}
+	es, err := e.Store.ListAudit(t.Context(), cairn.AuditQuery{Action: registry.AuditArtifactWritten, Limit: 10})
+	if err != nil || len(es) != 1 || es[0].Actor != "ds" || !es[0].ActorVerified {
+		t.Errorf("audit of the completed upload: %+v %v, want one entry by ds, verified", es, err)
 	}
 }

@@ -90,6 +90,12 @@ var knownDivergences = map[string]string{
 	"registry/its alias went with it":                    "MLflow 2.17 keeps an alias pointing at a deleted version (a dangling alias that then answers 404); Cairn deletes a version's aliases with it",
 	"proxy/download a missing file":                      "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
 	"artifacts/download a missing file":                  "MLflow 2.17 answers 500 INTERNAL_ERROR for a missing artifact; Cairn answers 404 RESOURCE_DOES_NOT_EXIST",
+	"proxy/start a multipart upload":                     "MLflow 2.17 over a local artifact store has no multipart upload (501 NOT_IMPLEMENTED, whereupon the client sends one PUT); Cairn has it (registry/artifact_uploads.go) and answers an upload id and part URLs",
+	"proxy/complete a multipart upload":                  "the recorded upload id u1 was never started on Cairn: 404 RESOURCE_DOES_NOT_EXIST where MLflow answered 501",
+	"proxy/abort a multipart upload":                     "as for complete: 404 for an upload that does not exist",
+	"artifacts/start a multipart upload":                 "MLflow 2.17 over a local artifact store has no multipart upload (501 NOT_IMPLEMENTED, whereupon the client sends one PUT); Cairn has it (registry/artifact_uploads.go) and answers an upload id and part URLs",
+	"artifacts/complete a multipart upload":              "the recorded upload id u1 was never started on Cairn: 404 RESOURCE_DOES_NOT_EXIST where MLflow answered 501",
+	"artifacts/abort a multipart upload":                 "as for complete: 404 for an upload that does not exist",
 	"artifacts/download uri of the runs:/ version":       "MLflow 2.17 answers the source verbatim; Cairn snapshotted the run's files at registration and answers where that snapshot is (mlflow-artifacts:/_cairn/versions/NAME/N), so later writes to the run cannot change what the version loads",
 	"artifacts/download uri of the artifact URI version": "as for the runs:/ version: the snapshot's location, not the (mutable) source",
 }

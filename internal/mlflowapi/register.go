@@ -126,8 +126,8 @@ func artifactDir(source string, run *cairn.Run) (string, bool) {
 	default:
 		return "", false
 	}
-	if cairn.ValidateArtifactPath(dir) != nil {
-		return "", false
+	if cairn.ValidateArtifactPath(dir) != nil || isVersionPath(dir) {
+		return "", false // Cairn's own namespace is not a run's files
 	}
 	return dir, true
 }

@@ -185,7 +185,7 @@ func (s *Service) GetArtifact(ctx context.Context, path string) (*cairn.Artifact
 	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
 		return nil, err
 	}
-	if err := cairn.ValidateArtifactPath(path); err != nil {
+	if err := checkArtifactPath(path); err != nil {
 		return nil, err
 	}
 	a, err := s.store.GetArtifact(ctx, path)
@@ -224,7 +224,8 @@ type ArtifactEntry struct {
 const MaxArtifactEntries = 100_000
 
 // ListArtifactDir lists the direct children of directory dir ("" for the
-// root), in path order, with full paths. A directory that does not exist
+// root, where the reserved root is not listed), in path order, with full
+// paths. A directory that does not exist
 // lists empty, as in MLflow; so does a file. Subdirectories are skipped
 // over by index seeks, so the cost follows the number of children, not
 // of files below them. More than MaxArtifactEntries children is ETOOLARGE.
@@ -234,7 +235,7 @@ func (s *Service) ListArtifactDir(ctx context.Context, dir string) ([]ArtifactEn
 	}
 	prefix := ""
 	if dir != "" {
-		if err := cairn.ValidateArtifactPath(dir); err != nil {
+		if err := checkArtifactPath(dir); err != nil {
 			return nil, err
 		}
 		prefix = dir + "/"
@@ -251,6 +252,10 @@ func (s *Service) ListArtifactDir(ctx context.Context, dir string) ([]ArtifactEn
 			rest := a.Path[len(prefix):]
 			if sub, _, nested := strings.Cut(rest, "/"); nested {
 				d := prefix + sub
+				if d == ReservedArtifactRoot {
+					q.From, skipped = d+"0", true // Cairn's own rows stay hidden
+					break
+				}
 				out = append(out, ArtifactEntry{Path: d, IsDir: true})
 				// Continue after everything under d/.
 				q.From, skipped = d+"0", true

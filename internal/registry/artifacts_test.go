@@ -138,3 +138,50 @@ func (s *deleteAfterFirstStat) Stat(ctx context.Context, d cairn.Digest) (int64,
 	}
 	return n, err
 }
+
+// A multipart upload's parts are kept by garbage collection while the
+// upload lives, however old; an upload not completed within the upload
+// TTL is deleted by Expire, and its parts are collected after.
+func TestArtifactUploadExpires(t *testing.T) {
+	for _, b := range gcBackends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newGCFixture(t, b)
+			up, err := f.svc.StartArtifactUpload(f.ctx, "1/r/artifacts/big.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			part, err := f.svc.PutArtifactUploadPart(f.ctx, up.ID, 1, strings.NewReader("a staged part"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.advance(2 * time.Hour)
+			f.gc(t, registry.GCOptions{Grace: time.Hour})
+			if !f.exists(t, part.Digest) {
+				t.Fatal("GC collected a part of a live upload")
+			}
+			rep, err := f.svc.Expire(f.ctx)
+			if err != nil || rep.ArtifactUploads != 0 {
+				t.Fatalf("Expire within the TTL = %+v, %v", rep, err)
+			}
+			f.advance(registry.DefaultUploadTTL)
+			rep, err = f.svc.Expire(f.ctx)
+			if err != nil || rep.ArtifactUploads != 1 {
+				t.Fatalf("Expire after the TTL = %+v, %v; want 1 artifact upload", rep, err)
+			}
+			if _, err := f.svc.PutArtifactUploadPart(f.ctx, up.ID, 2, strings.NewReader("late")); !cairn.IsCode(err, cairn.ENOTFOUND) {
+				t.Errorf("a part of an expired upload: %v, want not found", err)
+			}
+			if _, err := f.svc.CompleteArtifactUpload(f.ctx, up.Path, up.ID, []registry.CompletedPart{{Number: 1}}); !cairn.IsCode(err, cairn.ENOTFOUND) {
+				t.Errorf("completing an expired upload: %v, want not found", err)
+			}
+			f.gc(t, registry.GCOptions{Grace: time.Hour})
+			if f.exists(t, part.Digest) {
+				t.Error("GC kept the part of an expired upload")
+			}
+			page, err := f.store.ListArtifacts(f.ctx, cairn.ArtifactQuery{})
+			if err != nil || len(page.Items) != 0 {
+				t.Errorf("rows left: %+v %v", page.Items, err)
+			}
+		})
+	}
+}

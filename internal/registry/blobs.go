@@ -185,12 +185,14 @@ func (s *Service) AbortUpload(ctx context.Context, id string) error {
 
 // ExpireReport says what Expire cleaned up.
 type ExpireReport struct {
-	Uploads  int `json:"uploads"`
-	Versions int `json:"versions"`
+	Uploads         int `json:"uploads"`
+	Versions        int `json:"versions"`
+	ArtifactUploads int `json:"artifact_uploads"`
 }
 
-// Expire aborts upload sessions past their expiry and fails versions that
-// stayed pending longer than the pending TTL. It is safe to run on every
+// Expire aborts upload sessions past their expiry (multipart artifact
+// uploads too) and fails versions that stayed pending longer than the
+// pending TTL. It is safe to run on every
 // replica at once: each row changes under the database's locks and a
 // second runner finds nothing left to do.
 func (s *Service) Expire(ctx context.Context) (ExpireReport, error) {
@@ -208,6 +210,9 @@ func (s *Service) Expire(ctx context.Context) (ExpireReport, error) {
 			return rep, err
 		}
 		rep.Uploads++
+	}
+	if rep.ArtifactUploads, err = s.expireArtifactUploads(ctx, now.Add(-s.uploadTTL), 1000); err != nil {
+		return rep, err
 	}
 	stale, err := s.store.StalePendingVersions(ctx, cairn.Timestamp(now.Add(-s.pendingTTL)), 1000)
 	if err != nil {

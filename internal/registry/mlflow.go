@@ -106,7 +106,7 @@ func (s *Service) SnapshotArtifacts(ctx context.Context, dir string) ([]cairn.Fi
 	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
 		return nil, err
 	}
-	if err := cairn.ValidateArtifactPath(dir); err != nil {
+	if err := checkArtifactPath(dir); err != nil {
 		return nil, err
 	}
 	var files []cairn.File
