@@ -188,9 +188,14 @@ func TestCopyFromCairnVersion(t *testing.T) {
 			t.Errorf("download uri %v, want %s", r.Body["artifact_uri"], want)
 		}
 	}
+	// A version's download URI copies it too.
+	r = e.ok("POST", "model-versions/create", `{"name": "dst", "source": "mlflow-artifacts:/_cairn/versions/src/1"}`, "")
+	if v, _ := e.Service.GetVersion(ctx, "dst", 3); v == nil || v.Digest != res.Version.Digest {
+		t.Errorf("copy from a download URI: %+v (%s)", v, r.Raw)
+	}
 	// A models:/ URI Cairn cannot resolve is an external reference.
 	r = e.ok("POST", "model-versions/create", `{"name": "dst", "source": "models:/elsewhere/4"}`, "")
-	if v, _ := e.Service.GetVersion(ctx, "dst", 3); v == nil || len(v.Files) != 0 || v.Source != "models:/elsewhere/4" {
+	if v, _ := e.Service.GetVersion(ctx, "dst", 4); v == nil || len(v.Files) != 0 || v.Source != "models:/elsewhere/4" {
 		t.Errorf("external models:/ reference: %+v (%s)", v, r.Raw)
 	}
 }

@@ -65,8 +65,9 @@ func versionResponse(v *cairn.Version) map[string]any {
 // records:
 //
 //   - models:/NAME/N or models:/NAME@ALIAS naming a Cairn version (what
-//     MlflowClient.copy_model_version sends): the new version gets that
-//     version's files, already stored, and is READY at once;
+//     MlflowClient.copy_model_version sends), or a version's download URI
+//     (mlflow-artifacts:/_cairn/versions/NAME/N): the new version gets
+//     that version's files, already stored, and is READY at once;
 //   - a source whose files Cairn stores (mlflow-artifacts:/…, runs:/RUN/…
 //     of a Cairn run): the files are snapshotted into the version's
 //     manifest and the record filled from the run and the MLmodel file
@@ -153,6 +154,22 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 // copySource returns the files of the Cairn version a models:/ source
 // names, if it names one.
 func (s *Server) copySource(ctx context.Context, source string) ([]cairn.File, bool) {
+	if p, ok := artifactsURIPath(source); ok && strings.HasPrefix(source, "mlflow-artifacts:") {
+		// A version's download URI, mlflow-artifacts:/_cairn/versions/NAME/N.
+		sub, ok := strings.CutPrefix(p, versionFilesDir)
+		if !ok {
+			return nil, false
+		}
+		model, n, rest, err := parseVersionPath(sub, true)
+		if err != nil || rest != "" {
+			return nil, false
+		}
+		v, err := s.svc.GetVersion(ctx, model, n)
+		if err != nil || v.Status != cairn.StatusReady || len(v.Files) == 0 {
+			return nil, false
+		}
+		return v.Files, true
+	}
 	if !strings.HasPrefix(source, "models:/") {
 		return nil, false
 	}
