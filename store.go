@@ -167,6 +167,10 @@ type Tx interface {
 	LogRun(ctx context.Context, runID string, metrics []MetricPoint, params map[string]string) error
 
 	// AddEdges inserts lineage edges; an edge that exists already is kept.
+	// EINVALID if an edge would close a cycle (its From is its To, or is
+	// reachable downstream from its To): the graph stays acyclic. Writers
+	// of edges are serialized, so two transactions cannot each add half
+	// of a cycle.
 	AddEdges(ctx context.Context, edges []Edge) error
 
 	// CreateSignal inserts s and fills s.ID, increasing in commit order

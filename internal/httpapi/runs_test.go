@@ -74,10 +74,18 @@ func TestRunAndLineageRoutes(t *testing.T) {
 
 	// Lineage: data@v1 → run → model@v1, and model@v2 derived from model@v1.
 	pushBytes(t, e, "data", map[string]string{"d.csv": "x,y"}, cairn.VersionSpec{Kind: cairn.KindDataset})
-	pushBytes(t, e, "model", map[string]string{"w": "1"}, cairn.VersionSpec{})
+	pushBytes(t, e, "model", map[string]string{"w": "1"}, cairn.VersionSpec{RunID: run.ID})
 	if err := c.LinkRun(ctx, run.ID, registry.RunLinks{Inputs: []string{"data@latest"}, Outputs: []string{"model@v1"}}); err != nil {
 		t.Fatal(err)
 	}
+	// Edges into a version are fixed at finalize: a run its record does
+	// not name cannot become its producer later, and the run's own output
+	// cannot become its input (a cycle).
+	other := must[*cairn.Run](t)(c.CreateRun(ctx, registry.RunCreate{Name: "other"}))
+	err = c.LinkRun(ctx, other.ID, registry.RunLinks{Outputs: []string{"model@v1"}})
+	wantCode(t, err, cairn.EFAILEDPRECONDITION)
+	err = c.LinkRun(ctx, run.ID, registry.RunLinks{Inputs: []string{"model@v1"}})
+	wantCode(t, err, cairn.EINVALID)
 	pushBytes(t, e, "model", map[string]string{"w": "2"}, cairn.VersionSpec{DerivedFrom: []string{"model@v1"}})
 	err = c.LinkRun(ctx, run.ID, registry.RunLinks{Inputs: []string{"nope@v1"}})
 	wantCode(t, err, cairn.ENOTFOUND)

@@ -262,7 +262,7 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 		}}))
 	}
 	check(t, svc.LogRun(ctx, r1.ID, registry.RunLog{Params: map[string]string{"lr": "0.1", "depth": "6"}}))
-	check(t, svc.LinkRun(ctx, r1.ID, registry.RunLinks{Inputs: []string{"transactions@v2"}, Outputs: []string{"churn@v3"}}))
+	check(t, svc.LinkRun(ctx, r1.ID, registry.RunLinks{Inputs: []string{"transactions@v2"}}))
 	mr(svc.UpdateRun(ctx, r1.ID, registry.RunUpdate{Status: ptr(cairn.RunFinished), EndTime: ptr(time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC))}))
 	r2 := mr(svc.CreateRun(ctx, registry.RunCreate{Name: "eval"}))
 	check(t, svc.LogRun(ctx, r2.ID, registry.RunLog{Metrics: []cairn.MetricPoint{{Key: "acc", Value: 0.7, Timestamp: time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)}}}))

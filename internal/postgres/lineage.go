@@ -44,6 +44,39 @@ func resolveNode(ctx context.Context, q querier, n cairn.Node) (nodeKey, error) 
 	return nodeKey{}, cairn.Errorf(cairn.EINVALID, "lineage: invalid node kind %q", n.Kind)
 }
 
+// lineageLockKey is the advisory lock that serializes adding lineage
+// edges ("cairnl" in ASCII), held until the transaction ends. The registry
+// adds edges before it appends to the audit log, so the lock is always
+// taken before the audit counter's row lock, never after.
+const lineageLockKey int64 = 0x636169726e6c
+
+// refuseCycle returns EINVALID if the edge from → to would close a cycle:
+// if from is to, or is reachable downstream from to. One recursive query;
+// UNION ends it on the set of reachable nodes, so it ends even on a graph
+// that has a cycle already.
+func refuseCycle(ctx context.Context, q querier, e cairn.Edge, from, to nodeKey) error {
+	var found bool
+	err := q.QueryRow(ctx, `WITH RECURSIVE reach (vid, rid) AS (
+			SELECT $1::bigint, $2::text COLLATE "C"
+		UNION
+			SELECT e.to_version_id, e.to_run_id
+			FROM reach r JOIN lineage_edges e ON e.from_version_id = r.vid OR e.from_run_id = r.rid
+		)
+		SELECT EXISTS (SELECT 1 FROM reach
+			WHERE vid IS NOT DISTINCT FROM $3::bigint AND rid IS NOT DISTINCT FROM $4::text)`,
+		to.versionID, to.runID, from.versionID, from.runID).Scan(&found)
+	if err != nil {
+		return translate(err, "check lineage edge %s -> %s for a cycle", e.From, e.To)
+	}
+	if !found {
+		return nil
+	}
+	if e.From == e.To {
+		return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s: a node cannot lead to itself", e.From, e.To)
+	}
+	return cairn.Errorf(cairn.EINVALID, "lineage edge %s -%s-> %s would close a cycle: %s already leads to %s", e.From, e.Type, e.To, e.To, e.From)
+}
+
 // AddEdges inserts lineage edges; an edge that exists already is kept as it
 // is. ENOTFOUND if an end of an edge does not exist.
 func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
@@ -59,6 +92,13 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 		keys[n] = k
 		return k, nil
 	}
+	if len(edges) > 0 {
+		// Edge writers are serialized, so that two transactions cannot
+		// each add half of a cycle that neither sees.
+		if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lineageLockKey); err != nil {
+			return translate(err, "take the lineage lock")
+		}
+	}
 	for _, e := range edges {
 		from, err := key(e.From)
 		if err != nil {
@@ -66,6 +106,12 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 		}
 		to, err := key(e.To)
 		if err != nil {
+			return err
+		}
+		if e.Type == "" {
+			return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s has no type", e.From, e.To)
+		}
+		if err := refuseCycle(ctx, t.q, e, from, to); err != nil {
 			return err
 		}
 		if _, err := t.q.Exec(ctx, `INSERT INTO lineage_edges

@@ -221,7 +221,12 @@ type RunLinks struct {
 }
 
 // LinkRun records lineage edges: each input version → run (consumed_by)
-// and run → each output version (produced).
+// and run → each output version (produced). Edges into a version are fixed
+// when it is finalized, so an output must be a version whose record names
+// this run (run_id): the edge it gets is the one its record implies
+// (recorded at finalize if the run existed then, else now); any other
+// output is EFAILEDPRECONDITION. An input that would close a cycle (the
+// run produced it, directly or not) is EINVALID.
 func (s *Service) LinkRun(ctx context.Context, id string, in RunLinks) error {
 	if err := s.authorizeAny(ctx, cairn.RoleWriter); err != nil {
 		return err
@@ -261,6 +266,11 @@ func (s *Service) LinkRun(ctx context.Context, id string, in RunLinks) error {
 			v, err := resolve(ctx, m.tx, ref)
 			if err != nil {
 				return err
+			}
+			if v.RunID != id {
+				return cairn.Errorf(cairn.EFAILEDPRECONDITION,
+					"cannot record run %s as the producer of %s: the edges into a version are fixed when it is finalized, and its record names run %q; push it with --run-id %s instead",
+					id, v.Ref(), v.RunID, id)
 			}
 			edges = append(edges, cairn.Edge{From: run, To: cairn.VersionNode(v.Model, v.Number), Type: cairn.EdgeProduced, CreatedBy: m.actor.Name, CreatedAt: m.now})
 		}

@@ -57,6 +57,9 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 		if e.Type == "" {
 			return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s has no type", e.From, e.To)
 		}
+		if err := t.refuseCycle(ctx, e, from, to); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `INSERT INTO lineage_edges
 			(from_version_id, from_run_id, to_version_id, to_run_id, type, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -65,6 +68,39 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 		}
 	}
 	return nil
+}
+
+// refuseCycle returns EINVALID if the edge from → to would close a cycle:
+// if from is to, or is reachable downstream from to. One recursive query
+// over the edge indexes; UNION ends it on the set of reachable nodes, so
+// it ends even on a graph that has a cycle already. SQLite serializes
+// writers, so no edge can be added between this check and the insert.
+func (t *tx) refuseCycle(ctx context.Context, e cairn.Edge, from, to nodeKey) error {
+	var one int
+	err := t.queryRow(ctx, `WITH RECURSIVE reach(vid, rid) AS (
+		SELECT ?, ?
+		UNION
+		SELECT e.to_version_id, e.to_run_id FROM reach r JOIN lineage_edges e ON e.from_version_id = r.vid
+		UNION
+		SELECT e.to_version_id, e.to_run_id FROM reach r JOIN lineage_edges e ON e.from_run_id = r.rid
+	)
+	SELECT 1 FROM reach WHERE vid IS ? AND rid IS ? LIMIT 1`,
+		to.versionID, to.runID, from.versionID, from.runID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return translate(err, "check lineage edge %s -> %s for a cycle", e.From, e.To)
+	}
+	return cycleError(e)
+}
+
+// cycleError is the error for an edge that would close a cycle.
+func cycleError(e cairn.Edge) error {
+	if e.From == e.To {
+		return cairn.Errorf(cairn.EINVALID, "lineage edge %s -> %s: a node cannot lead to itself", e.From, e.To)
+	}
+	return cairn.Errorf(cairn.EINVALID, "lineage edge %s -%s-> %s would close a cycle: %s already leads to %s", e.From, e.Type, e.To, e.To, e.From)
 }
 
 // lineageQueries walk the graph from a start node with one recursive query.

@@ -12,6 +12,7 @@ import (
 var lineageTests = []test{
 	{"Walk", testLineageWalk},
 	{"Errors", testLineageErrors},
+	{"Cycles", testLineageCycles},
 }
 
 // edgeSummary describes edges as "from -type-> to", sorted: Lineage's order
@@ -157,4 +158,65 @@ func testLineageErrors(t *testing.T, s cairn.Store) {
 	wantCode(t, err, cairn.ENOTFOUND)
 	_, err = s.Lineage(ctx, v1, cairn.Upstream, 0)
 	wantCode(t, err, cairn.EINVALID)
+}
+
+// Edges that would close a cycle are refused, in any shape (a self-loop,
+// through a run, three versions around), also within one batch, and the
+// transaction goes on; edges that merely join two paths (a diamond) are
+// not cycles.
+func testLineageCycles(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	for range 4 {
+		createVersion(t, s, "churn", nil)
+	}
+	createRun(t, s, newRun("r1", "0", 0))
+	v := func(n int64) cairn.Node { return cairn.VersionNode("churn", n) }
+	run := cairn.RunNode("r1")
+	edge := func(from, to cairn.Node, typ cairn.EdgeType) cairn.Edge {
+		return cairn.Edge{From: from, To: to, Type: typ, CreatedBy: "alice", CreatedAt: at(1)}
+	}
+	update(t, s, func(tx cairn.Tx) error {
+		return tx.AddEdges(ctx, []cairn.Edge{
+			edge(v(1), run, cairn.EdgeConsumedBy),
+			edge(run, v(2), cairn.EdgeProduced),
+			edge(v(2), v(3), cairn.EdgeDerivedFrom),
+			edge(v(1), v(3), cairn.EdgeInput), // a diamond, not a cycle
+		})
+	})
+	for name, e := range map[string]cairn.Edge{
+		"self-loop":         edge(v(1), v(1), cairn.EdgeDerivedFrom),
+		"back into the run": edge(v(2), run, cairn.EdgeConsumedBy),
+		"around three":      edge(v(3), v(1), cairn.EdgeDerivedFrom),
+		"run to its input":  edge(run, v(1), cairn.EdgeProduced),
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := s.Update(ctx, func(tx cairn.Tx) error {
+				err := tx.AddEdges(ctx, []cairn.Edge{e})
+				wantCode(t, err, cairn.EINVALID)
+				// The transaction is still usable.
+				return tx.AddEdges(ctx, []cairn.Edge{edge(v(3), v(4), cairn.EdgeDerivedFrom)})
+			})
+			if err != nil {
+				t.Fatalf("after a refused edge: %v", err)
+			}
+		})
+	}
+	// Within one batch: the second edge closes the cycle the first opens.
+	err := s.Update(ctx, func(tx cairn.Tx) error {
+		return tx.AddEdges(ctx, []cairn.Edge{edge(v(4), run, cairn.EdgeConsumedBy), edge(run, v(4), cairn.EdgeProduced)})
+	})
+	wantCode(t, err, cairn.EINVALID)
+	got, err := s.Lineage(ctx, v(1), cairn.Downstream, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"churn@v1 -consumed_by-> run:r1", "churn@v1 -input-> churn@v3",
+		"churn@v2 -derived_from-> churn@v3", "churn@v3 -derived_from-> churn@v4",
+		"run:r1 -produced-> churn@v2",
+	}
+	if diff := cmp.Diff(want, edgeSummary(got)); diff != "" {
+		t.Errorf("graph after the refusals (-want +got):\n%s", diff)
+	}
 }
