@@ -27,6 +27,7 @@ func TestDependencyDirection(t *testing.T) {
 		"client":                   {"internal/registry"}, // request types, re-exported as aliases
 		"internal/bench":           {"client", "internal/registry"},
 		"internal/mlflowimport":    {"client"}, // a client-side tool: writes through the Go SDK, as the CLI does
+		"internal/gto":             {"client"}, // likewise: GTO import and export through the Go SDK
 		"internal/httpapi/apitest": {"*"},      // test harness
 		"internal/cli":             {"*"},      // serve wires the concrete stores
 		"cmd/cairn":                {"*"},

@@ -255,6 +255,7 @@ exported.`,
 	f.StringVar(&from.blobs, "blobs", "", "blob store: a directory or an s3:// URL")
 	f.StringVarP(&output, "output", "o", "", "archive file to write, or - for stdout (required)")
 	f.IntVar(&opts.Batch, "batch", 500, "records per chunk (1 to 1000)")
+	c.AddCommand(a.exportGTOCommand())
 	return c
 }
 
@@ -354,7 +355,7 @@ them once the command has finished.`,
 	f.StringVar(&to.db, "db", "", "metadata database: a SQLite file path or a postgres:// URL")
 	f.StringVar(&to.blobs, "blobs", "", "blob store: a directory or an s3:// URL")
 	f.IntVar(&opts.Batch, "batch", 500, "records per target transaction (1 to 1000)")
-	c.AddCommand(a.importMLflowCommand())
+	c.AddCommand(a.importMLflowCommand(), a.importGTOCommand())
 	return c
 }
 
