@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,6 +133,15 @@ func (a *app) runBench(c *cobra.Command, s *benchSettings) error {
 	url := a.serverURL()
 	opts := bench.Options{Concurrency: s.concurrency, Duration: s.duration, Requests: s.requests, Warmup: s.warmup}
 	hc := bench.NewHTTPClient(s.concurrency)
+	if tok := a.authToken(); tok != "" {
+		// A server with auth on: every request of the load carries the
+		// token, as a client's would, so the figures include its check.
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = bearerTransport{token: tok, next: next}
+	}
 	rep := &benchReport{Machine: bench.ThisMachine(), URL: url}
 
 	a.infof("bench: %s", rep.Machine)
@@ -419,4 +429,16 @@ the two shows what sharing a process with the load generator is worth.`,
 	c.Flags().StringVar(&db, "db", "", "serve the baseline from this PostgreSQL database (postgres://…; a table cairn_bench_items is made there) instead of SQLite")
 	c.Flags().Int64Var(&rows, "baseline-rows", bench.DefaultBaselineRows, "rows in the baseline's table")
 	return c
+}
+
+// bearerTransport adds a bearer token to every request it sends.
+type bearerTransport struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.token)
+	return t.next.RoundTrip(r)
 }
