@@ -38,6 +38,13 @@ const (
 	EventVersionFlagged   = "version.flagged"
 	EventVersionUnflagged = "version.unflagged"
 	EventSignalRecorded   = "signal.recorded"
+	EventRunDeleted       = "run.deleted"
+	EventRunRestored      = "run.restored"
+	// Experiments (MLflow's tracking API): payloads are the experiment.
+	EventExperimentCreated  = "experiment.created"
+	EventExperimentUpdated  = "experiment.updated"
+	EventExperimentDeleted  = "experiment.deleted"
+	EventExperimentRestored = "experiment.restored"
 	// EventBlobCollected records blobs that garbage collection deleted; its
 	// payload lists their digests and the bytes freed.
 	EventBlobCollected = "blob.collected"

@@ -263,6 +263,8 @@ var namespaces = map[string]FieldNamespace{
 	"tags": FieldTag, "tag": FieldTag,
 	"metrics": FieldMetric, "metric": FieldMetric,
 	"params": FieldParam, "param": FieldParam,
+	// MLflow's run filters may name attributes as attributes.<name>.
+	"attributes": FieldAttr, "attribute": FieldAttr,
 }
 
 type tokKind int

@@ -22,6 +22,8 @@ import "context"
 type Exporter interface {
 	// ExportRuns lists every run, deleted ones included, by id.
 	ExportRuns(ctx context.Context, page Page) (*RunPage, error)
+	// ExportExperiments lists every experiment, deleted ones included, by id.
+	ExportExperiments(ctx context.Context, page Page) (*ExperimentPage, error)
 	// ExportEdges lists every lineage edge in the order the edges were
 	// added, which is the order Lineage breaks ties in.
 	ExportEdges(ctx context.Context, page Page) (*EdgePage, error)
@@ -59,6 +61,11 @@ type Importer interface {
 	// deleted state) and history, its metric points, in the order given.
 	// ECONFLICT if a run with r.ID exists.
 	ImportRun(ctx context.Context, r *Run, history []MetricPoint) error
+	// ImportExperiment inserts e as it is (id, times, deleted state).
+	// ECONFLICT if an experiment with e.ID exists, except that the target's
+	// default experiment (id "0", which every store starts with) is
+	// overwritten unless it is equal to e already.
+	ImportExperiment(ctx context.Context, e *Experiment) error
 	// ImportAudit appends e keeping its Seq, Time, PrevHash and Hash, and
 	// moves the audit counter to e.Seq, so AppendAudit continues the chain.
 	// e must extend the chain: e.Seq is one more than the last entry's,

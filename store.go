@@ -50,6 +50,22 @@ type Reader interface {
 	GetRun(ctx context.Context, id string) (*Run, error)
 	ListRuns(ctx context.Context, q RunQuery) (*RunPage, error)
 	MetricHistory(ctx context.Context, runID, key string) ([]MetricPoint, error)
+	// SearchRuns lists the runs of some experiments matching a filter, in
+	// the order asked for; page tokens are offsets.
+	SearchRuns(ctx context.Context, q RunSearch) (*RunPage, error)
+	// LatestMetrics returns, for each of the runs, the latest point of each
+	// of its metrics (highest step, then latest time, then highest value),
+	// by key; runs without metrics are absent from the map.
+	LatestMetrics(ctx context.Context, runIDs []string) (map[string][]MetricPoint, error)
+
+	// GetExperiment returns an experiment by id, deleted or not; ENOTFOUND
+	// if there is none.
+	GetExperiment(ctx context.Context, id string) (*Experiment, error)
+	// GetExperimentByName returns an experiment by name, deleted or not;
+	// ENOTFOUND if there is none.
+	GetExperimentByName(ctx context.Context, name string) (*Experiment, error)
+	// ListExperiments lists experiments; page tokens are offsets.
+	ListExperiments(ctx context.Context, q ExperimentQuery) (*ExperimentPage, error)
 
 	// Lineage returns the edges reachable from n in the given direction, up
 	// to depth hops (depth >= 1), in one recursive query.
@@ -159,8 +175,17 @@ type Tx interface {
 	// 0) and appends m to the alias's history, filling m.Seq.
 	MoveAlias(ctx context.Context, m *AliasMove) error
 
+	// CreateExperiment inserts e, allocating e.ID (the highest id plus
+	// one); ECONFLICT if the name is taken, by a deleted experiment too.
+	CreateExperiment(ctx context.Context, e *Experiment) error
+	// UpdateExperiment writes e's name, tags, updated_at and deleted_at, by
+	// id; ENOTFOUND if there is no such experiment, ECONFLICT if the new
+	// name is taken.
+	UpdateExperiment(ctx context.Context, e *Experiment) error
+
 	CreateRun(ctx context.Context, r *Run) error
-	// UpdateRun writes name, status, end_time, tags, deleted_at, updated_at.
+	// UpdateRun writes name, status, end_time, tags, inputs, model inputs,
+	// outputs, deleted_at, updated_at.
 	UpdateRun(ctx context.Context, r *Run) error
 	// LogRun records metric points (history plus latest value) and params.
 	// A param already set to a different value is ECONFLICT.

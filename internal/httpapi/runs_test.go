@@ -17,7 +17,13 @@ func TestRunAndLineageRoutes(t *testing.T) {
 	c := e.Client
 
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	run, err := c.CreateRun(ctx, registry.RunCreate{ExperimentID: "7", Name: "train", Tags: map[string]string{"k": "v"}, StartTime: &start})
+	exp, err := e.Service.CreateExperiment(ctx, registry.ExperimentCreate{Name: "seven"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateRun(ctx, registry.RunCreate{ExperimentID: "7"})
+	wantCode(t, err, cairn.ENOTFOUND)
+	run, err := c.CreateRun(ctx, registry.RunCreate{ExperimentID: exp.ID, Name: "train", Tags: map[string]string{"k": "v"}, StartTime: &start})
 	if err != nil || run.ID == "" || run.Status != cairn.RunRunning || !run.StartTime.Equal(start) || run.CreatedBy != "tester" {
 		t.Fatalf("CreateRun = %+v, %v", run, err)
 	}
@@ -31,9 +37,9 @@ func TestRunAndLineageRoutes(t *testing.T) {
 	_, err = c.GetRun(ctx, "0123456789abcdef0123456789abcdef")
 	wantCode(t, err, cairn.ENOTFOUND)
 
-	page, err := c.ListRuns(ctx, "7", 0, "")
+	page, err := c.ListRuns(ctx, exp.ID, 0, "")
 	if err != nil || len(page.Items) != 1 || page.Items[0].ID != run.ID {
-		t.Fatalf("ListRuns(7) = %+v, %v", page, err)
+		t.Fatalf("ListRuns(%s) = %+v, %v", exp.ID, page, err)
 	}
 	all, err := c.ListRuns(ctx, "", 1, "")
 	if err != nil || len(all.Items) != 1 || all.NextToken == "" {

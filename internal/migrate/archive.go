@@ -28,7 +28,7 @@ import (
 //	models/000001.jsonl …
 //	blobs/sha256/<hex> …      the bytes of the files of the versions that follow
 //	versions/000001.jsonl …   (blobs and versions alternate, a batch at a time)
-//	aliases/…  alias_moves/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
+//	aliases/…  alias_moves/…  experiments/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
 //	users/…                   each user with its role bindings and tokens (hashes, never secrets)
 //	webhooks/…                each subscription with its secret, cursor and pending dead letters
 //	end.json                  where the source ended: audit and event heads, model and run counts
@@ -78,7 +78,7 @@ type (
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
 	KindAudit: 1, KindCheckpoints: 2, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
-	KindAliases: 5, KindAliasMoves: 5, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
+	KindAliases: 5, KindAliasMoves: 5, KindExperiments: 6, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
 	KindWebhooks: 10,
 }
 
@@ -160,7 +160,10 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 		aliasMoves: func(_ context.Context, ms []*cairn.AliasMove) error {
 			return chunk(KindAliasMoves, len(ms), encodeAll(ms))
 		},
-		runs:  func(_ context.Context, rs []runRecord) error { return chunk(KindRuns, len(rs), encodeAll(rs)) },
+		runs: func(_ context.Context, rs []runRecord) error { return chunk(KindRuns, len(rs), encodeAll(rs)) },
+		experiments: func(_ context.Context, es []*cairn.Experiment) error {
+			return chunk(KindExperiments, len(es), encodeAll(es))
+		},
 		edges: func(_ context.Context, es []cairn.Edge) error { return chunk(KindEdges, len(es), encodeAll(es)) },
 		signals: func(_ context.Context, ss []*cairn.Signal) error {
 			return chunk(KindSignals, len(ss), encodeAll(ss))
@@ -536,6 +539,17 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			}
 		}
 		return c.importRuns(ctx, rs)
+	case KindExperiments:
+		es, err := decodeAll[*cairn.Experiment](dec)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if e == nil || e.ID == "" {
+				return cairn.Errorf(cairn.EINVALID, "an experiment line without an id")
+			}
+		}
+		return c.importExperiments(ctx, es)
 	case KindEdges:
 		es, err := decodeAll[cairn.Edge](dec)
 		if err != nil {

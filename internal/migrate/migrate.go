@@ -83,6 +83,7 @@ const (
 	// KindCheckpoints are the signed audit checkpoints, copied as they
 	// are: they sign (seq, hash) pairs the copied chain keeps.
 	KindCheckpoints = "audit_checkpoints"
+	KindExperiments = "experiments"
 )
 
 // Copy copies the registry in src to dst. dst must be empty, or hold what
@@ -134,13 +135,14 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 			c.progress()
 			return c.importArtifacts(ctx, as)
 		},
-		aliases:    c.importAliases,
-		aliasMoves: c.importAliasMoves,
-		runs:       c.importRuns,
-		edges:      c.importEdges,
-		signals:    c.importSignals,
-		users:      c.importUsers,
-		webhooks:   c.importWebhooks,
+		aliases:     c.importAliases,
+		aliasMoves:  c.importAliasMoves,
+		runs:        c.importRuns,
+		edges:       c.importEdges,
+		signals:     c.importSignals,
+		users:       c.importUsers,
+		webhooks:    c.importWebhooks,
+		experiments: c.importExperiments,
 	})
 	if err == nil {
 		c.setPhase("verify")

@@ -254,7 +254,14 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	push(t, ctx, svc, "fraud-detector", cairn.VersionSpec{RetrainedFrom: "fraud-detector@v1"}, pushFile{"model.pkl", "fraud-3", 1001})
 
 	// Runs with metric histories, params, tags, links; one deleted.
-	r1 := mr(svc.CreateRun(ctx, registry.RunCreate{ExperimentID: "7", Name: "train churn", Tags: map[string]string{"git": "abc"}}))
+	exp, err := svc.CreateExperiment(ctx, registry.ExperimentCreate{Name: "churn training", Tags: map[string]string{"team": "risk"}})
+	check(t, err)
+	gone, err := svc.CreateExperiment(ctx, registry.ExperimentCreate{Name: "abandoned"})
+	check(t, err)
+	check(t, svc.DeleteExperiment(ctx, gone.ID))
+	_, err = svc.UpdateExperiment(ctx, cairn.DefaultExperimentID, registry.ExperimentUpdate{SetTags: map[string]string{"note": "renamed default"}})
+	check(t, err)
+	r1 := mr(svc.CreateRun(ctx, registry.RunCreate{ExperimentID: exp.ID, Name: "train churn", Tags: map[string]string{"git": "abc"}, UserID: "ana"}))
 	for step := int64(0); step < 5; step++ {
 		check(t, svc.LogRun(ctx, r1.ID, registry.RunLog{Metrics: []cairn.MetricPoint{
 			{Key: "loss", Value: 1 / float64(step+1), Timestamp: time.Date(2026, 1, 1, 0, 0, int(step), 0, time.UTC), Step: step},
@@ -367,6 +374,7 @@ type dump struct {
 	AliasHistory map[string][]*cairn.AliasMove
 	Runs         []*cairn.Run
 	AllRuns      []*cairn.Run // the store's, deleted ones included
+	Experiments  []*cairn.Experiment
 	Metrics      map[string][]cairn.MetricPoint
 	Lineage      map[string]*registry.LineageGraph
 	Audit        []*cairn.AuditEntry
@@ -453,6 +461,9 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 	runs, err := svc.ListRuns(ctx, "", 1000, "")
 	check(t, err)
 	d.Runs = runs.Items
+	exps, err := svc.ListExperiments(ctx, cairn.ExperimentQuery{Lifecycle: cairn.AllLifecycles, OrderBy: []cairn.OrderBy{{Field: "id"}}})
+	check(t, err)
+	d.Experiments = exps.Items
 	exp := svc.Store().(cairn.Exporter)
 	for token := ""; ; {
 		p, err := exp.ExportRuns(ctx, cairn.Page{Size: 2, Token: token})
@@ -681,6 +692,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindUsers: 2, migrate.KindTokens: 2, migrate.KindRoles: 3,
 		migrate.KindArtifacts: len(want.Artifacts),
 		migrate.KindWebhooks:  2, migrate.KindDeadLetters: 2,
+		migrate.KindExperiments: len(want.Experiments),
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -1210,7 +1222,7 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 	t.Parallel()
 	copied := map[string]string{
 		"models": "ImportModel", "versions": "CreateVersion", "aliases": "ImportAlias",
-		"alias_history": "ImportAliasMove", "runs": "ImportRun", "run_metrics": "ImportRun",
+		"alias_history": "ImportAliasMove", "runs": "ImportRun", "run_metrics": "ImportRun", "experiments": "ImportExperiment",
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",

@@ -114,6 +114,21 @@ func (c *copier) importAliasMoves(ctx context.Context, ms []*cairn.AliasMove) er
 	})
 }
 
+func (c *copier) importExperiments(ctx context.Context, es []*cairn.Experiment) error {
+	return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
+		for _, e := range es {
+			err := imp.ImportExperiment(ctx, e)
+			if cairn.IsCode(err, cairn.ECONFLICT) {
+				err = c.sameExperiment(ctx, tx, e)
+			}
+			if err := c.count(KindExperiments, err); err != nil {
+				return fmt.Errorf("experiment %q: %w", e.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
 func (c *copier) importRuns(ctx context.Context, rs []runRecord) error {
 	return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
 		for _, r := range rs {

@@ -74,6 +74,17 @@ func (c *copier) sameRun(ctx context.Context, tx cairn.Tx, r *cairn.Run) error {
 	return cairn.Errorf(cairn.ECONFLICT, "run %q exists", r.ID)
 }
 
+func (c *copier) sameExperiment(ctx context.Context, tx cairn.Tx, e *cairn.Experiment) error {
+	got, err := tx.GetExperiment(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	if !got.Equal(e) {
+		return differs("experiment " + e.ID)
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "experiment %q exists", e.ID)
+}
+
 // head is where an audit log or event feed ends: the last sequence number
 // and the last entry's hash (or event's id).
 type head struct {

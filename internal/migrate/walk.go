@@ -31,6 +31,7 @@ type visitor struct {
 	signals     func(context.Context, []*cairn.Signal) error
 	users       func(context.Context, []identityRecord) error
 	webhooks    func(context.Context, []webhookRecord) error
+	experiments func(context.Context, []*cairn.Experiment) error
 }
 
 // walker reads a registry in copy order: the audit log first (on a resumed
@@ -61,6 +62,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindVersions, func(ctx context.Context) error { return w.walkVersions(ctx, v.versions) }},
 		{KindArtifacts, func(ctx context.Context) error { return w.walkArtifacts(ctx, v.artifacts) }},
 		{KindAliases, func(ctx context.Context) error { return w.walkAliases(ctx, v.aliases, v.aliasMoves) }},
+		{KindExperiments, func(ctx context.Context) error { return w.walkExperiments(ctx, v.experiments) }},
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
 		{KindSignals, func(ctx context.Context) error { return w.walkSignals(ctx, v.signals) }},
@@ -218,6 +220,26 @@ func (w *walker) walkAliases(ctx context.Context, aliases func(context.Context, 
 		}
 		return nil
 	})
+}
+
+// walkExperiments reads every experiment, deleted ones included.
+func (w *walker) walkExperiments(ctx context.Context, fn func(context.Context, []*cairn.Experiment) error) error {
+	page := cairn.Page{Size: w.batch}
+	for {
+		p, err := w.exp.ExportExperiments(ctx, page)
+		if err != nil {
+			return err
+		}
+		if len(p.Items) > 0 {
+			if err := fn(ctx, p.Items); err != nil {
+				return err
+			}
+		}
+		if p.NextToken == "" {
+			return nil
+		}
+		page.Token = p.NextToken
+	}
 }
 
 // walkRuns reads every run, deleted ones included, with the history of

@@ -23,6 +23,7 @@ type searchEntity struct {
 	inList   map[string]bool   // attributes that take IN (…)
 	orderBy  map[string]string // order_by key → Cairn order field
 	orderKey []string          // order_by keys, as MLflow lists them
+	keyed    bool              // metrics.<k> and params.<k> may be filtered and ordered by (runs)
 }
 
 var modelSearch = searchEntity{
@@ -93,6 +94,11 @@ func translateCmp(c *cairn.CmpExpr, e *searchEntity) (cairn.Expr, error) {
 	switch c.Field.Namespace {
 	case cairn.FieldTag:
 		return translateTagCmp(c)
+	case cairn.FieldMetric, cairn.FieldParam:
+		if e.keyed {
+			return translateKeyedCmp(c)
+		}
+		return nil, invalidParam("Invalid entity type '%s'. Valid entity types are ('attribute', 'tag', 'tags')", c.Field.Namespace)
 	case cairn.FieldAttr:
 	default:
 		return nil, invalidParam("Invalid entity type '%s'. Valid entity types are ('attribute', 'tag', 'tags')", c.Field.Namespace)
@@ -291,7 +297,21 @@ func translateOrderBy(clauses []string, e *searchEntity) ([]string, error) {
 		if len(fields) > 2 || (len(fields) == 2 && !strings.EqualFold(fields[1], "ASC") && !strings.EqualFold(fields[1], "DESC")) {
 			return nil, invalidParam("Invalid order_by clause '%s'. Could not be parsed.", truncate(c, 200))
 		}
-		key := strings.TrimPrefix(fields[0], "attribute.")
+		key := strings.TrimPrefix(strings.TrimPrefix(fields[0], "attributes."), "attribute.")
+		if e.keyed {
+			if f, err := cairn.ParseFilterField(key); err == nil && f.Namespace != cairn.FieldAttr {
+				if seen[f.String()] {
+					return nil, invalidParam("`order_by` contains duplicate fields: %v", clauses)
+				}
+				seen[f.String()] = true
+				dir := "ASC"
+				if len(fields) == 2 {
+					dir = strings.ToUpper(fields[1])
+				}
+				out = append(out, f.String()+" "+dir)
+				continue
+			}
+		}
 		to, ok := e.orderBy[key]
 		if !ok {
 			return nil, invalidParam("Invalid order by key '%s' specified. Valid keys are '%s'", truncate(key, 100), pySet(e.orderKey))
@@ -316,4 +336,32 @@ func checkLike(c *cairn.CmpExpr) error {
 		return invalidParam("Invalid %s pattern %s: it ends with the escape character \\; write \\\\ for a literal backslash", c.Op, c.Value.String())
 	}
 	return nil
+}
+
+// translateKeyedCmp checks a comparison on a run's metric (numbers) or
+// param (strings), as MLflow's run search does.
+func translateKeyedCmp(c *cairn.CmpExpr) (cairn.Expr, error) {
+	if c.Field.Namespace == cairn.FieldMetric {
+		switch c.Op {
+		case "=", "!=", "<", "<=", ">", ">=":
+		default:
+			return nil, invalidParam("Invalid comparator '%s' not one of '%s'", c.Op, pySet([]string{"!=", "<", "<=", "=", ">", ">="}))
+		}
+		if c.Value.Kind != cairn.ValueNumber {
+			return nil, invalidParam("Expected numeric value type for metric. Found %s", c.Value.String())
+		}
+		return c, nil
+	}
+	switch c.Op {
+	case "=", "!=", "LIKE", "ILIKE":
+	default:
+		return nil, invalidParam("Invalid comparator '%s' not one of '%s'", c.Op, pySet([]string{"!=", "=", "ILIKE", "LIKE"}))
+	}
+	if c.Value.Kind != cairn.ValueString {
+		return nil, invalidParam("Expected a quoted string value for param. Got value %s", c.Value.String())
+	}
+	if err := checkLike(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }

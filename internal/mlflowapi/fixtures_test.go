@@ -260,9 +260,9 @@ var scenario = []fixture{
 		status: 400, code: "RESOURCE_ALREADY_EXISTS", msg: "It was deleted"},
 
 	// Routing.
-	{name: "unknown endpoint", method: "GET", path: "experiments/get-by-name", query: "experiment_name=x",
+	{name: "unknown endpoint", method: "GET", path: "traces/get", query: "request_id=x",
 		status: 404, code: "ENDPOINT_NOT_FOUND"},
-	{name: "unknown endpoint on the UI prefix", method: "POST", path: "/ajax-api/2.0/mlflow/runs/create", body: `{}`,
+	{name: "unknown endpoint on the UI prefix", method: "POST", path: "/ajax-api/2.0/mlflow/gateway-proxy", body: `{}`,
 		status: 404, code: "ENDPOINT_NOT_FOUND"},
 	{name: "a missing artifact", method: "GET", path: "/api/2.0/mlflow-artifacts/artifacts/1/abc/model.pkl",
 		status: 404, code: "RESOURCE_DOES_NOT_EXIST"},

@@ -186,6 +186,32 @@ var mlflowRules = map[string]rule{
 	"PATCH webhooks/{webhook_id}":     {access: onAll, need: cairn.RoleAdmin, body: `{"description":"d"}`},
 	"DELETE webhooks/{webhook_id}":    {access: onAll, need: cairn.RoleAdmin},
 	"POST webhooks/{webhook_id}/test": {access: onAll, need: cairn.RoleAdmin, body: `{}`},
+
+	// Tracking: experiments and runs belong to no model. Reading needs the
+	// reader role on some scope, writing (creating, logging, renaming,
+	// deleting, restoring) the writer role on some scope, as the native
+	// /api/v1/runs routes do.
+	"POST experiments/create":             {access: anyWhere, need: cairn.RoleWriter, body: `{"name":"e-{caller}"}`},
+	"GET experiments/get":                 {access: anyWhere, need: cairn.RoleReader, query: "experiment_id=0"},
+	"GET experiments/get-by-name":         {access: anyWhere, need: cairn.RoleReader, query: "experiment_name=Default"},
+	"POST experiments/search":             {access: anyWhere, need: cairn.RoleReader, body: `{}`},
+	"GET experiments/search":              {access: anyWhere, need: cairn.RoleReader},
+	"POST experiments/update":             {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"{experiment}","new_name":"x-{caller}"}`},
+	"POST experiments/delete":             {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"{experiment}"}`},
+	"POST experiments/restore":            {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"{experiment}"}`},
+	"POST experiments/set-experiment-tag": {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"0","key":"k","value":"v"}`},
+	"POST runs/create":                    {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"0"}`},
+	"GET runs/get":                        {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}"},
+	"POST runs/update":                    {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","status":"RUNNING"}`},
+	"POST runs/delete":                    {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run2}"}`},
+	"POST runs/restore":                   {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run2}"}`},
+	"POST runs/search":                    {access: anyWhere, need: cairn.RoleReader, body: `{"experiment_ids":["0"]}`},
+	"POST runs/log-batch":                 {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","metrics":[{"key":"m","value":1,"timestamp":1}]}`},
+	"POST runs/log-metric":                {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"m","value":1,"timestamp":1}`},
+	"POST runs/log-parameter":             {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"p","value":"1"}`},
+	"POST runs/set-tag":                   {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"k","value":"v"}`},
+	"POST runs/delete-tag":                {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"gone"}`},
+	"GET metrics/get-history":             {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}&metric_key=m"},
 }
 
 // caller is one column of the matrix.
@@ -224,6 +250,8 @@ type authEnv struct {
 	adminToken   string
 	digest       cairn.Digest
 	runID        string
+	run2ID       string
+	experimentID string
 	uploadID     string
 	targetToken  string
 	mlflowRoutes []string
@@ -252,6 +280,19 @@ func newAuthEnv(t *testing.T) *authEnv {
 		t.Fatal(err)
 	}
 	ae.runID = run.ID
+	run2, err := ae.admin.CreateRun(ctx, registry.RunCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ae.run2ID = run2.ID
+	resp, raw := ae.send(t, "POST", "/api/2.0/mlflow/experiments/create", "", `{"name":"rbac"}`, "Authorization", "Bearer "+secret)
+	var created struct {
+		ID string `json:"experiment_id"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(raw, &created) != nil || created.ID == "" {
+		t.Fatalf("create experiment: %d %s", resp.StatusCode, raw)
+	}
+	ae.experimentID = created.ID
 	up, _, err := ae.admin.StartUpload(ctx, cairn.DigestOf([]byte("other bytes")), 11)
 	if err != nil {
 		t.Fatal(err)
@@ -402,6 +443,8 @@ func TestRBACMatrix(t *testing.T) {
 			t.Errorf("MLflow route %s has no rule in mlflowRules", p)
 			continue
 		}
+		r.query = e.fillTracking(r.query)
+		r.body = e.fillTracking(r.body)
 		cells = append(cells, cell{method + " " + path, p, r})
 	}
 	if len(cells) < 100 {
@@ -412,6 +455,7 @@ func TestRBACMatrix(t *testing.T) {
 		method, path, _ := strings.Cut(c.pattern, " ")
 		body := strings.ReplaceAll(c.r.body, "{digest}", string(e.digest))
 		for _, who := range callers {
+			body := strings.ReplaceAll(body, "{caller}", who.name)
 			var hdr []string
 			if who.token != "" {
 				hdr = []string{"Authorization", "Bearer " + who.token}
@@ -642,4 +686,9 @@ func TestMultipartPartsNeedNoCredentials(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Actor != "ds" || !es[0].ActorVerified {
 		t.Errorf("audit of the completed upload: %+v %v, want one entry by ds, verified", es, err)
 	}
+}
+
+// fillTracking fills the run and experiment ids into a rule's sample.
+func (e *authEnv) fillTracking(s string) string {
+	return strings.NewReplacer("{run}", e.runID, "{run2}", e.run2ID, "{experiment}", e.experimentID).Replace(s)
 }

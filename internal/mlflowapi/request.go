@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -305,3 +306,97 @@ func writeJSON(w http.ResponseWriter, v any) error {
 
 // empty is the body of responses without fields.
 var empty = struct{}{}
+
+// keyValues returns a repeated {key, value} parameter (tags, params) as a
+// map, checking each pair with validate; a later duplicate key wins.
+func (p *params) keyValues(name string, validate func(key, value string) error) (map[string]string, error) {
+	list, err := p.keyValueList(name)
+	if err != nil || list == nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(list))
+	for _, kv := range list {
+		if err := validate(kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+		out[kv.Key] = kv.Value
+	}
+	return out, nil
+}
+
+// keyValueList returns a repeated {key, value} parameter in order; a
+// missing key is MLflow's missing-parameter error.
+func (p *params) keyValueList(name string) ([]keyValue, error) {
+	raw, ok := p.body[name]
+	if !ok || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []struct {
+		Key   *string `json:"key"`
+		Value *string `json:"value"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, badType(name, raw)
+	}
+	out := make([]keyValue, 0, len(list))
+	for _, t := range list {
+		if t.Key == nil || *t.Key == "" {
+			return nil, invalidParam("Missing value for required parameter '%s.key'. See the API docs for more information about request parameters.", name)
+		}
+		v := ""
+		if t.Value != nil {
+			v = *t.Value
+		}
+		out = append(out, keyValue{*t.Key, v})
+	}
+	return out, nil
+}
+
+// raw returns a parameter's raw JSON, nil if absent.
+func (p *params) raw(name string) json.RawMessage {
+	if raw, ok := p.body[name]; ok && string(raw) != "null" {
+		return raw
+	}
+	return nil
+}
+
+// has reports whether a parameter is present.
+func (p *params) has(name string) bool {
+	return p.raw(name) != nil || p.query.Has(name)
+}
+
+// number returns a float parameter: a JSON number, or a string holding a
+// number, NaN or ±Infinity (protobuf JSON's spelling of doubles).
+func (p *params) number(name string) (float64, bool, error) {
+	var s string
+	if raw := p.raw(name); raw != nil {
+		if raw[0] == '"' {
+			_ = json.Unmarshal(raw, &s)
+		} else {
+			s = string(raw)
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return 0, true, badType(name, raw)
+		}
+		return f, true, nil
+	}
+	if s = p.query.Get(name); s == "" {
+		return 0, false, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, true, invalidParam("Invalid value %s for parameter '%s' supplied. Hint: Value was of type 'str'. See the API docs for more information about request parameters.", truncate(s, 100), name)
+	}
+	return f, true, nil
+}
+
+// cleanPath reports whether a name is the same as a normalized path that
+// stays below its root, MLflow's condition for names that may become file
+// names.
+func cleanPath(name string) bool {
+	n := normPath(name)
+	return n == name && n != "." && !strings.HasPrefix(n, "..") && !strings.HasPrefix(n, "/")
+}
+
+func normPath(name string) string { return path.Clean(name) }

@@ -1,5 +1,6 @@
 // Package mlflowapi is Cairn's MLflow-compatible REST API: the Model
-// Registry endpoints of MLflow's ModelRegistryService under
+// Registry endpoints of MLflow's ModelRegistryService and the tracking
+// endpoints of its MlflowService (experiments, runs, metrics) under
 // /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/ (the prefix MLflow's UI uses),
 // mapped onto the same registry.Service as the native API, so that every
 // change writes its audit entry and event the same way and is visible
@@ -13,8 +14,8 @@
 // endpoints (webhooks.go) are served too, mapped onto the registry's
 // subscriptions with format "mlflow".
 //
-// Not served yet: the tracking endpoints (experiments, runs, metrics,
-// logged models) and the basic-auth permission endpoints. Every path under the mounted
+// Not served yet: logged models and the basic-auth permission
+// endpoints. Every path under the mounted
 // prefixes that is not served answers 404 ENDPOINT_NOT_FOUND, which MLflow's
 // client understands.
 package mlflowapi
@@ -129,6 +130,30 @@ func (s *Server) routes() []route {
 		{"PATCH", "webhooks/{webhook_id}", s.updateWebhook},
 		{"DELETE", "webhooks/{webhook_id}", s.deleteWebhook},
 		{"POST", "webhooks/{webhook_id}/test", s.testWebhook},
+
+		// Tracking: experiments, runs, metrics (MLFLOW.md §3).
+		{"POST", "experiments/create", s.createExperiment},
+		{"GET", "experiments/get", s.getExperimentHandler},
+		{"GET", "experiments/get-by-name", s.getExperimentByName},
+		{"POST", "experiments/search", s.searchExperiments},
+		{"GET", "experiments/search", s.searchExperiments},
+		{"POST", "experiments/update", s.updateExperiment},
+		{"POST", "experiments/delete", s.deleteExperiment},
+		{"POST", "experiments/restore", s.restoreExperiment},
+		{"POST", "experiments/set-experiment-tag", s.setExperimentTag},
+
+		{"POST", "runs/create", s.createRun},
+		{"GET", "runs/get", s.getRunHandler},
+		{"POST", "runs/update", s.updateRun},
+		{"POST", "runs/delete", s.deleteRun},
+		{"POST", "runs/restore", s.restoreRun},
+		{"POST", "runs/search", s.searchRuns},
+		{"POST", "runs/log-batch", s.logBatch},
+		{"POST", "runs/log-metric", s.logMetric},
+		{"POST", "runs/log-parameter", s.logParam},
+		{"POST", "runs/set-tag", s.setRunTag},
+		{"POST", "runs/delete-tag", s.deleteRunTag},
+		{"GET", "metrics/get-history", s.getMetricHistory},
 	}
 }
 
@@ -195,7 +220,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, &apiError{status: http.StatusNotFound, code: codeEndpointNotFound,
-		msg: "No API endpoint " + r.Method + " " + path + " on this server: Cairn serves MLflow's Model Registry API and artifact proxy; the tracking API is not implemented yet"})
+		msg: "No API endpoint " + r.Method + " " + path + " on this server: Cairn serves MLflow's Model Registry API, its artifact proxy and part of its tracking API (see docs/mlflow.md)"})
 }
 
 // adapt runs a handler with the request's actor in its context, turns a

@@ -150,6 +150,8 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TABLE signals; ALTER TABLE versions DROP COLUMN evaluates, DROP COLUMN retrained_from, DROP COLUMN flag;
 		DROP TABLE policy_versions, policies;
 		DROP TABLE audit_checkpoints; DROP INDEX alias_history_at;
+		DROP TABLE experiments; DELETE FROM counters WHERE name = 'experiment'; DROP INDEX runs_search;
+		ALTER TABLE runs DROP COLUMN user_id, DROP COLUMN inputs, DROP COLUMN outputs;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

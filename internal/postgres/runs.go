@@ -8,10 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
 )
 
 const runColumns = `r.id, r.experiment_id, r.name, r.status, r.start_time, r.end_time,
-	r.params, r.metrics, r.tags, r.artifact_uri, r.created_by, r.created_at, r.updated_at, r.deleted_at`
+	r.params, r.metrics, r.tags, r.artifact_uri, r.created_by, r.created_at, r.updated_at, r.deleted_at,
+	r.user_id, r.inputs, r.outputs`
 
 func scanRun(row pgx.Row) (*cairn.Run, error) {
 	var (
@@ -20,10 +22,29 @@ func scanRun(row pgx.Row) (*cairn.Run, error) {
 		start, created, updated int64
 		end, deleted            *int64
 		params, metrics, tags   []byte
+		inputs, outputs         []byte
 	)
 	if err := row.Scan(&r.ID, &r.ExperimentID, &r.Name, &status, &start, &end,
-		&params, &metrics, &tags, &r.ArtifactURI, &r.CreatedBy, &created, &updated, &deleted); err != nil {
+		&params, &metrics, &tags, &r.ArtifactURI, &r.CreatedBy, &created, &updated, &deleted,
+		&r.UserID, &inputs, &outputs); err != nil {
 		return nil, err
+	}
+	var in runInputs
+	if err := decodeJSON("runs.inputs", inputs, &in); err != nil {
+		return nil, err
+	}
+	r.Inputs, r.ModelInputs = in.Datasets, in.Models
+	if r.Inputs == nil {
+		r.Inputs = []cairn.DatasetInput{}
+	}
+	if r.ModelInputs == nil {
+		r.ModelInputs = []string{}
+	}
+	if err := decodeJSON("runs.outputs", outputs, &r.Outputs); err != nil {
+		return nil, err
+	}
+	if r.Outputs == nil {
+		r.Outputs = []cairn.ModelOutput{}
 	}
 	r.Status = cairn.RunStatus(status)
 	r.StartTime, r.EndTime = fromMicros(start), fromNullMicros(end)
@@ -157,33 +178,44 @@ func (t *tx) CreateRun(ctx context.Context, r *cairn.Run) error {
 	if exp == "" {
 		exp = cairn.DefaultExperimentID
 	}
+	inputs, outputs, err := encodeRunIO(r)
+	if err != nil {
+		return err
+	}
 	var id string
 	err = t.q.QueryRow(ctx, `INSERT INTO runs
 		(id, experiment_id, name, status, start_time, end_time, params, metrics, tags,
-		 artifact_uri, created_by, created_at, updated_at, deleted_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		 artifact_uri, created_by, created_at, updated_at, deleted_at, user_id, inputs, outputs)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id`,
 		r.ID, exp, r.Name, string(r.Status), micros(r.StartTime), nullMicros(r.EndTime),
 		params, metrics, tags, r.ArtifactURI, r.CreatedBy, micros(r.CreatedAt), micros(r.UpdatedAt),
-		nullMicros(r.DeletedAt)).Scan(&id)
+		nullMicros(r.DeletedAt), r.UserID, inputs, outputs).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cairn.Errorf(cairn.ECONFLICT, "run %q already exists", r.ID)
 	}
 	return translate(err, "create run %q", r.ID)
 }
 
-// UpdateRun writes name, status, end_time, tags, deleted_at and updated_at;
+// UpdateRun writes name, status, end_time, tags, inputs, outputs,
+// deleted_at and updated_at;
 // ENOTFOUND if the run does not exist.
 func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 	tags, err := encodeJSON("tags", stringMap(r.Tags))
 	if err != nil {
 		return err
 	}
+	inputs, outputs, err := encodeRunIO(r)
+	if err != nil {
+		return err
+	}
 	tag, err := t.q.Exec(ctx, `UPDATE runs
-		SET name = $2, status = $3, end_time = $4, tags = $5, deleted_at = $6, updated_at = $7
+		SET name = $2, status = $3, end_time = $4, tags = $5, deleted_at = $6, updated_at = $7,
+		    inputs = $8, outputs = $9
 		WHERE id = $1`,
-		r.ID, r.Name, string(r.Status), nullMicros(r.EndTime), tags, nullMicros(r.DeletedAt), micros(r.UpdatedAt))
+		r.ID, r.Name, string(r.Status), nullMicros(r.EndTime), tags, nullMicros(r.DeletedAt), micros(r.UpdatedAt),
+		inputs, outputs)
 	if err != nil {
 		return translate(err, "update run %q", r.ID)
 	}
@@ -266,4 +298,112 @@ func (t *tx) LogRun(ctx context.Context, runID string, metrics []cairn.MetricPoi
 		return translate(err, "log metrics to run %q", runID)
 	}
 	return nil
+}
+
+// runInputs is the JSON of runs.inputs.
+type runInputs struct {
+	Datasets []cairn.DatasetInput `json:"datasets,omitempty"`
+	Models   []string             `json:"models,omitempty"`
+}
+
+func encodeRunIO(r *cairn.Run) (inputs, outputs string, err error) {
+	if inputs, err = encodeJSON("inputs", runInputs{Datasets: r.Inputs, Models: r.ModelInputs}); err != nil {
+		return "", "", err
+	}
+	out := r.Outputs
+	if out == nil {
+		out = []cairn.ModelOutput{}
+	}
+	if outputs, err = encodeJSON("outputs", out); err != nil {
+		return "", "", err
+	}
+	return inputs, outputs, nil
+}
+
+// lifecycleWhere is the condition selecting records of a lifecycle, for a
+// table aliased as alias with a deleted_at column.
+func lifecycleWhere(alias string, l cairn.Lifecycle) string {
+	switch l {
+	case cairn.DeletedOnly:
+		return alias + `.deleted_at IS NOT NULL`
+	case cairn.AllLifecycles:
+		return `TRUE`
+	}
+	return alias + `.deleted_at IS NULL`
+}
+
+// SearchRuns lists the runs of q.ExperimentIDs that match q.Filter, in
+// q.OrderBy's order, a page at a time (offset tokens).
+func (r reader) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := sqlfilter.DecodePageToken(q.Page.Token)
+	if err != nil {
+		return nil, err
+	}
+	page := &cairn.RunPage{Items: []*cairn.Run{}}
+	if len(q.ExperimentIDs) == 0 {
+		return page, nil
+	}
+	c, err := sqlfilter.Runs(q.Filter, q.OrderBy, sqlfilter.Postgres, 1)
+	if err != nil {
+		return nil, err
+	}
+	a := args(append([]any(nil), c.Args...))
+	query := `SELECT ` + runColumns + ` FROM runs r WHERE ` + lifecycleWhere("r", q.Lifecycle) +
+		` AND r.experiment_id = ANY(` + a.add(q.ExperimentIDs) + `::text[])`
+	if c.Where != "" {
+		query += ` AND (` + c.Where + `)`
+	}
+	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
+	rows, err := r.q.Query(ctx, query, a...)
+	if err != nil {
+		return nil, translate(err, "search runs")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		run, err := scanRun(rows)
+		if err != nil {
+			return nil, translate(err, "search runs")
+		}
+		page.Items = append(page.Items, run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "search runs")
+	}
+	if len(page.Items) > size {
+		page.Items = page.Items[:size]
+		page.NextToken = sqlfilter.EncodePageToken(offset + size)
+	}
+	return page, nil
+}
+
+// LatestMetrics returns the latest point of each metric of each run.
+func (r reader) LatestMetrics(ctx context.Context, runIDs []string) (map[string][]cairn.MetricPoint, error) {
+	out := map[string][]cairn.MetricPoint{}
+	if len(runIDs) == 0 {
+		return out, nil
+	}
+	rows, err := r.q.Query(ctx, `SELECT DISTINCT ON (run_id, key) run_id, key, value, timestamp, step
+		FROM run_metrics WHERE run_id = ANY($1::text[])
+		ORDER BY run_id, key, step DESC, timestamp DESC, value DESC`, runIDs)
+	if err != nil {
+		return nil, translate(err, "latest metrics")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			p  cairn.MetricPoint
+			ts int64
+		)
+		if err := rows.Scan(&id, &p.Key, &p.Value, &ts, &p.Step); err != nil {
+			return nil, translate(err, "latest metrics")
+		}
+		p.Timestamp = fromMicros(ts)
+		out[id] = append(out[id], p)
+	}
+	return out, translate(rows.Err(), "latest metrics")
 }

@@ -101,6 +101,33 @@ func Versions(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (
 	return compile(&versionEntity, f, order, d, argStart)
 }
 
+// Runs compiles a filter and an order for the query shape
+//
+//	FROM runs r
+//
+// Filter fields (MLflow's run attributes): run_id (or id), run_name (or
+// name), status, user_id, artifact_uri, experiment_id, start_time (or
+// created), end_time, tags.<key>, metrics.<key> (numbers) and params.<key>
+// (strings). Order fields: run_id, run_name, status, user_id, start_time,
+// end_time, experiment_id, metrics.<key>, params.<key> and tags.<key>. The
+// order always ends with the tie-breakers start_time descending, run id
+// ascending (MLflow's default order).
+func Runs(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	return compile(&runEntity, f, order, d, argStart)
+}
+
+// Experiments compiles a filter and an order for the query shape
+//
+//	FROM experiments e
+//
+// Filter fields: name, creation_time (or created_at), last_update_time (or
+// updated_at) and tags.<key>. Order fields: name, experiment_id (or id),
+// creation_time, last_update_time. The order always ends with the
+// tie-breakers creation time descending, id ascending (MLflow's default).
+func Experiments(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	return compile(&experimentEntity, f, order, d, argStart)
+}
+
 // EncodePageToken returns the opaque page token for a list offset.
 func EncodePageToken(offset int) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset)))
@@ -254,6 +281,65 @@ var versionEntity = entity{
 	},
 	orderMap: map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
 	tiebreak: []orderKey{{sql: "m.name"}, {sql: "v.number", desc: true}},
+}
+
+var runEntity = entity{
+	plural: "runs",
+	fields: map[string]column{
+		"run_id":        {"r.id", typeString},
+		"id":            {"r.id", typeString},
+		"run_name":      {"r.name", typeString},
+		"name":          {"r.name", typeString},
+		"status":        {"r.status", typeString},
+		"user_id":       {"r.user_id", typeString},
+		"artifact_uri":  {"r.artifact_uri", typeString},
+		"experiment_id": {"r.experiment_id", typeString},
+		"start_time":    {"r.start_time", typeTime},
+		"created":       {"r.start_time", typeTime},
+		"end_time":      {"r.end_time", typeTime},
+	},
+	maps: map[cairn.FieldNamespace]column{
+		cairn.FieldTag:    {"r.tags", typeString},
+		cairn.FieldMetric: {"r.metrics", typeFloat},
+		cairn.FieldParam:  {"r.params", typeString},
+	},
+	order: map[string]string{
+		"run_id":        "r.id",
+		"id":            "r.id",
+		"run_name":      "r.name",
+		"name":          "r.name",
+		"status":        "r.status",
+		"user_id":       "r.user_id",
+		"artifact_uri":  "r.artifact_uri",
+		"experiment_id": "r.experiment_id",
+		"start_time":    "r.start_time",
+		"created":       "r.start_time",
+		"end_time":      "r.end_time",
+	},
+	orderMap: map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
+	tiebreak: []orderKey{{sql: "r.start_time", desc: true}, {sql: "r.id"}},
+}
+
+var experimentEntity = entity{
+	plural: "experiments",
+	fields: map[string]column{
+		"name":             {"e.name", typeString},
+		"creation_time":    {"e.created_at", typeTime},
+		"created_at":       {"e.created_at", typeTime},
+		"last_update_time": {"e.updated_at", typeTime},
+		"updated_at":       {"e.updated_at", typeTime},
+	},
+	maps: map[cairn.FieldNamespace]column{cairn.FieldTag: {"e.tags", typeString}},
+	order: map[string]string{
+		"name":             "e.name",
+		"experiment_id":    "e.id",
+		"id":               "e.id",
+		"creation_time":    "e.created_at",
+		"created_at":       "e.created_at",
+		"last_update_time": "e.updated_at",
+		"updated_at":       "e.updated_at",
+	},
+	tiebreak: []orderKey{{sql: "e.created_at", desc: true}, {sql: "e.id"}},
 }
 
 type compiler struct {

@@ -43,6 +43,8 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`ALTER TABLE versions DROP COLUMN retrained_from`, `ALTER TABLE versions DROP COLUMN flag`,
 		`DROP TABLE policy_versions`, `DROP TABLE policies`,
 		`DROP TABLE audit_checkpoints`, `DROP INDEX alias_history_at`,
+		`DROP TABLE experiments`, `DELETE FROM counters WHERE name = 'experiment'`, `DROP INDEX runs_search`,
+		`ALTER TABLE runs DROP COLUMN user_id`, `ALTER TABLE runs DROP COLUMN inputs`, `ALTER TABLE runs DROP COLUMN outputs`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

@@ -4,22 +4,25 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
 )
 
 const runColumns = `id, experiment_id, name, status, start_time, end_time, params, metrics,
-	tags, artifact_uri, created_by, created_at, updated_at, deleted_at`
+	tags, artifact_uri, created_by, created_at, updated_at, deleted_at, user_id, inputs, outputs`
 
 func scanRun(s scanner) (*cairn.Run, error) {
 	var (
 		r                               cairn.Run
 		params, metrics, tags           string
+		inputs, outputs                 string
 		startTime, createdAt, updatedAt int64
 		endTime, deletedAt              sql.NullInt64
 	)
 	if err := s.Scan(&r.ID, &r.ExperimentID, &r.Name, &r.Status, &startTime, &endTime, &params, &metrics,
-		&tags, &r.ArtifactURI, &r.CreatedBy, &createdAt, &updatedAt, &deletedAt); err != nil {
+		&tags, &r.ArtifactURI, &r.CreatedBy, &createdAt, &updatedAt, &deletedAt, &r.UserID, &inputs, &outputs); err != nil {
 		return nil, err
 	}
 	r.Params, r.Metrics, r.Tags = map[string]string{}, map[string]float64{}, map[string]string{}
@@ -31,6 +34,23 @@ func scanRun(s scanner) (*cairn.Run, error) {
 	}
 	if err := decodeJSON("runs.tags", tags, &r.Tags); err != nil {
 		return nil, err
+	}
+	var in runInputs
+	if err := decodeJSON("runs.inputs", inputs, &in); err != nil {
+		return nil, err
+	}
+	r.Inputs, r.ModelInputs = in.Datasets, in.Models
+	if r.Inputs == nil {
+		r.Inputs = []cairn.DatasetInput{}
+	}
+	if r.ModelInputs == nil {
+		r.ModelInputs = []string{}
+	}
+	if err := decodeJSON("runs.outputs", outputs, &r.Outputs); err != nil {
+		return nil, err
+	}
+	if r.Outputs == nil {
+		r.Outputs = []cairn.ModelOutput{}
 	}
 	r.StartTime = fromMicros(startTime)
 	r.EndTime = fromNullMicros(endTime)
@@ -119,28 +139,36 @@ func (t *tx) CreateRun(ctx context.Context, r *cairn.Run) error {
 	if err != nil {
 		return err
 	}
+	inputs, outputs, err := encodeRunIO(r)
+	if err != nil {
+		return err
+	}
 	_, err = t.exec(ctx, `INSERT INTO runs (`+runColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.ExperimentID, r.Name, string(r.Status), micros(r.StartTime), nullMicros(r.EndTime),
 		params, metrics, tags, r.ArtifactURI, r.CreatedBy, micros(r.CreatedAt), micros(r.UpdatedAt),
-		nullMicros(r.DeletedAt))
+		nullMicros(r.DeletedAt), r.UserID, inputs, outputs)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "run %q already exists", r.ID)
 	}
 	return translate(err, "create run %q", r.ID)
 }
 
-// UpdateRun writes r's name, status, end_time, tags, deleted_at and
-// updated_at; ENOTFOUND if the run does not exist.
+// UpdateRun writes r's name, status, end_time, tags, inputs, outputs,
+// deleted_at and updated_at; ENOTFOUND if the run does not exist.
 func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 	tags, err := encodeJSON(stringMap(r.Tags))
 	if err != nil {
 		return err
 	}
+	inputs, outputs, err := encodeRunIO(r)
+	if err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, `UPDATE runs
-		SET name = ?, status = ?, end_time = ?, tags = ?, deleted_at = ?, updated_at = ?
+		SET name = ?, status = ?, end_time = ?, tags = ?, inputs = ?, outputs = ?, deleted_at = ?, updated_at = ?
 		WHERE id = ?`,
-		r.Name, string(r.Status), nullMicros(r.EndTime), tags, nullMicros(r.DeletedAt), micros(r.UpdatedAt), r.ID)
+		r.Name, string(r.Status), nullMicros(r.EndTime), tags, inputs, outputs, nullMicros(r.DeletedAt), micros(r.UpdatedAt), r.ID)
 	return expectOne(res, err, "run %q", r.ID)
 }
 
@@ -237,4 +265,129 @@ func (t *tx) MetricHistory(ctx context.Context, runID, key string) ([]cairn.Metr
 		return nil, translate(err, "metric history of run %q", runID)
 	}
 	return out, nil
+}
+
+// runInputs is the JSON of runs.inputs.
+type runInputs struct {
+	Datasets []cairn.DatasetInput `json:"datasets,omitempty"`
+	Models   []string             `json:"models,omitempty"`
+}
+
+func encodeRunIO(r *cairn.Run) (inputs, outputs string, err error) {
+	if inputs, err = encodeJSON(runInputs{Datasets: r.Inputs, Models: r.ModelInputs}); err != nil {
+		return "", "", err
+	}
+	out := r.Outputs
+	if out == nil {
+		out = []cairn.ModelOutput{}
+	}
+	if outputs, err = encodeJSON(out); err != nil {
+		return "", "", err
+	}
+	return inputs, outputs, nil
+}
+
+// SearchRuns lists the runs of q.ExperimentIDs that match q.Filter, in
+// q.OrderBy's order, a page at a time (offset tokens).
+func (db *DB) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
+	return view(ctx, db, func(t *tx) (*cairn.RunPage, error) { return t.SearchRuns(ctx, q) })
+}
+
+func (t *tx) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := decodeOffset(q.Page.Token)
+	if err != nil {
+		return nil, err
+	}
+	page := &cairn.RunPage{Items: []*cairn.Run{}}
+	if len(q.ExperimentIDs) == 0 {
+		return page, nil
+	}
+	c, err := sqlfilter.Runs(q.Filter, q.OrderBy, sqlfilter.SQLite, 1)
+	if err != nil {
+		return nil, err
+	}
+	where := []string{lifecycleWhere("r", q.Lifecycle)}
+	if c.Where != "" {
+		where = append(where, c.Where)
+	}
+	where = append(where, `r.experiment_id IN (`+placeholders(len(q.ExperimentIDs))+`)`)
+	args := append([]any(nil), c.Args[:c.WhereArgs]...)
+	for _, id := range q.ExperimentIDs {
+		args = append(args, id)
+	}
+	args = append(args, c.Args[c.WhereArgs:]...)
+	args = append(args, size+1, offset)
+	query := `SELECT ` + runColumns + ` FROM runs r WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY ` + c.OrderBy + ` LIMIT ? OFFSET ?`
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, "search runs")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if len(page.Items) == size {
+			page.NextToken = encodeOffset(offset + size)
+			break
+		}
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, translate(err, "search runs")
+		}
+		page.Items = append(page.Items, r)
+	}
+	return page, translate(rows.Err(), "search runs")
+}
+
+// lifecycleWhere is the condition selecting records of a lifecycle, for a
+// table aliased as alias with a deleted_at column.
+func lifecycleWhere(alias string, l cairn.Lifecycle) string {
+	switch l {
+	case cairn.DeletedOnly:
+		return alias + `.deleted_at IS NOT NULL`
+	case cairn.AllLifecycles:
+		return `1 = 1`
+	}
+	return alias + `.deleted_at IS NULL`
+}
+
+// LatestMetrics returns the latest point of each metric of each run.
+func (db *DB) LatestMetrics(ctx context.Context, runIDs []string) (map[string][]cairn.MetricPoint, error) {
+	return view(ctx, db, func(t *tx) (map[string][]cairn.MetricPoint, error) { return t.LatestMetrics(ctx, runIDs) })
+}
+
+func (t *tx) LatestMetrics(ctx context.Context, runIDs []string) (map[string][]cairn.MetricPoint, error) {
+	out := map[string][]cairn.MetricPoint{}
+	if len(runIDs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(runIDs))
+	for i, id := range runIDs {
+		args[i] = id
+	}
+	rows, err := t.query(ctx, `SELECT run_id, key, value, timestamp, step FROM (
+		SELECT run_id, key, value, timestamp, step, ROW_NUMBER() OVER (
+			PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC) AS rn
+		FROM run_metrics WHERE run_id IN (`+placeholders(len(runIDs))+`)) WHERE rn = 1
+		ORDER BY run_id, key`, args...)
+	if err != nil {
+		return nil, translate(err, "latest metrics")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id string
+			p  cairn.MetricPoint
+			ts int64
+		)
+		if err := rows.Scan(&id, &p.Key, &p.Value, &ts, &p.Step); err != nil {
+			return nil, translate(err, "latest metrics")
+		}
+		p.Timestamp = fromMicros(ts)
+		out[id] = append(out[id], p)
+	}
+	return out, translate(rows.Err(), "latest metrics")
 }

@@ -29,16 +29,22 @@ func fullRun(id string) *cairn.Run {
 		Metrics:      map[string]float64{"auc": 0.75},
 		Tags:         map[string]string{"mlflow.user": "alice"},
 		ArtifactURI:  "s3://bucket/runs/" + id,
-		CreatedBy:    "alice",
-		CreatedAt:    at(1),
-		UpdatedAt:    at(3),
-		DeletedAt:    ptr(at(4)),
+		UserID:       "alice@laptop",
+		Inputs: []cairn.DatasetInput{{Name: "train", Digest: "d1", SourceType: "local", Source: `{"uri": "/data"}`,
+			Schema: `{"mlflow_colspec": []}`, Profile: `{"num_rows": 3}`, Tags: map[string]string{"mlflow.data.context": "training"}}},
+		ModelInputs: []string{"m-0123"},
+		Outputs:     []cairn.ModelOutput{{ModelID: "m-4567", Step: 3}},
+		CreatedBy:   "alice",
+		CreatedAt:   at(1),
+		UpdatedAt:   at(3),
+		DeletedAt:   ptr(at(4)),
 	}
 }
 
 // newRun returns a running run with nothing optional set.
 func newRun(id, experiment string, created int) *cairn.Run {
 	return &cairn.Run{ID: id, ExperimentID: experiment, Status: cairn.RunRunning, StartTime: at(created),
+		Inputs: []cairn.DatasetInput{}, ModelInputs: []string{}, Outputs: []cairn.ModelOutput{},
 		CreatedBy: "alice", CreatedAt: at(created), UpdatedAt: at(created)}
 }
 
@@ -101,13 +107,17 @@ func testRunUpdate(t *testing.T, s cairn.Store) {
 		Metrics:      map[string]float64{"auc": 0.1},
 		Tags:         map[string]string{"note": "retry"},
 		ArtifactURI:  "file:///tmp",
+		UserID:       "mallory",
+		Inputs:       []cairn.DatasetInput{{Name: "eval", Digest: "d2", SourceType: "s3", Source: "s3://b/eval"}},
+		ModelInputs:  []string{},
+		Outputs:      []cairn.ModelOutput{{ModelID: "m-1", Step: 0}, {ModelID: "m-2", Step: 1}},
 		CreatedBy:    "mallory",
 		CreatedAt:    at(52),
 		UpdatedAt:    at(53),
 		DeletedAt:    ptr(at(54)),
 	}
 	want := wantAfterUpdate(t, orig, changed,
-		[]string{"Name", "Status", "EndTime", "Tags", "DeletedAt", "UpdatedAt"},
+		[]string{"Name", "Status", "EndTime", "Tags", "Inputs", "ModelInputs", "Outputs", "DeletedAt", "UpdatedAt"},
 		[]string{"ID"})
 	update(t, s, func(tx cairn.Tx) error { return tx.UpdateRun(ctx, changed) })
 	got, err := s.GetRun(ctx, "r1")

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Version", versionTests},
 		{"Alias", aliasTests},
 		{"Run", runTests},
+		{"Experiment", experimentTests},
 		{"Lineage", lineageTests},
 		{"Audit", auditTests},
 		{"TimeTravel", timeTravelTests},
