@@ -217,7 +217,19 @@ func (s *Server) searchExperiments(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	max, token, err := pageRequest(p, defaultSearchResults, maxSearchResults)
+	// MLflow's handler reads an absent max_results as 0 and refuses it
+	// (its client always sends one).
+	max, err := p.integer("max_results", 0)
+	if err != nil {
+		return err
+	}
+	if max < 1 {
+		return invalidParam("Invalid value %d for parameter 'max_results' supplied. It must be a positive integer", max)
+	}
+	if max > maxSearchResults {
+		return invalidParam("Invalid value %d for parameter 'max_results' supplied. It must be at most %d", max, maxSearchResults)
+	}
+	token, err := p.str("page_token")
 	if err != nil {
 		return err
 	}

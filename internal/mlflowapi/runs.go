@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/big"
 	"net/http"
@@ -83,7 +84,7 @@ type runOutputsJSON struct {
 type runJSON struct {
 	Info    runInfoJSON     `json:"info"`
 	Data    runDataJSON     `json:"data"`
-	Inputs  runInputsJSON   `json:"inputs"`
+	Inputs  *runInputsJSON  `json:"inputs,omitempty"`
 	Outputs *runOutputsJSON `json:"outputs,omitempty"`
 }
 
@@ -123,6 +124,9 @@ func toRun(r *cairn.Run, latest []cairn.MetricPoint) runJSON {
 	sort.Slice(out.Data.Metrics, func(i, j int) bool { return out.Data.Metrics[i].Key < out.Data.Metrics[j].Key })
 	out.Data.Params = sortedTags(r.Params, nil)
 	out.Data.Tags = sortedTags(r.Tags, nil)
+	if len(r.Inputs)+len(r.ModelInputs) > 0 {
+		out.Inputs = &runInputsJSON{}
+	}
 	for _, d := range r.Inputs {
 		out.Inputs.DatasetInputs = append(out.Inputs.DatasetInputs, datasetInputJSON{
 			Tags:    sortedTags(d.Tags, nil),
@@ -347,11 +351,11 @@ func (s *Server) updateRun(w http.ResponseWriter, r *http.Request) error {
 		status = map[int64]string{1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}[n]
 	}
 	if status != "" {
-		st, err := cairn.ParseRunStatus(status)
-		if err != nil {
-			return invalidParam("Invalid value %s for parameter 'status' supplied. Hint: Value must be one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.", truncate(status, 40))
+		// MLflow's protobuf parsing drops an enum value it does not know,
+		// so the run keeps its status.
+		if st, err := cairn.ParseRunStatus(status); err == nil {
+			in.Status = &st
 		}
-		in.Status = &st
 	}
 	if in.EndTime, err = millis(p, "end_time"); err != nil {
 		return err
@@ -523,18 +527,26 @@ func batchLimit(what string, limit, n int) error {
 }
 
 // logToRun checks params against what the run has (MLflow refuses a
-// changed param with INVALID_PARAMETER_VALUE) and records the batch.
-func (s *Server) logToRun(ctx context.Context, run *cairn.Run, in registry.RunLog) error {
+// changed param with INVALID_PARAMETER_VALUE, worded per endpoint: batch
+// lists every changed param) and records the batch.
+func (s *Server) logToRun(ctx context.Context, run *cairn.Run, in registry.RunLog, batch bool) error {
 	keys := make([]string, 0, len(in.Params))
 	for k := range in.Params {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	var changed []string
 	for _, k := range keys {
 		if old, ok := run.Params[k]; ok && old != in.Params[k] {
-			return invalidParam("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
-				k, old, run.ID, in.Params[k])
+			if !batch {
+				return invalidParam("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.",
+					k, old, run.ID, in.Params[k])
+			}
+			changed = append(changed, sprintf("{'key': '%s', 'old_value': '%s', 'new_value': '%s'}", k, old, in.Params[k]))
 		}
+	}
+	if len(changed) > 0 {
+		return invalidParam("Changing param values is not allowed. Params were already logged='[%s]' for run ID='%s'.", strings.Join(changed, ", "), run.ID)
 	}
 	err := s.svc.LogRun(ctx, run.ID, in)
 	if cairn.IsCode(err, cairn.ECONFLICT) {
@@ -617,7 +629,7 @@ func (s *Server) logBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(in.Metrics)+len(in.Params)+len(in.Tags) > 0 {
-		if err := s.logToRun(r.Context(), run, in); err != nil {
+		if err := s.logToRun(r.Context(), run, in, true); err != nil {
 			return err
 		}
 	}
@@ -661,7 +673,7 @@ func (s *Server) logMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.logToRun(r.Context(), run, registry.RunLog{Metrics: []cairn.MetricPoint{pt}}); err != nil {
+	if err := s.logToRun(r.Context(), run, registry.RunLog{Metrics: []cairn.MetricPoint{pt}}, false); err != nil {
 		return err
 	}
 	return writeJSON(w, empty)
@@ -697,7 +709,7 @@ func (s *Server) logParam(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.logToRun(r.Context(), run, registry.RunLog{Params: map[string]string{key: value}}); err != nil {
+	if err := s.logToRun(r.Context(), run, registry.RunLog{Params: map[string]string{key: value}}, false); err != nil {
 		return err
 	}
 	return writeJSON(w, empty)
@@ -779,14 +791,17 @@ func (s *Server) getMetricHistory(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if _, err := s.getRun(r.Context(), id); err != nil {
+	// MLflow answers an unknown run's history, and a deleted run's, with
+	// what it has: nothing, or the points.
+	run, err := s.getRun(r.Context(), id)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.code == codeDoesNotExist {
+			return writeJSON(w, empty)
+		}
 		return err
 	}
-	hist, err := s.svc.MetricHistory(r.Context(), id, key)
-	if cairn.IsCode(err, cairn.ENOTFOUND) {
-		// A deleted run's history is still readable in MLflow.
-		hist, err = s.svc.Store().MetricHistory(r.Context(), id, key)
-	}
+	hist, err := s.svc.Store().MetricHistory(r.Context(), run.ID, key)
 	if err != nil {
 		return err
 	}

@@ -131,7 +131,6 @@ func testExperimentUpdate(t *testing.T, s cairn.Store) {
 	wantCode(t, err, cairn.ENOTFOUND)
 }
 
-
 func testExperimentList(t *testing.T, s cairn.Store) {
 	ctx := t.Context()
 	for i, name := range []string{"alpha", "beta", "gamma", "delta"} {
