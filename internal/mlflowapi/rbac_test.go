@@ -211,6 +211,9 @@ var mlflowRules = map[string]rule{
 	"POST runs/log-parameter":             {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"p","value":"1"}`},
 	"POST runs/set-tag":                   {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"k","value":"v"}`},
 	"POST runs/delete-tag":                {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","key":"gone"}`},
+	"POST runs/log-inputs":                {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","datasets":[{"dataset":{"name":"d","digest":"x","source_type":"local","source":"/d"}}]}`},
+	"POST runs/outputs":                   {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","models":[{"model_id":"m-1","step":0}]}`},
+	"POST runs/log-model":                 {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","model_json":"{\"artifact_path\":\"m\",\"flavors\":{},\"utc_time_created\":\"t\",\"run_id\":\"r\"}"}`},
 	"GET metrics/get-history":             {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}&metric_key=m"},
 }
 

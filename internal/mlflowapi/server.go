@@ -154,6 +154,9 @@ func (s *Server) routes() []route {
 		{"POST", "runs/set-tag", s.setRunTag},
 		{"POST", "runs/delete-tag", s.deleteRunTag},
 		{"GET", "metrics/get-history", s.getMetricHistory},
+		{"POST", "runs/log-inputs", s.logInputs},
+		{"POST", "runs/outputs", s.logOutputs},
+		{"POST", "runs/log-model", s.logModel},
 	}
 }
 
