@@ -151,10 +151,15 @@ func (s *Service) spool(r io.Reader, limit int64) (*spooled, error) {
 	}
 	sp := &spooled{f: f}
 	dg := cairn.NewDigester()
-	n, err := io.Copy(io.MultiWriter(f, dg), io.LimitReader(r, limit+1))
+	src := &readErrs{r: io.LimitReader(r, limit+1)}
+	n, err := io.Copy(io.MultiWriter(f, dg), src)
 	if err != nil {
 		sp.close()
-		return nil, fmt.Errorf("receive artifact: %w", err)
+		if src.err != nil {
+			// The sender's fault (a body cut off), not the server's.
+			return nil, cairn.WrapError(cairn.EINVALID, src.err, "the upload was cut off after %d bytes", n)
+		}
+		return nil, fmt.Errorf("spool upload: %w", err)
 	}
 	if n > limit {
 		sp.close()
@@ -162,6 +167,21 @@ func (s *Service) spool(r io.Reader, limit int64) (*spooled, error) {
 	}
 	sp.digest, sp.size = dg.Digest(), n
 	return sp, nil
+}
+
+// readErrs remembers the error its reader returned, to tell a failed read
+// of the upload from a failed write of the spool file.
+type readErrs struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrs) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // putBlob sends the spooled bytes to the blob store as their blob.

@@ -185,3 +185,20 @@ func TestArtifactUploadExpires(t *testing.T) {
 		})
 	}
 }
+
+// An upload cut off by its sender is its sender's error (EINVALID), and
+// stores nothing.
+func TestPutArtifactCutOff(t *testing.T) {
+	f := newGCFixture(t, gcBackends[0])
+	body := io.MultiReader(strings.NewReader("first bytes"), iotestErr{})
+	if _, err := f.svc.PutArtifact(f.ctx, "1/r/artifacts/f", body); !cairn.IsCode(err, cairn.EINVALID) {
+		t.Fatalf("PutArtifact of a cut-off body = %v, want invalid", err)
+	}
+	if _, err := f.svc.GetArtifact(f.ctx, "1/r/artifacts/f"); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("a cut-off upload was stored: %v", err)
+	}
+}
+
+type iotestErr struct{}
+
+func (iotestErr) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
