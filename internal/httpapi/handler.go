@@ -27,7 +27,11 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) adapt(rt route) http.Handler {
 	h := rt.handler
 	if rt.Method == http.MethodPost && !rt.Secret {
-		h = s.idempotent(h)
+		limit := s.maxJSON
+		if rt.Manifest {
+			limit = s.maxManifest
+		}
+		h = s.idempotent(h, limit)
 	}
 	allowed := make([]string, 0, len(rt.Query))
 	for _, q := range rt.Query {
@@ -72,26 +76,34 @@ func checkQuery(q url.Values, allowed []string) error {
 // size-limited, must be application/json, may hold only v's fields, and
 // must hold exactly one JSON value.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	return s.decode(w, r, v, false)
+	return s.decode(w, r, v, false, s.maxJSON)
+}
+
+// decodeManifest is decodeJSON for the bodies that carry a manifest (a
+// version spec), which may be far larger than other requests: a manifest
+// of 100,000 files is about 15 MB of JSON. They are limited by
+// Options.MaxManifestBody instead.
+func (s *Server) decodeManifest(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decode(w, r, v, false, s.maxManifest)
 }
 
 // decodeOptionalJSON is decodeJSON for bodies that may be empty, such as
 // the options of POST …/archive; an empty body leaves v as it is.
 func (s *Server) decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	return s.decode(w, r, v, true)
+	return s.decode(w, r, v, true, s.maxJSON)
 }
 
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional bool, limit int64) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 			return cairn.Errorf(cairn.EINVALID, "Content-Type %q: the request body must be application/json", ct)
 		}
 	}
-	if r.ContentLength > s.maxJSON {
-		return cairn.Errorf(cairn.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, s.maxJSON)
+	if r.ContentLength > limit {
+		return cairn.Errorf(cairn.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, limit)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxJSON))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -100,13 +112,13 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional 
 			}
 			return cairn.Errorf(cairn.EINVALID, "the request body is empty; want a JSON object")
 		}
-		return s.jsonError(err)
+		return s.jsonError(err, limit)
 	}
 	// Exactly one value: anything but white space after it is refused.
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return s.jsonError(err)
+			return s.jsonError(err, limit)
 		}
 		return cairn.Errorf(cairn.EINVALID, "the request body must hold a single JSON value; found more after it")
 	}
@@ -115,13 +127,13 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any, optional 
 
 // jsonError turns a decoding error into a client error that says where the
 // body went wrong. Every decoding error is the client's fault.
-func (s *Server) jsonError(err error) error {
+func (s *Server) jsonError(err error, limit int64) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return cairn.Errorf(cairn.ETOOLARGE, "request body exceeds the %d byte limit", s.maxJSON)
+		return cairn.Errorf(cairn.ETOOLARGE, "request body exceeds the %d byte limit", limit)
 	case errors.As(err, &syn):
 		return cairn.Errorf(cairn.EINVALID, "malformed JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):

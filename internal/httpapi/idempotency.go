@@ -36,7 +36,7 @@ const maxStoredResponse = 1 << 20
 // mutation. That is acceptable for now: the window is a retry racing its
 // own original, and pushes are covered anyway by checksum versioning (an
 // identical push returns the existing version).
-func (s *Server) idempotent(next handlerFunc) handlerFunc {
+func (s *Server) idempotent(next handlerFunc, limit int64) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		key := r.Header.Get(headerIdempotencyKey)
 		if key == "" {
@@ -45,14 +45,14 @@ func (s *Server) idempotent(next handlerFunc) handlerFunc {
 		if err := validIdempotencyKey(key); err != nil {
 			return err
 		}
-		if r.ContentLength > s.maxJSON {
-			return cairn.Errorf(cairn.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, s.maxJSON)
+		if r.ContentLength > limit {
+			return cairn.Errorf(cairn.ETOOLARGE, "request body is %d bytes; the limit is %d", r.ContentLength, limit)
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxJSON))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				return cairn.Errorf(cairn.ETOOLARGE, "request body exceeds the %d byte limit", s.maxJSON)
+				return cairn.Errorf(cairn.ETOOLARGE, "request body exceeds the %d byte limit", limit)
 			}
 			return cairn.WrapError(cairn.EINVALID, err, "reading the request body")
 		}

@@ -34,6 +34,9 @@ type route struct {
 	// Secret marks a route whose response carries a secret (a new token):
 	// it is never stored for Idempotency-Key replays.
 	Secret bool
+	// Manifest marks a route whose body carries a manifest: its size is
+	// bounded by Options.MaxManifestBody, not MaxJSONBody.
+	Manifest bool
 
 	handler handlerFunc
 }
@@ -108,7 +111,7 @@ func (s *Server) routeTable() []route {
 		// Versions.
 		{Method: "GET", Path: versions, ID: "listVersions", Summary: "List a model's versions, newest first", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
 		{Method: "GET", Path: apiPrefix + "/versions", ID: "searchVersions", Summary: "Search versions across every model the caller may read (filter on name, metrics, tags, …)", Query: listParams, Status: ok, Resp: cairn.VersionPage{}, handler: s.listVersions},
-		{Method: "POST", Path: versions, ID: "createVersion", Summary: "Create a version from a manifest (201), or return the identical latest one (200, unless always_create); lists the blobs to upload", Body: cairn.VersionSpec{}, Status: created, AltStatus: ok, Resp: registry.CreateVersionResult{}, handler: s.createVersion},
+		{Method: "POST", Path: versions, ID: "createVersion", Summary: "Create a version from a manifest (201), or return the identical latest one (200, unless always_create); lists the blobs to upload", Body: cairn.VersionSpec{}, Manifest: true, Status: created, AltStatus: ok, Resp: registry.CreateVersionResult{}, handler: s.createVersion},
 		{Method: "GET", Path: version, ID: "getVersion", Summary: "Get a version (3 or v3)", Query: []param{{Name: "at", Type: "string", Desc: "RFC 3339 time: not found if the version was created after it"}}, Status: ok, Resp: cairn.Version{}, handler: s.getVersion},
 		{Method: "PATCH", Path: version, ID: "updateVersion", Summary: "Change a version's description and tags; every other field is fixed", Body: registry.VersionUpdate{}, Status: ok, Resp: cairn.Version{}, handler: s.updateVersion},
 		{Method: "DELETE", Path: version, ID: "deleteVersion", Summary: "Delete (tombstone) a version", Query: []param{{Name: "remove_aliases", Type: "boolean", Desc: "also delete the aliases pointing at it; otherwise such a version is refused"}}, Status: none, handler: s.deleteVersion},

@@ -25,6 +25,9 @@ type Options struct {
 	// MaxJSONBody bounds every JSON request body, in bytes. Larger bodies
 	// are refused with too_large. Default: DefaultMaxJSONBody.
 	MaxJSONBody int64
+	// MaxManifestBody bounds the JSON body of a version's creation, which
+	// carries its manifest. Default: DefaultMaxManifestBody.
+	MaxManifestBody int64
 	// Metrics collects the HTTP metrics served at /metrics. Pass one to
 	// share it with other components; default: a new one.
 	Metrics *Metrics
@@ -46,16 +49,21 @@ type Options struct {
 	Webhooks WebhookTester
 }
 
-// DefaultMaxJSONBody is the default limit on JSON request bodies. A
-// manifest of ~20,000 files fits; bulk data goes through /blobs and
-// /uploads, which stream.
+// DefaultMaxJSONBody is the default limit on JSON request bodies; bulk
+// data goes through /blobs and /uploads, which stream.
 const DefaultMaxJSONBody = 4 << 20
+
+// DefaultMaxManifestBody is the default limit on the body that creates a
+// version: a manifest of cairn.MaxManifestFiles (1,000,000) files with
+// paths of ~60 bytes fits.
+const DefaultMaxManifestBody = 160 << 20
 
 // Server serves the native API over a registry Service.
 type Server struct {
 	svc          *registry.Service
 	log          *slog.Logger
 	maxJSON      int64
+	maxManifest  int64
 	metrics      *Metrics
 	extraMetrics func(io.Writer)
 	maxEventWait int
@@ -79,13 +87,17 @@ type Server struct {
 // New returns a Server for svc.
 func New(svc *registry.Service, opts Options) *Server {
 	s := &Server{
-		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, metrics: opts.Metrics,
+		svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, maxManifest: opts.MaxManifestBody, metrics: opts.Metrics,
 		extraMetrics: opts.ExtraMetrics, maxEventWait: opts.MaxEventWait, version: opts.Version,
 		presignTTL: opts.PresignDownloads, webhooks: opts.Webhooks, limiter: newLoginLimiter(loginBurst, loginRefill),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.maxManifest <= 0 {
+		s.maxManifest = DefaultMaxManifestBody
+	}
+	s.maxManifest = max(s.maxManifest, s.maxJSON)
 	if s.maxJSON <= 0 {
 		s.maxJSON = DefaultMaxJSONBody
 	}

@@ -25,7 +25,7 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 // retry of the model's latest version (checksum versioning).
 func (s *Server) createVersion(w http.ResponseWriter, r *http.Request) error {
 	var spec cairn.VersionSpec
-	if err := s.decodeJSON(w, r, &spec); err != nil {
+	if err := s.decodeManifest(w, r, &spec); err != nil {
 		return err
 	}
 	res, err := s.svc.CreateVersion(r.Context(), r.PathValue("name"), spec)

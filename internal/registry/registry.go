@@ -194,9 +194,30 @@ func (s *Service) update(ctx context.Context, fn func(m *mutation) error) error 
 	})
 }
 
+// MaxStateFiles is the largest manifest that audit entries and events
+// repeat in full. A version with more files (a dataset of 100,000 rows, a
+// checkpoint of thousands of shards) appears in them without its files
+// and with files_omitted, their number: its digest pins the manifest, the
+// version record holds it, and the log and the feed stay small (a
+// 100,000-file manifest is 13 MB of JSON, which each of version.created
+// and version.ready would otherwise copy into the event and the audit
+// entry, and webhooks would post).
+const MaxStateFiles = 1000
+
+// versionState is a version as audit entries and events show one whose
+// manifest is over MaxStateFiles.
+type versionState struct {
+	*cairn.Version
+	Files        []cairn.File `json:"files"`
+	FilesOmitted int          `json:"files_omitted"`
+}
+
 func marshalState(v any) (json.RawMessage, error) {
 	if v == nil {
 		return nil, nil
+	}
+	if ver, ok := v.(*cairn.Version); ok && ver != nil && len(ver.Files) > MaxStateFiles {
+		v = versionState{Version: ver, Files: []cairn.File{}, FilesOmitted: len(ver.Files)}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -3,10 +3,12 @@ package registry_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // thresholds sets fixed signal thresholds per kind, for every model.
@@ -277,5 +279,71 @@ func TestEvaluationsAndRetraining(t *testing.T) {
 	}
 	if evals, _ := f.svc.Evaluations(f.ctx, "churn@v2"); len(evals) != 0 {
 		t.Errorf("deleted evaluation still listed: %+v", evals)
+	}
+}
+
+// Audit entries and events carry a version with a large manifest without
+// its files (the digest pins them), and a small one whole.
+func TestLargeManifestStateOmitsFiles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	files := make([]cairn.File, registry.MaxStateFiles+1)
+	for i := range files {
+		files[i] = cairn.File{Path: fmt.Sprintf("rows/%05d.json", i), Size: 1, Digest: cairn.DigestOf([]byte{byte(i)})}
+	}
+	res, err := f.svc.CreateVersion(f.ctx, "rows", cairn.VersionSpec{Kind: cairn.KindDataset, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.push(t, "small", "weights", cairn.VersionSpec{})
+	evs, err := f.store.ListEvents(f.ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := f.store.ListAudit(f.ctx, cairn.AuditQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type state struct {
+		Model        string       `json:"model"`
+		Digest       cairn.Digest `json:"digest"`
+		Files        []cairn.File `json:"files"`
+		FilesOmitted int          `json:"files_omitted"`
+	}
+	var large, small int
+	check := func(what string, raw json.RawMessage) {
+		var s state
+		if len(raw) == 0 || json.Unmarshal(raw, &s) != nil || s.Digest == "" {
+			return
+		}
+		switch s.Model {
+		case "rows":
+			large++
+			if len(s.Files) != 0 || s.FilesOmitted != len(files) || s.Digest != res.Version.Digest {
+				t.Errorf("%s of rows: %d files, files_omitted %d, digest %s", what, len(s.Files), s.FilesOmitted, s.Digest)
+			}
+			if len(raw) > 4096 {
+				t.Errorf("%s of rows is %d bytes", what, len(raw))
+			}
+		case "small":
+			small++
+			if len(s.Files) != 1 || s.FilesOmitted != 0 {
+				t.Errorf("%s of small: %d files, files_omitted %d", what, len(s.Files), s.FilesOmitted)
+			}
+		}
+	}
+	for _, e := range evs {
+		check("event "+e.Type, e.Payload)
+	}
+	for _, a := range audit {
+		check("audit "+a.Action+" after", a.After)
+	}
+	if large == 0 || small == 0 {
+		t.Fatalf("checked %d states of rows and %d of small", large, small)
+	}
+	// The version record itself keeps every file.
+	v, err := f.svc.GetVersion(f.ctx, "rows", 1)
+	if err != nil || len(v.Files) != len(files) {
+		t.Fatalf("rows@v1 has %d files, %v", len(v.Files), err)
 	}
 }
