@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/client"
 )
 
 func TestSignalAndEvaluationRoutes(t *testing.T) {
@@ -49,6 +50,25 @@ func TestSignalAndEvaluationRoutes(t *testing.T) {
 	}
 	v, err := c.UnflagVersion(ctx, "churn@v2")
 	if err != nil || v.Flagged || v.Ref() != "churn@v2" {
+		t.Fatalf("unflag = %+v, %v", v, err)
+	}
+
+	// With a policy threshold, a signal above it flags the version.
+	if _, err := c.CreatePolicy(ctx, client.PolicyCreate{Name: "monitoring", PolicySpec: cairn.PolicySpec{Scope: "churn", Signals: map[string]float64{"drift": 0.2}}}); err != nil {
+		t.Fatal(err)
+	}
+	flagging, err := c.RecordSignal(ctx, "churn@production", cairn.SignalSpec{Kind: "drift", Value: 0.35})
+	if err != nil || !flagging.Flagged || flagging.Threshold == nil || *flagging.Threshold != 0.2 {
+		t.Fatalf("signal above the threshold = %+v, %v", flagging, err)
+	}
+	if v, err := c.Resolve(ctx, "churn@production"); err != nil || !v.Flagged || v.Flag == nil || v.Flag.Signal != flagging.ID {
+		t.Fatalf("flagged version = %+v, %v", v, err)
+	}
+	flagged, err := c.SearchVersions(ctx, client.ListRequest{Filter: "flagged = true"})
+	if err != nil || len(flagged.Items) != 1 || flagged.Items[0].Ref() != "churn@v2" {
+		t.Fatalf("flagged versions = %+v, %v", flagged, err)
+	}
+	if v, err := c.UnflagVersion(ctx, "churn@v2"); err != nil || v.Flagged {
 		t.Fatalf("unflag = %+v, %v", v, err)
 	}
 

@@ -76,11 +76,8 @@ type Service struct {
 
 	spoolDir    string
 	maxArtifact int64
-	// thresholds replaces the policy lookup of signal thresholds in tests
-	// (export_test.go); nil in production.
-	thresholds func(ctx context.Context, r cairn.Reader, model, kind string) (float64, bool, error)
-	policies   policyCache
-	auditKey   ed25519.PrivateKey
+	policies    policyCache
+	auditKey    ed25519.PrivateKey
 }
 
 // New returns a Service.

@@ -163,8 +163,5 @@ func (s *Service) Evaluations(ctx context.Context, ref string) ([]*cairn.Version
 // signalThreshold returns the threshold policy sets for signals of kind
 // on model, and whether there is one.
 func (s *Service) signalThreshold(ctx context.Context, r cairn.Reader, model, kind string) (float64, bool, error) {
-	if s.thresholds != nil {
-		return s.thresholds(ctx, r, model, kind)
-	}
 	return s.policyThreshold(ctx, r, model, kind)
 }

@@ -1,7 +1,6 @@
 package registry_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,12 +10,13 @@ import (
 	"github.com/cairn-registry/cairn/internal/registry"
 )
 
-// thresholds sets fixed signal thresholds per kind, for every model.
-func (f *fixture) thresholds(byKind map[string]float64) {
-	f.svc.SetSignalThresholds(func(_ context.Context, _ cairn.Reader, _, kind string) (float64, bool, error) {
-		t, ok := byKind[kind]
-		return t, ok, nil
-	})
+// thresholds writes a policy on every model with these signal thresholds.
+func (f *fixture) thresholds(t *testing.T, byKind map[string]float64) {
+	t.Helper()
+	if _, err := f.svc.CreatePolicy(f.ctx, registry.PolicyCreate{Name: "monitoring",
+		PolicySpec: cairn.PolicySpec{Scope: "*", Signals: byKind}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // eventsOf returns the events of one type, in order.
@@ -38,7 +38,7 @@ func (f *fixture) eventsOf(t *testing.T, typ string) []*cairn.Event {
 func TestSignalFlagsVersionAboveThreshold(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.thresholds(map[string]float64{"drift": 0.2})
+	f.thresholds(t, map[string]float64{"drift": 0.2})
 	f.push(t, "churn", "v1", cairn.VersionSpec{})
 	f.push(t, "churn", "v2", cairn.VersionSpec{Aliases: []string{"production"}})
 
@@ -156,7 +156,7 @@ func TestSignalFlagsVersionAboveThreshold(t *testing.T) {
 func TestSignalBadInputChangesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.thresholds(map[string]float64{"drift": 0.2})
+	f.thresholds(t, map[string]float64{"drift": 0.2})
 	f.push(t, "churn", "v1", cairn.VersionSpec{})
 	pending, err := f.svc.CreateVersion(f.ctx, "churn", cairn.VersionSpec{Files: []cairn.File{{Path: "x", Size: 1, Digest: cairn.DigestOf([]byte("x"))}}})
 	if err != nil {
