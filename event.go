@@ -34,12 +34,15 @@ const (
 	EventApprovalRejected = "approval.rejected"
 	EventApprovalApplied  = "approval.applied"
 	EventApprovalExpired  = "approval.expired"
-	EventPolicyChanged    = "policy.changed"
-	EventVersionFlagged   = "version.flagged"
-	EventVersionUnflagged = "version.unflagged"
-	EventSignalRecorded   = "signal.recorded"
-	EventRunDeleted       = "run.deleted"
-	EventRunRestored      = "run.restored"
+	// EventApprovalInvalidated: the version was archived or deleted, or
+	// its evidence changed, while the request was pending.
+	EventApprovalInvalidated = "approval.invalidated"
+	EventPolicyChanged       = "policy.changed"
+	EventVersionFlagged      = "version.flagged"
+	EventVersionUnflagged    = "version.unflagged"
+	EventSignalRecorded      = "signal.recorded"
+	EventRunDeleted          = "run.deleted"
+	EventRunRestored         = "run.restored"
 	// Experiments (MLflow's tracking API): payloads are the experiment.
 	EventExperimentCreated  = "experiment.created"
 	EventExperimentUpdated  = "experiment.updated"

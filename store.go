@@ -139,6 +139,7 @@ type Reader interface {
 
 	webhookReader
 	policyReader
+	approvalReader
 }
 
 // Tx is a read-write transaction. Methods that change a model's versions or
@@ -276,6 +277,7 @@ type Tx interface {
 
 	webhookWriter
 	policyWriter
+	approvalWriter
 }
 
 // Page asks for one page of a list.

@@ -56,6 +56,9 @@ type Version struct {
 	// threshold; Flag says which. Cleared by an explicit unflag.
 	Flagged bool  `json:"flagged"`
 	Flag    *Flag `json:"flag,omitempty"`
+	// ApprovalStatus is derived from the version's approval requests:
+	// none, pending, approved or rejected.
+	ApprovalStatus string `json:"approval_status"`
 }
 
 // Ref returns the version's canonical reference, NAME@vN.

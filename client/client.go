@@ -94,6 +94,9 @@ type StatusError struct {
 	RequestID  string
 	Type       string // the problem's type URI
 	Title      string
+	// ApprovalRequest is the id of the approval request a
+	// pending_approval answer names.
+	ApprovalRequest string
 }
 
 func (e *StatusError) Error() string {
@@ -111,6 +114,8 @@ type problem struct {
 	Detail    string `json:"detail"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id"`
+	// ApprovalRequest names the request a pending_approval answer opened.
+	ApprovalRequest string `json:"approval_request"`
 }
 
 // maxProblemSize bounds how much of an error body is read.
@@ -125,7 +130,7 @@ func decodeError(resp *http.Response) error {
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	var p problem
 	if (mt == "application/problem+json" || mt == "application/json") && json.Unmarshal(body, &p) == nil && p.Code != "" {
-		se.Type, se.Title = p.Type, p.Title
+		se.Type, se.Title, se.ApprovalRequest = p.Type, p.Title, p.ApprovalRequest
 		if p.RequestID != "" {
 			se.RequestID = p.RequestID
 		}

@@ -127,7 +127,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
 		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(), a.webhooksCommand(),
 		a.signalsCommand(), a.evaluationsCommand(),
-		a.policyCommand(),
+		a.policyCommand(), a.approvalsCommand(),
 	)
 	add("server", a.serveCommand(), a.benchCommand(), a.migrateStoreCommand(), a.exportCommand(), a.importCommand())
 	// Commands written later (bench, policy, approvals, …) are added here,

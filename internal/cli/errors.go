@@ -135,7 +135,20 @@ func (a *app) hint(err error) string {
 	case cairn.EPERMISSION:
 		return "ask an admin for a role that allows this"
 	case cairn.EPENDINGAPPROVAL:
+		if id := pendingRequestID(err); id != "" {
+			return "it applies itself once approved; see 'cairn approvals show " + id + "'"
+		}
 		return "the request was opened; it applies itself once approved"
+	}
+	return ""
+}
+
+// pendingRequestID returns the approval request a pending_approval answer
+// names, or "".
+func pendingRequestID(err error) string {
+	var se *client.StatusError
+	if errors.As(err, &se) {
+		return se.ApprovalRequest
 	}
 	return ""
 }

@@ -28,7 +28,7 @@ examples in docs/policies/.`,
 		RunE: showHelp,
 	}
 	c.AddCommand(a.policyCreateCommand(), a.policyListCommand(), a.policyShowCommand(),
-		a.policyUpdateCommand(), a.policyDeleteCommand(), a.policyVersionsCommand())
+		a.policyUpdateCommand(), a.policyDeleteCommand(), a.policyVersionsCommand(), a.policyExplainCommand())
 	return c
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -27,6 +28,8 @@ import (
 //	cairn ARGS...     runs cli.Run in-process in the script's directory;
 //	                  fails on a non-zero exit unless negated with !
 //	exitcode N        checks the exit code of the last cairn command
+//	grab VAR REGEXP   sets $VAR to the first submatch of REGEXP in the
+//	                  last command's stdout (or stderr, with -stderr)
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -35,6 +38,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cairn":    runCairn,
 			"exitcode": checkExitCode,
+			"grab":     grab,
 		},
 		RequireExplicitExec: true,
 	})
@@ -100,4 +104,19 @@ func checkExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got := ts.Getenv(exitVar); got != args[0] {
 		ts.Fatalf("last cairn exit code is %s, want %s", got, args[0])
 	}
+}
+
+func grab(ts *testscript.TestScript, neg bool, args []string) {
+	file := "stdout"
+	if len(args) > 0 && args[0] == "-stderr" {
+		file, args = "stderr", args[1:]
+	}
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: grab [-stderr] VAR REGEXP")
+	}
+	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile(file))
+	if len(m) < 2 {
+		ts.Fatalf("grab: no match for %s in %s", args[1], file)
+	}
+	ts.Setenv(args[0], m[1])
 }

@@ -148,7 +148,13 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	if err != nil {
 		return asUsage(c, err)
 	}
-	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key})
+	var approvalTTL time.Duration
+	if s.approvalTTL != "" {
+		if approvalTTL, err = time.ParseDuration(s.approvalTTL); err != nil || approvalTTL < time.Minute {
+			return cairn.Errorf(cairn.EINVALID, "approval-ttl %q: want a duration of at least 1m, such as 72h", s.approvalTTL)
+		}
+	}
+	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key, ApprovalTTL: approvalTTL})
 	if auth {
 		if err := a.bootstrapAdmin(ctx, svc, logger); err != nil {
 			return err

@@ -38,6 +38,7 @@ type serveSettings struct {
 	presign, gcInterval, gcGrace, auth                     string
 	webhookAllow, webhookWindow                            string
 	auditKey, auditEvery, auditInterval                    string
+	approvalTTL                                            string
 	config                                                 string
 	list                                                   []*setting
 }
@@ -65,6 +66,8 @@ func newServeSettings() *serveSettings {
 			usage: "let webhook deliveries reach this private, loopback or link-local range, such as 10.1.0.0/16 (repeat, or comma-separate; refused by default)"},
 		{key: "webhook-retry-window", env: "CAIRN_WEBHOOK_RETRY_WINDOW", value: &s.webhookWindow,
 			usage: "retry a failed webhook delivery this long before dead-lettering it (default 24h)"},
+		{key: "approval-ttl", env: "CAIRN_APPROVAL_TTL", value: &s.approvalTTL,
+			usage: "close an approval request that has not got its approvals after this long (default 168h)"},
 		{key: "auth", env: "CAIRN_AUTH", value: &s.auth, def: "false",
 			usage: "require authentication (tokens, or user and password) and enforce roles; the first start with no users creates an admin and prints its token once (alone: true)"},
 		{key: "audit-key", env: "CAIRN_AUDIT_KEY", value: &s.auditKey,

@@ -431,7 +431,7 @@ glob in which * matches any run of characters (fraud-*, *-prod).
               upload, log runs
   maintainer  + move aliases and stages, archive, restore, delete, rename
   admin       + users, tokens, roles, garbage collection, webhooks
-  approver    reader, and approve promotions (approvals are not served yet)
+  approver    reader, and approve or reject approval requests (cairn approvals)
 
 Lists and searches show only the models the caller may read.`,
 		Args: noSubcommand,

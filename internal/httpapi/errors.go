@@ -78,6 +78,9 @@ type Problem struct {
 	Detail    string          `json:"detail"`
 	Code      cairn.ErrorCode `json:"code"`
 	RequestID string          `json:"request_id"`
+	// ApprovalRequest is the id of the approval request a pending_approval
+	// answer opened (or found open).
+	ApprovalRequest string `json:"approval_request,omitempty"`
 }
 
 // problemTypePrefix prefixes the code in a problem's type URI. A URN
@@ -112,7 +115,7 @@ func problemFor(err error, requestID string) Problem {
 	if status == http.StatusInternalServerError {
 		code = cairn.EINTERNAL
 	}
-	return Problem{
+	p := Problem{
 		Type:      problemTypePrefix + string(code),
 		Title:     http.StatusText(status),
 		Status:    status,
@@ -120,6 +123,11 @@ func problemFor(err error, requestID string) Problem {
 		Code:      code,
 		RequestID: requestID,
 	}
+	var pa *cairn.PendingApprovalError
+	if code == cairn.EPENDINGAPPROVAL && errors.As(err, &pa) {
+		p.ApprovalRequest = pa.Request.ID
+	}
+	return p
 }
 
 // writeError answers with a problem document. Internal errors are logged

@@ -88,6 +88,7 @@ func (s *Server) routeTable() []route {
 		roles    = apiPrefix + "/roles"
 		policies = apiPrefix + "/policies"
 		policy   = policies + "/{policy}"
+		approval = apiPrefix + "/approvals/{id}"
 	)
 	ok, created, none := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
@@ -222,6 +223,21 @@ func (s *Server) routeTable() []route {
 		{Method: "GET", Path: policy, ID: "getPolicy", Summary: "Get a policy at its current version, or at ?version=N", Query: []param{{Name: "version", Type: "integer", Desc: "this version instead of the current one (deleted policies' versions too)"}}, Status: ok, Resp: cairn.Policy{}, handler: s.getPolicy},
 		{Method: "PUT", Path: policy, ID: "updatePolicy", Summary: "Replace a policy's document (admin), writing its next version; an unchanged document writes nothing", Body: cairn.PolicySpec{}, Status: ok, Resp: cairn.Policy{}, handler: s.updatePolicy},
 		{Method: "DELETE", Path: policy, ID: "deletePolicy", Summary: "Delete a policy (admin): it stops applying; its versions stay readable", Status: none, handler: s.deletePolicy},
+		{Method: "GET", Path: apiPrefix + "/explain/{ref}", ID: "explainGate", Summary: "Dry-run the gate on moving a protected alias or stage to a version: which clauses pass and which fail", Query: []param{
+			{Name: "alias", Type: "string", Desc: "the alias to move (or stage)"},
+			{Name: "stage", Type: "string", Desc: "the MLflow stage to move to (or alias)"},
+		}, Status: ok, Resp: registry.GateExplanation{}, handler: s.explainGate},
+
+		// Approvals.
+		{Method: "GET", Path: apiPrefix + "/approvals", ID: "listApprovals", Summary: "List approval requests, newest first, on the models the caller may read", Query: []param{
+			{Name: "status", Type: "string", Desc: "pending, applied, rejected, expired or invalidated"},
+			{Name: "model", Type: "string", Desc: "only requests on this model"},
+			{Name: "version", Type: "integer", Desc: "only requests for this version (with model)"},
+			pageParams[0], pageParams[1],
+		}, Status: ok, Resp: cairn.ApprovalPage{}, handler: s.listApprovals},
+		{Method: "GET", Path: approval, ID: "getApproval", Summary: "Get an approval request with its approvals and rejection", Status: ok, Resp: cairn.ApprovalRequest{}, handler: s.getApproval},
+		{Method: "POST", Path: approval + "/approve", ID: "approve", Summary: "Approve a pending request (approver, not the requester); it applies itself once it has enough approvals", Body: registry.Decision{}, OptionalBody: true, Status: ok, Resp: cairn.ApprovalRequest{}, handler: s.approve},
+		{Method: "POST", Path: approval + "/reject", ID: "reject", Summary: "Reject a pending request (approver, not the requester)", Body: registry.Decision{}, OptionalBody: true, Status: ok, Resp: cairn.ApprovalRequest{}, handler: s.rejectReq},
 		{Method: "GET", Path: policy + "/versions", ID: "listPolicyVersions", Summary: "Every version of a policy, newest first", Status: ok, Resp: policyList{}, handler: s.listPolicyVersions},
 	}
 }

@@ -1247,6 +1247,9 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		// their documents (cairn policy show NAME --json; docs/governance.md).
 		"policies":        "not copied yet: re-create policies on the target",
 		"policy_versions": "not copied yet: re-create policies on the target",
+		// Approval requests are workflow state of the source: open ones
+		// are asked for again on the target.
+		"approval_requests": "not copied yet: open requests are asked for again on the target",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

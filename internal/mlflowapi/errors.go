@@ -61,8 +61,13 @@ func mlflowError(err error) (status int, code, msg string) {
 		return http.StatusNotFound, codeDoesNotExist, msg
 	case cairn.ECONFLICT:
 		return http.StatusBadRequest, codeAlreadyExists, msg
-	case cairn.EFAILEDPRECONDITION, cairn.EPENDINGAPPROVAL:
+	case cairn.EFAILEDPRECONDITION:
 		return http.StatusConflict, codeConflict, msg
+	case cairn.EPENDINGAPPROVAL:
+		// The move waits for approvals: MLflow clients have no code for
+		// that, and must not read it as done or retry it. The message
+		// names the request (docs/governance.md).
+		return http.StatusForbidden, codePermissionDenied, msg
 	case cairn.EUNAUTHENTICATED:
 		return http.StatusUnauthorized, codeUnauthenticated, msg
 	case cairn.EPERMISSION:

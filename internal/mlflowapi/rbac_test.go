@@ -134,6 +134,15 @@ var nativeRules = map[string]rule{
 	"PUT /api/v1/policies/{policy}":          {access: onAll, need: cairn.RoleAdmin, body: `{"scope":"x-*","signals":{"drift":0.3}}`},
 	"DELETE /api/v1/policies/{policy}":       {access: onAll, need: cairn.RoleAdmin},
 	"GET /api/v1/policies/{policy}/versions": {access: anyWhere, need: cairn.RoleReader},
+	"GET /api/v1/explain/{ref}":              {access: onModel, need: cairn.RoleReader, query: "alias=champion"},
+	// Approvals: listed by scope; read by readers of the request's model;
+	// decided by approvers (admin grants approver; the matrix has no
+	// approver column). The sample id names no request: allowed callers
+	// get 404.
+	"GET /api/v1/approvals":               {access: listing},
+	"GET /api/v1/approvals/{id}":          {access: anyWhere, need: cairn.RoleReader},
+	"POST /api/v1/approvals/{id}/approve": {access: anyWhere, need: cairn.RoleAdmin, body: `{}`},
+	"POST /api/v1/approvals/{id}/reject":  {access: anyWhere, need: cairn.RoleAdmin, body: `{}`},
 }
 
 // mlflowRules are keyed by method and path below the prefix.

@@ -69,7 +69,7 @@ func TestErrorMapping(t *testing.T) {
 		cairn.ENOTFOUND:           {404, "RESOURCE_DOES_NOT_EXIST"},
 		cairn.ECONFLICT:           {400, "RESOURCE_ALREADY_EXISTS"},
 		cairn.EFAILEDPRECONDITION: {409, "RESOURCE_CONFLICT"},
-		cairn.EPENDINGAPPROVAL:    {409, "RESOURCE_CONFLICT"},
+		cairn.EPENDINGAPPROVAL:    {403, "PERMISSION_DENIED"}, // names the request; see mlflowError
 		cairn.EUNAUTHENTICATED:    {401, "UNAUTHENTICATED"},
 		cairn.EPERMISSION:         {403, "PERMISSION_DENIED"},
 		cairn.EINTERNAL:           {500, "INTERNAL_ERROR"},

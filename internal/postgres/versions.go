@@ -20,8 +20,16 @@ const versionColumns = `m.name, v.number, m.kind, v.files, v.digest, v.size,
 	v.metrics, v.params, v.signature, v.dependencies, v.framework, v.trained_by,
 	v.derived_from, v.inputs, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
 	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
-	v.evaluates, v.retrained_from, v.flag,
+	v.evaluates, v.retrained_from, v.flag, v.approval_status,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
+
+// approvalStatus is v's approval status, none if unset.
+func approvalStatus(v *cairn.Version) string {
+	if v.ApprovalStatus == "" {
+		return cairn.ApprovalNone
+	}
+	return v.ApprovalStatus
+}
 
 func scanVersion(row pgx.Row) (*cairn.Version, error) {
 	var (
@@ -38,7 +46,7 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		&metrics, &params, &sig, &v.Dependencies, &v.Framework, &v.TrainedBy,
 		&derived, &inputs, &v.CreatedBy, &v.CreatedByVerified, &created, &updated,
 		&tags, &v.Description, &status, &v.StatusMessage, &v.Archived, &stage, &deleted,
-		&evaluates, &v.RetrainedFrom, &flag,
+		&evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus,
 		&aliases); err != nil {
 		return nil, err
 	}
@@ -319,12 +327,12 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		 run_id, source, source_code_version, training_dataset, validation_dataset,
 		 metrics, params, signature, dependencies, framework, trained_by, derived_from, inputs,
 		 tags, description, created_by, created_by_verified, created_at, updated_at,
-		 archived, stage, deleted_at, evaluates, retrained_from, flag)
+		 archived, stage, deleted_at, evaluates, retrained_from, flag, approval_status)
 		SELECT m.id, $2, $3, $4, $5, $6, $7::jsonb,
 		       $8, $9, $10, $11, $12,
 		       $13::jsonb, $14::jsonb, $15::json, $16, $17, $18, $19::jsonb, $20::jsonb,
 		       $21::jsonb, $22, $23, $24, $25, $26,
-		       $27, $28, $29::bigint, $30::jsonb, $31, $32::jsonb
+		       $27, $28, $29::bigint, $30::jsonb, $31, $32::jsonb, $33
 		FROM models m WHERE m.name = $1 AND m.latest_version >= $2
 		ON CONFLICT (model_id, number) DO NOTHING
 		RETURNING id`,
@@ -332,7 +340,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		v.RunID, v.Source, v.SourceCodeVersion, v.TrainingDataset, v.ValidationDataset,
 		enc[1], enc[2], rawText(v.Signature), v.Dependencies, v.Framework, v.TrainedBy, enc[3], enc[4],
 		enc[5], v.Description, v.CreatedBy, v.CreatedByVerified, micros(v.CreatedAt), micros(v.UpdatedAt),
-		v.Archived, string(stage), nullMicros(v.DeletedAt), enc[6], v.RetrainedFrom, flag).Scan(&id)
+		v.Archived, string(stage), nullMicros(v.DeletedAt), enc[6], v.RetrainedFrom, flag, approvalStatus(v)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		m, err := getModel(ctx, t.q, v.Model, false)
 		if err != nil {
@@ -365,11 +373,11 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	}
 	tag, err := t.q.Exec(ctx, `UPDATE versions v
 		SET tags = $3, description = $4, status = $5, status_message = $6,
-		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10, flag = $11::jsonb
+		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10, flag = $11::jsonb, approval_status = $12
 		FROM models m
 		WHERE m.id = v.model_id AND m.name = $1 AND v.number = $2`,
 		v.Model, v.Number, tags, v.Description, string(v.Status), v.StatusMessage,
-		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag)
+		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v))
 	if err != nil {
 		return translate(err, "update version %s", v.Ref())
 	}

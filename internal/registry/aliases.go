@@ -21,14 +21,21 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, version int
 		return nil, cairn.Errorf(cairn.EINVALID, "invalid version number %d", version)
 	}
 	var out *cairn.Alias
+	var pending *cairn.ApprovalRequest
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
 		}
 		var err error
-		out, err = s.moveAlias(ctx, m, model, alias, version, ifCurrent)
+		if pending, err = s.gatedMove(ctx, m, model, alias, "", version, ifCurrent, false); err != nil || pending != nil {
+			return err
+		}
+		out, err = m.tx.GetAlias(ctx, model, alias)
 		return err
 	})
+	if err == nil && pending != nil {
+		return nil, pendingError(pending)
+	}
 	return out, err
 }
 

@@ -188,6 +188,8 @@ type ExpireReport struct {
 	Uploads         int `json:"uploads"`
 	Versions        int `json:"versions"`
 	ArtifactUploads int `json:"artifact_uploads"`
+	// Approvals counts approval requests that expired.
+	Approvals int `json:"approvals"`
 }
 
 // Expire aborts upload sessions past their expiry (multipart artifact
@@ -240,7 +242,9 @@ func (s *Service) Expire(ctx context.Context) (ExpireReport, error) {
 			return rep, err
 		}
 	}
-	return rep, nil
+	n, err := s.expireApprovals(ctx, now)
+	rep.Approvals = n
+	return rep, err
 }
 
 // RunExpiry calls Expire every interval until ctx ends. Errors are passed

@@ -156,6 +156,9 @@ func (s *Service) DeleteModelAndAliases(ctx context.Context, name string) error 
 		if err != nil {
 			return err
 		}
+		if err := s.checkDeletion(ctx, m.tx, name, 0); err != nil {
+			return err
+		}
 		for _, a := range sortedKeys(model.Aliases) {
 			if _, err := s.moveAlias(ctx, m, name, a, 0, nil); err != nil {
 				return err

@@ -374,6 +374,9 @@ func (s *Service) DeleteModel(ctx context.Context, name string) error {
 		if len(model.Aliases) > 0 {
 			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "model %q still has aliases (%s); delete them first", name, strings.Join(sortedKeys(model.Aliases), ", "))
 		}
+		if err := s.checkDeletion(ctx, m.tx, name, 0); err != nil {
+			return err
+		}
 		before := cloneModel(model)
 		now := m.now
 		model.DeletedAt, model.UpdatedAt = &now, now

@@ -37,6 +37,9 @@ type Options struct {
 	Auth bool
 	// Logger receives permission denials. Default: discarded.
 	Logger *slog.Logger
+	// ApprovalTTL is how long an approval request stays open; default
+	// DefaultApprovalTTL.
+	ApprovalTTL time.Duration
 	// PasswordIterations is the PBKDF2 iteration count for new password
 	// hashes; 0 means cairn.DefaultPasswordIterations. Tests lower it.
 	PasswordIterations int
@@ -78,6 +81,7 @@ type Service struct {
 	maxArtifact int64
 	policies    policyCache
 	auditKey    ed25519.PrivateKey
+	approvalTTL time.Duration
 }
 
 // New returns a Service.
@@ -85,7 +89,7 @@ func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
 	s := &Service{store: store, blobs: blobs, uploadTTL: opts.UploadTTL, pendingTTL: opts.PendingTTL, now: opts.Now, gcLease: opts.GCLease,
 		auth: opts.Auth, log: opts.Logger, pwIter: opts.PasswordIterations,
 		spoolDir: opts.SpoolDir, maxArtifact: opts.MaxArtifactSize,
-		auditKey: opts.AuditKey}
+		auditKey: opts.AuditKey, approvalTTL: opts.ApprovalTTL}
 	if s.maxArtifact <= 0 {
 		s.maxArtifact = DefaultMaxArtifactSize
 	}
@@ -100,6 +104,9 @@ func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
 	}
 	if s.uploadTTL <= 0 {
 		s.uploadTTL = DefaultUploadTTL
+	}
+	if s.approvalTTL <= 0 {
+		s.approvalTTL = DefaultApprovalTTL
 	}
 	if s.pendingTTL <= 0 {
 		s.pendingTTL = DefaultPendingTTL

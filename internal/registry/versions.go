@@ -131,7 +131,7 @@ func (s *Service) createVersion(ctx context.Context, m *mutation, name string, s
 		Evaluates: nonNilSlice(spec.Evaluates), RetrainedFrom: spec.RetrainedFrom,
 		CreatedBy: m.actor.Name, CreatedByVerified: m.actor.Verified, CreatedAt: m.now, UpdatedAt: m.now,
 		Tags: nonNil(spec.Tags), Description: spec.Description, Aliases: []string{},
-		Status: cairn.StatusPending, Stage: cairn.StageNone,
+		Status: cairn.StatusPending, Stage: cairn.StageNone, ApprovalStatus: cairn.ApprovalNone,
 	}
 	if v.Files == nil {
 		v.Files = []cairn.File{}
@@ -251,6 +251,7 @@ func (s *Service) FinalizeVersion(ctx context.Context, model string, number int6
 		}
 	}
 	var out *cairn.Version
+	var pending *cairn.ApprovalRequest
 	err = s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
@@ -274,13 +275,20 @@ func (s *Service) FinalizeVersion(ctx context.Context, model string, number int6
 			m.record(cairn.EventVersionReady, v.Ref(), model, "", before, v)
 		}
 		for _, a := range aliases {
-			if _, err := s.moveAlias(ctx, m, v.Model, a, v.Number, nil); err != nil {
+			req, err := s.gatedMove(ctx, m, v.Model, a, "", v.Number, nil, false)
+			if err != nil {
 				return err
+			}
+			if req != nil && pending == nil {
+				pending = req
 			}
 		}
 		out, err = m.tx.GetVersion(ctx, model, number)
 		return err
 	})
+	if err == nil && pending != nil {
+		return out, pendingError(pending)
+	}
 	return out, err
 }
 
@@ -500,6 +508,9 @@ func (s *Service) ArchiveVersion(ctx context.Context, model string, number int64
 		if err := s.releaseAliases(ctx, m, v, "archive", removeAliases); err != nil {
 			return "", err
 		}
+		if err := s.invalidateRequests(ctx, m, v, "the version was archived"); err != nil {
+			return "", err
+		}
 		v.Archived = true
 		return cairn.EventVersionArchived, nil
 	})
@@ -521,7 +532,13 @@ func (s *Service) RestoreVersion(ctx context.Context, model string, number int64
 // in ArchiveVersion.
 func (s *Service) DeleteVersion(ctx context.Context, model string, number int64, removeAliases bool) error {
 	_, err := s.changeVersion(ctx, model, number, func(m *mutation, v *cairn.Version) (string, error) {
+		if err := s.checkDeletion(ctx, m.tx, v.Model, v.Number); err != nil {
+			return "", err
+		}
 		if err := s.releaseAliases(ctx, m, v, "delete", removeAliases); err != nil {
+			return "", err
+		}
+		if err := s.invalidateRequests(ctx, m, v, "the version was deleted"); err != nil {
 			return "", err
 		}
 		now := m.now
@@ -560,47 +577,71 @@ func (s *Service) UndeleteVersion(ctx context.Context, model string, number int6
 }
 
 // SetStage sets MLflow's legacy stage. With archiveExisting, other versions
-// in the same stage move to Archived, as MLflow does.
+// in the same stage move to Archived, as MLflow does. A stage a policy
+// protects passes its gate (see approvals.go): EPENDINGAPPROVAL naming the
+// request opened instead.
 func (s *Service) SetStage(ctx context.Context, model string, number int64, stage cairn.Stage, archiveExisting bool) (*cairn.Version, error) {
 	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
 		return nil, err
 	}
 	var out *cairn.Version
+	var pending *cairn.ApprovalRequest
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
 		}
-		v, err := getVersion(ctx, m.tx, model, number)
+		if _, err := getVersion(ctx, m.tx, model, number); err != nil {
+			return err
+		}
+		var err error
+		if stage != cairn.StageNone && stage != cairn.StageArchived {
+			pending, err = s.gatedMove(ctx, m, model, "", stage, number, nil, archiveExisting)
+		} else {
+			err = s.setStageLocked(ctx, m, model, number, stage, archiveExisting)
+		}
 		if err != nil {
 			return err
 		}
-		if archiveExisting && stage != cairn.StageNone && stage != cairn.StageArchived {
-			f, _ := cairn.ParseFilter("stage = '" + string(stage) + "'")
-			token := ""
-			for {
-				page, err := m.tx.ListVersions(ctx, cairn.VersionQuery{Model: model, Filter: f, Page: cairn.Page{Size: MaxPageSize, Token: token}})
-				if err != nil {
-					return err
-				}
-				for _, o := range page.Items {
-					if o.Number != number {
-						if err := s.setStage(ctx, m, o, cairn.StageArchived); err != nil {
-							return err
-						}
+		out, err = m.tx.GetVersion(ctx, model, number)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if pending != nil {
+		return out, pendingError(pending)
+	}
+	return out, nil
+}
+
+// setStageLocked sets a version's stage inside a mutation whose model row
+// is locked, archiving the others in that stage if asked.
+func (s *Service) setStageLocked(ctx context.Context, m *mutation, model string, number int64, stage cairn.Stage, archiveExisting bool) error {
+	v, err := getVersion(ctx, m.tx, model, number)
+	if err != nil {
+		return err
+	}
+	if archiveExisting && stage != cairn.StageNone && stage != cairn.StageArchived {
+		f, _ := cairn.ParseFilter("stage = '" + string(stage) + "'")
+		token := ""
+		for {
+			page, err := m.tx.ListVersions(ctx, cairn.VersionQuery{Model: model, Filter: f, Page: cairn.Page{Size: MaxPageSize, Token: token}})
+			if err != nil {
+				return err
+			}
+			for _, o := range page.Items {
+				if o.Number != number {
+					if err := s.setStage(ctx, m, o, cairn.StageArchived); err != nil {
+						return err
 					}
 				}
-				if token = page.NextToken; token == "" {
-					break
-				}
+			}
+			if token = page.NextToken; token == "" {
+				break
 			}
 		}
-		if err := s.setStage(ctx, m, v, stage); err != nil {
-			return err
-		}
-		out = v
-		return nil
-	})
-	return out, err
+	}
+	return s.setStage(ctx, m, v, stage)
 }
 
 func (s *Service) setStage(ctx context.Context, m *mutation, v *cairn.Version, stage cairn.Stage) error {

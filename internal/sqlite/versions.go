@@ -18,7 +18,7 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
 	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
-	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag,
+	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag, v.approval_status,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
 const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
@@ -71,7 +71,7 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
 		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
 		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
-		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &aliases); err != nil {
+		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus, &aliases); err != nil {
 		return 0, nil, err
 	}
 	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
@@ -300,13 +300,13 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		training_dataset, validation_dataset, metrics, params, signature,
 		dependencies, framework, trained_by, derived_from, inputs,
 		tags, description, created_by, created_by_verified, created_at,
-		updated_at, archived, stage, deleted_at, evaluates, retrained_from, flag)
+		updated_at, archived, stage, deleted_at, evaluates, retrained_from, flag, approval_status)
 		SELECT m.id, ?, ?, ?,
 		?, ?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
 		?, ?, ?, ?, ?,
-		?, ?, ?, ?, ?, ?, ?
+		?, ?, ?, ?, ?, ?, ?, ?
 		FROM models m WHERE m.name = ? AND m.latest_version >= ?`,
 		v.Number, string(v.Status), v.StatusMessage,
 		string(v.Digest), v.Size, cols["files"], v.RunID, v.Source, v.SourceCodeVersion,
@@ -314,7 +314,7 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		v.Dependencies, v.Framework, v.TrainedBy, cols["derived_from"], cols["inputs"],
 		cols["tags"], v.Description, v.CreatedBy, boolInt(v.CreatedByVerified), micros(v.CreatedAt),
 		micros(v.UpdatedAt), boolInt(v.Archived), string(v.Stage), nullMicros(v.DeletedAt),
-		cols["evaluates"], v.RetrainedFrom, flag,
+		cols["evaluates"], v.RetrainedFrom, flag, approvalStatus(v),
 		v.Model, v.Number)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "version %s already exists", v.Ref())
@@ -347,11 +347,19 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	}
 	res, err := t.exec(ctx, `UPDATE versions
 		SET tags = ?, description = ?, status = ?, status_message = ?, archived = ?,
-		    stage = ?, deleted_at = ?, updated_at = ?, flag = ?
+		    stage = ?, deleted_at = ?, updated_at = ?, flag = ?, approval_status = ?
 		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
 		tags, v.Description, string(v.Status), v.StatusMessage, boolInt(v.Archived),
-		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, v.Model, v.Number)
+		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v), v.Model, v.Number)
 	return expectOne(res, err, "version %s", v.Ref())
+}
+
+// approvalStatus is v's approval status, none if unset.
+func approvalStatus(v *cairn.Version) string {
+	if v.ApprovalStatus == "" {
+		return cairn.ApprovalNone
+	}
+	return v.ApprovalStatus
 }
 
 // versionID returns the row id of a version, or ENOTFOUND.

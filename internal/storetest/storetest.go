@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Artifact", artifactTests},
 		{"Signal", signalTests},
 		{"Policy", policyTests},
+		{"Approval", approvalTests},
 	} {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()

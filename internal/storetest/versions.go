@@ -69,6 +69,7 @@ func fullVersion(model string, kind cairn.Kind, n int64) *cairn.Version {
 		Flagged:           true,
 		Flag: &cairn.Flag{Signal: 7, Kind: "drift", Value: 0.31, Threshold: 0.2, Detail: "PSI on tenure",
 			FlaggedBy: "monitor", FlaggedAt: at(2)},
+		ApprovalStatus: cairn.ApprovalPending,
 	}
 }
 
@@ -146,6 +147,7 @@ func testVersionRoundTrip(t *testing.T, s cairn.Store) {
 	wantBare.Kind = cairn.KindDataset
 	wantBare.Files, wantBare.DerivedFrom, wantBare.Inputs, wantBare.Aliases = []cairn.File{}, []string{}, []string{}, []string{}
 	wantBare.Evaluates = []string{}
+	wantBare.ApprovalStatus = cairn.ApprovalNone // unset reads back as none
 	wantBare.Metrics, wantBare.Params, wantBare.Tags = map[string]float64{}, map[string]string{}, map[string]string{}
 	if diff := cmp.Diff(&wantBare, got); diff != "" {
 		t.Errorf("bare version (-want +got):\n%s", diff)
@@ -205,9 +207,10 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 		DeletedAt:         ptr(at(52)),
 		Flagged:           true,
 		Flag:              &cairn.Flag{Signal: 9, Kind: "error_rate", Value: 0.5, Threshold: 0.1, FlaggedBy: "monitor", FlaggedAt: at(51)},
+		ApprovalStatus:    cairn.ApprovalApproved,
 	}
 	want := wantAfterUpdate(t, orig, changed,
-		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt", "Flag", "Flagged"},
+		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt", "Flag", "Flagged", "ApprovalStatus"},
 		[]string{"Model", "Number", "Aliases"})
 	update(t, s, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, changed) })
 	got, err := s.GetVersion(ctx, "churn", 1)

@@ -1,0 +1,694 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/cel"
+)
+
+// Approvals. Moving an alias that a policy protects (SetAlias,
+// FinalizeVersion's aliases, MLflow's alias endpoint) or an MLflow stage
+// transition to a protected stage (SetStage) passes the gate of every
+// policy that protects it:
+//
+//   - the conditions must hold on the version's evidence now, or the move
+//     is refused (EFAILEDPRECONDITION, naming the failing clauses): no
+//     approval can make a failing condition pass;
+//   - with no approvals required, the move happens at once;
+//   - otherwise an approval request is opened and the caller gets
+//     EPENDINGAPPROVAL naming it. The request applies itself, through
+//     moveAlias or setStage in the approving transaction, once enough
+//     approvers other than the requester approve it. A rejection ends it,
+//     and so does its expiry (Options.ApprovalTTL) or a change of the
+//     version (archived, deleted) or of its evidence (checked by hash).
+//
+// Approving and rejecting need the approver role on the model (admin
+// grants it); with auth off, a declared user name, never the requester's.
+
+// DefaultApprovalTTL is how long a request stays open by default.
+const DefaultApprovalTTL = 7 * 24 * time.Hour
+
+// gate is the combined gate of every policy protecting one alias or stage
+// of a model.
+type gate struct {
+	required   int
+	policies   []string
+	conditions []gateCondition
+}
+
+type gateCondition struct {
+	policy string
+	cairn.Condition
+	prg *cel.Program
+}
+
+// gateFor returns the gate on moving alias (or, if alias is "", stage)
+// of model, or nil if nothing protects it.
+func (s *Service) gateFor(ctx context.Context, r cairn.Reader, model, alias string, stage cairn.Stage) (*gate, error) {
+	ps, err := s.policiesFor(ctx, r, model)
+	if err != nil {
+		return nil, err
+	}
+	var g *gate
+	for _, p := range ps {
+		var pg *cairn.Gate
+		if alias != "" {
+			pg = p.GateFor(alias)
+		} else {
+			pg = p.StageGate(stage)
+		}
+		if pg == nil {
+			continue
+		}
+		if g == nil {
+			g = &gate{}
+		}
+		g.required = max(g.required, pg.Approvals)
+		g.policies = append(g.policies, fmt.Sprintf("%s@v%d", p.Name, p.Version))
+		prgs := p.conds[pg.Target()]
+		for i, c := range pg.Conditions {
+			g.conditions = append(g.conditions, gateCondition{policy: p.Name, Condition: c, prg: prgs[i]})
+		}
+	}
+	return g, nil
+}
+
+// evidence returns what gate conditions see about v, and its hash. Stage
+// and aliases are left out: they are what a gate moves.
+func (s *Service) evidence(ctx context.Context, r cairn.Reader, v *cairn.Version) (cel.Vars, string, error) {
+	vars := cel.Vars{Version: versionEvidence(v), Evaluations: map[string]any{}}
+	edges, err := r.Lineage(ctx, cairn.VersionNode(v.Model, v.Number), cairn.Downstream, 1)
+	if err != nil {
+		return vars, "", err
+	}
+	// Newest last, so that a newer evaluation of a kind replaces an older.
+	slices.SortFunc(edges, func(a, b cairn.Edge) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	for _, e := range edges {
+		if e.Type != cairn.EdgeEvaluates || e.To.Kind != cairn.NodeVersion {
+			continue
+		}
+		ev, err := r.GetVersion(ctx, e.To.Model, e.To.Version)
+		if cairn.IsCode(err, cairn.ENOTFOUND) {
+			continue
+		}
+		if err != nil {
+			return vars, "", err
+		}
+		if ev.DeletedAt != nil || ev.Status != cairn.StatusReady || ev.Kind != cairn.KindEvaluation {
+			continue
+		}
+		key := ev.Tags["evaluation"]
+		if key == "" {
+			key = ev.Model
+		}
+		m := versionEvidence(ev)
+		m["ref"] = ev.Ref()
+		vars.Evaluations[key] = m
+	}
+	b, err := json.Marshal(map[string]any{"version": vars.Version, "evaluations": vars.Evaluations})
+	if err != nil {
+		return vars, "", fmt.Errorf("hash evidence: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return vars, "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+func versionEvidence(v *cairn.Version) map[string]any {
+	metrics := map[string]any{}
+	for k, x := range v.Metrics {
+		metrics[k] = x
+	}
+	params := map[string]any{}
+	for k, x := range v.Params {
+		params[k] = x
+	}
+	tags := map[string]any{}
+	for k, x := range v.Tags {
+		tags[k] = x
+	}
+	return map[string]any{
+		"model": v.Model, "version": v.Number, "kind": string(v.Kind), "status": string(v.Status),
+		"archived": v.Archived, "metrics": metrics, "params": params, "tags": tags,
+		"run_id": v.RunID, "source": v.Source, "source_code_version": v.SourceCodeVersion,
+		"training_dataset": v.TrainingDataset, "validation_dataset": v.ValidationDataset,
+		"framework": v.Framework, "trained_by": v.TrainedBy, "created_by": v.CreatedBy,
+	}
+}
+
+// Clause is one part of a gate, evaluated.
+type Clause struct {
+	Kind   string `json:"kind"` // approvals or condition
+	Policy string `json:"policy,omitempty"`
+	Name   string `json:"name"`
+	Expr   string `json:"expr,omitempty"`
+	Pass   bool   `json:"pass"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func (g *gate) check(vars cel.Vars) (clauses []Clause, ok bool) {
+	ok = true
+	for _, c := range g.conditions {
+		pass, err := c.prg.Eval(vars)
+		cl := Clause{Kind: "condition", Policy: c.policy, Name: c.Name, Expr: c.Expr, Pass: pass}
+		if err != nil {
+			cl.Detail = err.Error()
+		}
+		ok = ok && pass
+		clauses = append(clauses, cl)
+	}
+	return clauses, ok
+}
+
+func failing(cls []Clause) string {
+	var out []string
+	for _, c := range cls {
+		if !c.Pass && c.Kind == "condition" {
+			s := fmt.Sprintf("%s/%s (%s)", c.Policy, c.Name, c.Expr)
+			if c.Detail != "" {
+				s += ": " + c.Detail
+			}
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// GateExplanation is a dry run of the gate on one move.
+type GateExplanation struct {
+	Version   string   `json:"version"` // NAME@vN
+	Target    string   `json:"target"`  // alias production, stage Production
+	Protected bool     `json:"protected"`
+	Policies  []string `json:"policies"`
+	Clauses   []Clause `json:"clauses"`
+	// Conditions is whether every condition holds; the move would open a
+	// request (or happen, with no approvals required) only if so.
+	Conditions bool `json:"conditions_pass"`
+	// Pending is the open request for this move, if any.
+	Pending *cairn.ApprovalRequest `json:"pending,omitempty"`
+}
+
+// ExplainGate dry-runs the gate on moving alias (or, if alias is "",
+// stage) to the version ref names: which clauses pass and which fail.
+// Needs the reader role.
+func (s *Service) ExplainGate(ctx context.Context, ref, alias string, stage cairn.Stage) (*GateExplanation, error) {
+	v, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	target := "alias " + alias
+	if alias != "" {
+		if err := cairn.ValidateAliasName(alias); err != nil {
+			return nil, err
+		}
+	} else {
+		st, err := cairn.ParseStage(string(stage))
+		if err != nil {
+			return nil, err
+		}
+		stage, target = st, "stage "+string(st)
+	}
+	g, err := s.gateFor(ctx, s.store, v.Model, alias, stage)
+	if err != nil {
+		return nil, err
+	}
+	out := &GateExplanation{Version: v.Ref(), Target: target, Policies: []string{}, Clauses: []Clause{}, Conditions: true}
+	if g == nil {
+		return out, nil
+	}
+	out.Protected, out.Policies = true, g.policies
+	vars, _, err := s.evidence(ctx, s.store, v)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := s.openRequest(ctx, s.store, v.Model, v.Number, alias, stage)
+	if err != nil {
+		return nil, err
+	}
+	have := 0
+	if pending != nil {
+		have = len(pending.Approvals)
+		out.Pending = pending
+	}
+	out.Clauses = append(out.Clauses, Clause{Kind: "approvals", Name: "approvals",
+		Pass: have >= g.required, Detail: fmt.Sprintf("%d of %d approvals from approvers other than the requester", have, g.required)})
+	cls, ok := g.check(vars)
+	out.Clauses = append(out.Clauses, cls...)
+	out.Conditions = ok
+	return out, nil
+}
+
+// openRequest returns the pending request for moving alias/stage of model
+// to version, or nil.
+func (s *Service) openRequest(ctx context.Context, r cairn.Reader, model string, version int64, alias string, stage cairn.Stage) (*cairn.ApprovalRequest, error) {
+	page, err := r.ListApprovals(ctx, cairn.ApprovalQuery{Model: model, Version: version, Status: cairn.RequestPending, Page: cairn.Page{Size: MaxPageSize}})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range page.Items {
+		if a.Alias == alias && a.Stage == stage {
+			return a, nil
+		}
+	}
+	return nil, nil
+}
+
+// gatedMove moves alias (or, if alias is "", sets stage) of model to the
+// version inside a mutation whose model row is locked, through the gate
+// if one protects it. It returns the pending request if one was opened
+// (or was open already) instead; the caller commits and then answers
+// pendingError.
+func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias string, stage cairn.Stage, to int64, ifCurrent *int64, archiveExisting bool) (*cairn.ApprovalRequest, error) {
+	g, err := s.gateFor(ctx, m.tx, model, alias, stage)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
+	}
+	v, err := getVersion(ctx, m.tx, model, to)
+	if err != nil {
+		return nil, err
+	}
+	var from int64
+	if alias != "" {
+		if cur, err := m.tx.GetAlias(ctx, model, alias); err == nil {
+			from = cur.Version
+		} else if !cairn.IsCode(err, cairn.ENOTFOUND) {
+			return nil, err
+		}
+		if ifCurrent != nil && *ifCurrent != from {
+			return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s points at version %d, not %d", model, alias, from, *ifCurrent)
+		}
+		if from == to {
+			return nil, nil // already there: nothing to approve
+		}
+		if v.Status != cairn.StatusReady {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot point %s@%s at %s: it is %s, not ready", model, alias, v.Ref(), v.Status)
+		}
+	} else if v.Stage == stage {
+		return nil, nil
+	}
+	if v.Archived {
+		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, alias, stage), v.Ref())
+	}
+	vars, hash, err := s.evidence(ctx, m.tx, v)
+	if err != nil {
+		return nil, err
+	}
+	if cls, ok := g.check(vars); !ok {
+		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, alias, stage), v.Ref(), failing(cls))
+	}
+	if g.required == 0 {
+		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
+	}
+	if open, err := s.openRequest(ctx, m.tx, model, to, alias, stage); err != nil || open != nil {
+		return open, err
+	}
+	req := &cairn.ApprovalRequest{
+		ID: newID(), Model: model, Version: to, Alias: alias, Stage: stage, ArchiveExisting: archiveExisting,
+		FromVersion: from, Status: cairn.RequestPending, RequestedBy: m.actor.Name, Required: g.required,
+		Policies: g.policies, EvidenceHash: hash, Approvals: []cairn.ApprovalDecision{},
+		CreatedAt: m.now, UpdatedAt: m.now, ExpiresAt: cairn.Timestamp(m.now.Add(s.approvalTTL)),
+	}
+	if err := m.tx.CreateApproval(ctx, req); err != nil {
+		return nil, err
+	}
+	m.record(cairn.EventApprovalRequest, approvalTarget(req), model, alias, nil, req)
+	return req, s.refreshApprovalStatus(ctx, m, model, to)
+}
+
+func gateTarget(model, alias string, stage cairn.Stage) string {
+	if alias != "" {
+		return model + "@" + alias
+	}
+	return model + " stage " + string(stage)
+}
+
+func approvalTarget(a *cairn.ApprovalRequest) string { return a.Model + "@v" + fmt.Sprint(a.Version) }
+
+// applyMove makes the move itself, through the one path each kind has.
+func (s *Service) applyMove(ctx context.Context, m *mutation, model, alias string, stage cairn.Stage, to int64, ifCurrent *int64, archiveExisting bool) error {
+	if alias != "" {
+		_, err := s.moveAlias(ctx, m, model, alias, to, ifCurrent)
+		return err
+	}
+	return s.setStageLocked(ctx, m, model, to, stage, archiveExisting)
+}
+
+// pendingError is the answer to a move that opened (or found) a request.
+func pendingError(req *cairn.ApprovalRequest) error {
+	what := "approval request " + req.ID + " was opened"
+	if req.CreatedAt.Before(req.UpdatedAt) || len(req.Approvals) > 0 {
+		what = "approval request " + req.ID + " is open"
+	}
+	return cairn.WrapError(cairn.EPENDINGAPPROVAL, &cairn.PendingApprovalError{Request: req},
+		"%s is protected: %s for moving it to v%d; it needs %d approval(s) from approvers other than %s (%d so far) and applies itself once approved",
+		req.Target(), what, req.Version, req.Required, req.RequestedBy, len(req.Approvals))
+}
+
+// refreshApprovalStatus recomputes a version's derived approval status
+// from its requests and writes it if it changed.
+func (s *Service) refreshApprovalStatus(ctx context.Context, m *mutation, model string, number int64) error {
+	page, err := m.tx.ListApprovals(ctx, cairn.ApprovalQuery{Model: model, Version: number, Page: cairn.Page{Size: MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	status := cairn.ApprovalNone
+	for _, a := range page.Items {
+		if a.Status == cairn.RequestPending {
+			status = cairn.ApprovalPending
+			break
+		}
+	}
+	if status == cairn.ApprovalNone {
+		for _, a := range page.Items { // newest first
+			if a.Status == cairn.RequestApplied {
+				status = cairn.ApprovalApproved
+				break
+			}
+			if a.Status == cairn.RequestRejected {
+				status = cairn.ApprovalRejected
+				break
+			}
+		}
+	}
+	v, err := m.tx.GetVersion(ctx, model, number)
+	if err != nil {
+		return err
+	}
+	if v.ApprovalStatus == status {
+		return nil
+	}
+	v.ApprovalStatus = status
+	return m.tx.UpdateVersion(ctx, v)
+}
+
+// GetApproval returns an approval request (reader on its model).
+func (s *Service) GetApproval(ctx context.Context, id string) (*cairn.ApprovalRequest, error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, err
+	}
+	a, err := s.store.GetApproval(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, cairn.RoleReader, a.Model); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ApprovalList asks for a page of approval requests.
+type ApprovalList struct {
+	Model     string
+	Version   int64
+	Status    string
+	PageSize  int
+	PageToken string
+}
+
+// ListApprovals lists approval requests newest first, filtered by the
+// models the caller may read.
+func (s *Service) ListApprovals(ctx context.Context, in ApprovalList) (*cairn.ApprovalPage, error) {
+	switch in.Status {
+	case "", cairn.RequestPending, cairn.RequestApplied, cairn.RequestRejected, cairn.RequestExpired, cairn.RequestInvalidated:
+	default:
+		return nil, cairn.Errorf(cairn.EINVALID, "invalid status %q: want pending, applied, rejected, expired or invalidated", in.Status)
+	}
+	page, err := checkPage(in.PageSize, in.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	var scopes []string
+	if in.Model != "" {
+		if err := s.authorize(ctx, cairn.RoleReader, in.Model); err != nil {
+			return nil, err
+		}
+	} else if scopes, err = s.readScopes(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListApprovals(ctx, cairn.ApprovalQuery{Model: in.Model, Version: in.Version, Status: in.Status, Page: page, Scopes: scopes})
+}
+
+// Decision is the input of Approve and Reject.
+type Decision struct {
+	Comment string `json:"comment,omitempty"`
+}
+
+// Approve approves a pending request. Once it has the approvals its gate
+// asks for, it applies itself in the same transaction. EPERMISSION for
+// the requester or a caller without the approver role; ECONFLICT for a
+// second approval by the same approver; EFAILEDPRECONDITION if the
+// request is no longer pending, has expired, or was invalidated (the
+// version was archived or its evidence changed) — then it is marked so.
+func (s *Service) Approve(ctx context.Context, id string, in Decision) (*cairn.ApprovalRequest, error) {
+	return s.decide(ctx, id, in, true)
+}
+
+// Reject rejects a pending request; it will not apply. Same rules as
+// Approve.
+func (s *Service) Reject(ctx context.Context, id string, in Decision) (*cairn.ApprovalRequest, error) {
+	return s.decide(ctx, id, in, false)
+}
+
+func (s *Service) decide(ctx context.Context, id string, in Decision, approve bool) (*cairn.ApprovalRequest, error) {
+	if err := cairn.ValidateText("comment", in.Comment); err != nil {
+		return nil, err
+	}
+	if len(in.Comment) > cairn.MaxApprovalComment {
+		return nil, cairn.Errorf(cairn.EINVALID, "comment is longer than %d bytes", cairn.MaxApprovalComment)
+	}
+	if err := s.authorizeAny(ctx, cairn.RoleApprover); err != nil {
+		return nil, err
+	}
+	req, err := s.store.GetApproval(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, cairn.RoleApprover, req.Model); err != nil {
+		return nil, err
+	}
+	actor := cairn.ActorFromContext(ctx)
+	if actor.Name == "" || actor.Name == cairn.AnonymousActor.Name {
+		return nil, cairn.Errorf(cairn.EPERMISSION, "say who you are to approve or reject (the user name, e.g. CAIRN_USER): anonymous decisions are not recorded")
+	}
+	var out *cairn.ApprovalRequest
+	var after error // an answer given after the transaction commits
+	err = s.update(ctx, func(m *mutation) error {
+		if _, err := lockModel(ctx, m, req.Model); err != nil {
+			return err
+		}
+		a, err := m.tx.GetApproval(ctx, id)
+		if err != nil {
+			return err
+		}
+		out = a
+		if a.Status != cairn.RequestPending {
+			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "approval request %s is %s, not pending", id, a.Status)
+		}
+		if a.RequestedBy == m.actor.Name {
+			return cairn.Errorf(cairn.EPERMISSION, "%s requested this move and cannot %s it: another approver must", m.actor.Name, map[bool]string{true: "approve", false: "reject"}[approve])
+		}
+		for _, d := range a.Approvals {
+			if d.Actor == m.actor.Name && approve {
+				return cairn.Errorf(cairn.ECONFLICT, "%s approved request %s already; it needs approvals from %d different approvers", m.actor.Name, id, a.Required)
+			}
+		}
+		if !m.now.Before(a.ExpiresAt) {
+			after = cairn.Errorf(cairn.EFAILEDPRECONDITION, "approval request %s expired at %s", id, a.ExpiresAt.Format(time.RFC3339))
+			return s.closeRequest(ctx, m, a, cairn.RequestExpired, "expired before enough approvals", cairn.EventApprovalExpired)
+		}
+		if reason, err := s.staleReason(ctx, m.tx, a); err != nil {
+			return err
+		} else if reason != "" {
+			after = cairn.Errorf(cairn.EFAILEDPRECONDITION, "approval request %s is invalidated: %s; move it again to open a new one", id, reason)
+			return s.closeRequest(ctx, m, a, cairn.RequestInvalidated, reason, cairn.EventApprovalInvalidated)
+		}
+		d := cairn.ApprovalDecision{Actor: m.actor.Name, Verified: m.actor.Verified, Comment: in.Comment, At: m.now}
+		before := *a
+		a.UpdatedAt = m.now
+		if !approve {
+			a.Rejection, a.Status, a.StatusMessage = &d, cairn.RequestRejected, "rejected by "+d.Actor
+			if err := m.tx.UpdateApproval(ctx, a); err != nil {
+				return err
+			}
+			m.record(cairn.EventApprovalRejected, approvalTarget(a), a.Model, a.Alias, &before, a)
+			return s.refreshApprovalStatus(ctx, m, a.Model, a.Version)
+		}
+		a.Approvals = append(slices.Clone(a.Approvals), d)
+		if err := m.tx.UpdateApproval(ctx, a); err != nil {
+			return err
+		}
+		m.record(cairn.EventApprovalApproved, approvalTarget(a), a.Model, a.Alias, &before, a)
+		required := a.Required
+		if g, err := s.gateFor(ctx, m.tx, a.Model, a.Alias, a.Stage); err != nil {
+			return err
+		} else if g != nil {
+			required = g.required // the policy in force now decides
+		} else {
+			required = 0
+		}
+		if len(a.Approvals) < required {
+			return nil
+		}
+		if err := s.applyMove(ctx, m, a.Model, a.Alias, a.Stage, a.Version, nil, a.ArchiveExisting); err != nil {
+			return err
+		}
+		applied := *a
+		a.Status, a.StatusMessage = cairn.RequestApplied, fmt.Sprintf("applied after %d approval(s)", len(a.Approvals))
+		if err := m.tx.UpdateApproval(ctx, a); err != nil {
+			return err
+		}
+		m.record(cairn.EventApprovalApplied, approvalTarget(a), a.Model, a.Alias, &applied, a)
+		return s.refreshApprovalStatus(ctx, m, a.Model, a.Version)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, after
+}
+
+// staleReason says why a pending request can no longer apply ("" if it
+// can): its version is gone, archived or not ready, or its evidence
+// changed since the request was opened.
+func (s *Service) staleReason(ctx context.Context, r cairn.Reader, a *cairn.ApprovalRequest) (string, error) {
+	v, err := r.GetVersion(ctx, a.Model, a.Version)
+	if cairn.IsCode(err, cairn.ENOTFOUND) {
+		return "the version no longer exists", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case v.DeletedAt != nil:
+		return "the version was deleted", nil
+	case v.Archived:
+		return "the version was archived", nil
+	case v.Status != cairn.StatusReady:
+		return "the version is " + string(v.Status), nil
+	}
+	_, hash, err := s.evidence(ctx, r, v)
+	if err != nil {
+		return "", err
+	}
+	if hash != a.EvidenceHash {
+		return "the version's evidence (metrics, params, tags, evaluations) changed since the request was opened", nil
+	}
+	return "", nil
+}
+
+// closeRequest ends a pending request without applying it.
+func (s *Service) closeRequest(ctx context.Context, m *mutation, a *cairn.ApprovalRequest, status, message, event string) error {
+	before := *a
+	a.Status, a.StatusMessage, a.UpdatedAt = status, message, m.now
+	if err := m.tx.UpdateApproval(ctx, a); err != nil {
+		return err
+	}
+	m.record(event, approvalTarget(a), a.Model, a.Alias, &before, a)
+	return s.refreshApprovalStatus(ctx, m, a.Model, a.Version)
+}
+
+// invalidateRequests closes the pending requests of a version that is
+// being archived or deleted, in the same mutation.
+func (s *Service) invalidateRequests(ctx context.Context, m *mutation, v *cairn.Version, reason string) error {
+	page, err := m.tx.ListApprovals(ctx, cairn.ApprovalQuery{Model: v.Model, Version: v.Number, Status: cairn.RequestPending, Page: cairn.Page{Size: MaxPageSize}})
+	if err != nil {
+		return err
+	}
+	for _, a := range page.Items {
+		if err := s.closeRequest(ctx, m, a, cairn.RequestInvalidated, reason, cairn.EventApprovalInvalidated); err != nil {
+			return err
+		}
+	}
+	if len(page.Items) > 0 {
+		cur, err := m.tx.GetVersion(ctx, v.Model, v.Number)
+		if err != nil {
+			return err
+		}
+		v.ApprovalStatus = cur.ApprovalStatus
+	}
+	return nil
+}
+
+// expireApprovals closes the pending requests whose time ran out.
+func (s *Service) expireApprovals(ctx context.Context, now time.Time) (int, error) {
+	reqs, err := s.store.ExpiredApprovals(ctx, cairn.Timestamp(now), 1000)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range reqs {
+		err := s.update(ctx, func(m *mutation) error {
+			if _, err := m.tx.LockModel(ctx, r.Model); err != nil {
+				return err
+			}
+			a, err := m.tx.GetApproval(ctx, r.ID)
+			if err != nil || a.Status != cairn.RequestPending {
+				return err
+			}
+			n++
+			return s.closeRequest(ctx, m, a, cairn.RequestExpired, "expired before enough approvals", cairn.EventApprovalExpired)
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// checkDeletion refuses to delete a version (number > 0) or a model
+// (number 0) that policy keeps: a policy with retain_promoted applies and
+// the version (any version of the model) ever held an alias the policy
+// protects, or holds or was approved into a stage it protects.
+func (s *Service) checkDeletion(ctx context.Context, r cairn.Reader, model string, number int64) error {
+	ps, err := s.policiesFor(ctx, r, model)
+	if err != nil {
+		return err
+	}
+	what := "model " + model
+	if number > 0 {
+		what = cairn.VersionRef(model, number)
+	}
+	for _, p := range ps {
+		if p.Deletion == nil || !p.Deletion.RetainPromoted {
+			continue
+		}
+		for _, g := range p.ProtectedAliases {
+			token := ""
+			for {
+				page, err := r.AliasHistory(ctx, model, g.Alias, cairn.Page{Size: MaxPageSize, Token: token})
+				if err != nil {
+					return err
+				}
+				for _, mv := range page.Items {
+					if mv.To != 0 && (number == 0 || mv.To == number) {
+						return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot delete %s: policy %s keeps versions that held %s@%s (v%d did); archive instead", what, p.Name, model, g.Alias, mv.To)
+					}
+				}
+				if token = page.NextToken; token == "" {
+					break
+				}
+			}
+		}
+		if len(p.ProtectedStages) > 0 {
+			page, err := r.ListApprovals(ctx, cairn.ApprovalQuery{Model: model, Version: number, Status: cairn.RequestApplied, Page: cairn.Page{Size: MaxPageSize}})
+			if err != nil {
+				return err
+			}
+			for _, a := range page.Items {
+				if a.Stage != "" && p.StageGate(a.Stage) != nil {
+					return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot delete %s: policy %s keeps versions that were in stage %s; archive instead", what, p.Name, a.Stage)
+				}
+			}
+		}
+	}
+	return nil
+}
