@@ -14,5 +14,6 @@ type (
 	RunUpdate           = registry.RunUpdate
 	RunLog              = registry.RunLog
 	RunLinks            = registry.RunLinks
+	LinkRequest         = registry.LinkRequest
 	LineageGraph        = registry.LineageGraph
 )

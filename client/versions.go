@@ -100,3 +100,13 @@ func (c *Client) Resolve(ctx context.Context, ref string) (*cairn.Version, error
 	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("resolve", ref), out: &v})
 	return &v, err
 }
+
+// LinkVersion links the version src names into model dest: a new ready
+// version with the same manifest (no bytes are copied) and a linked_from
+// lineage edge from src; dest is created if needed. Aliases are set on the
+// new version.
+func (c *Client) LinkVersion(ctx context.Context, src, dest string, aliases []string) (*cairn.Version, error) {
+	var v cairn.Version
+	_, err := c.do(ctx, request{method: http.MethodPost, path: apiPath("models", dest, "link"), in: LinkRequest{Source: src, Aliases: aliases}, out: &v})
+	return &v, err
+}

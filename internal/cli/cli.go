@@ -125,7 +125,7 @@ exists, compare-and-swap lost), 5 unauthenticated or permission denied,
 	add("everyday", a.pushCommand(), a.pullCommand(), a.showCommand(), a.signalCommand())
 	add("manage",
 		a.modelsCommand(), a.versionsCommand(), a.aliasCommand(),
-		a.runsCommand(), a.lineageCommand(), a.auditCommand(), a.eventsCommand(), a.webhooksCommand(),
+		a.runsCommand(), a.lineageCommand(), a.linkCommand(), a.auditCommand(), a.eventsCommand(), a.webhooksCommand(),
 		a.signalsCommand(), a.evaluationsCommand(),
 		a.policyCommand(), a.approvalsCommand(),
 	)

@@ -112,6 +112,21 @@ func (s *Server) finalizeVersion(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
+func (s *Server) linkVersion(w http.ResponseWriter, r *http.Request) error {
+	var in registry.LinkRequest
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Source == "" {
+		return cairn.Errorf(cairn.EINVALID, "source is required: a reference to the version to link, such as churn@v3")
+	}
+	v, err := s.svc.LinkVersion(r.Context(), r.PathValue("name"), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, v)
+}
+
 func (s *Server) archiveVersion(w http.ResponseWriter, r *http.Request) error {
 	n, err := pathVersion(r)
 	if err != nil {

@@ -67,6 +67,7 @@ var nativeRules = map[string]rule{
 	"POST /api/v1/models/{name}/undelete":                    {access: onModel, need: cairn.RoleMaintainer},
 	"GET /api/v1/models/{name}/versions":                     {access: onModel, need: cairn.RoleReader},
 	"POST /api/v1/models/{name}/versions":                    {access: onModel, need: cairn.RoleWriter, body: `{"files":[{"path":"f","size":5,"digest":"{digest}"}]}`},
+	"POST /api/v1/models/{name}/link":                        {access: onModel, need: cairn.RoleWriter, body: `{"source":"m@v1"}`},
 	"GET /api/v1/models/{name}/versions/{version}":           {access: onModel, need: cairn.RoleReader},
 	"PATCH /api/v1/models/{name}/versions/{version}":         {access: onModel, need: cairn.RoleWriter, body: `{"description":"d"}`},
 	"DELETE /api/v1/models/{name}/versions/{version}":        {access: onModel, need: cairn.RoleMaintainer},

@@ -294,9 +294,9 @@ func (s *Service) FinalizeVersion(ctx context.Context, model string, number int6
 
 // addVersionEdges records the lineage edges into a version that its record
 // names: datasets, inputs, derived_from and the run that produced it.
-func (s *Service) addVersionEdges(ctx context.Context, m *mutation, v *cairn.Version) error {
+func (s *Service) addVersionEdges(ctx context.Context, m *mutation, v *cairn.Version, extra ...cairn.Edge) error {
 	to := cairn.VersionNode(v.Model, v.Number)
-	var edges []cairn.Edge
+	edges := slices.Clone(extra)
 	add := func(ref string, t cairn.EdgeType) error {
 		if ref == "" || cairn.IsURI(ref) {
 			return nil
