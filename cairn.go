@@ -110,9 +110,12 @@ const (
 	StageArchived   Stage = "Archived"
 )
 
+// Stages lists the legacy stages in MLflow's order.
+var Stages = []Stage{StageNone, StageStaging, StageProduction, StageArchived}
+
 // ParseStage accepts a stage name in any case.
 func ParseStage(s string) (Stage, error) {
-	for _, st := range []Stage{StageNone, StageStaging, StageProduction, StageArchived} {
+	for _, st := range Stages {
 		if equalFoldASCII(s, string(st)) {
 			return st, nil
 		}

@@ -37,6 +37,11 @@ type Reader interface {
 	// undeleted version of the model: what NAME@latest resolves to.
 	LatestVersion(ctx context.Context, model string) (*Version, error)
 	ListVersions(ctx context.Context, q VersionQuery) (*VersionPage, error)
+	// LatestPerStage returns, for each of the named models, the
+	// highest-numbered ready, undeleted version in each stage that has one
+	// (MLflow's latest_versions of a page of registered models), in one
+	// query, ordered by model name then number. Unknown names are skipped.
+	LatestPerStage(ctx context.Context, models []string) ([]*Version, error)
 
 	GetAlias(ctx context.Context, model, alias string) (*Alias, error)
 	// AliasedVersion returns the version an alias points at, as GetVersion

@@ -132,50 +132,40 @@ func toRegisteredModel(m *cairn.Model, latest []modelVersion) registeredModel {
 	}
 }
 
-// stages lists MLflow's stages in the order latest_versions reports them.
-var stages = []cairn.Stage{cairn.StageNone, cairn.StageStaging, cairn.StageProduction, cairn.StageArchived}
-
-// readyInStage holds, per stage, the filter "ready versions in this stage",
-// parsed once.
-var readyInStage = func() map[cairn.Stage]*cairn.Filter {
-	out := map[cairn.Stage]*cairn.Filter{}
-	for _, st := range stages {
-		out[st] = &cairn.Filter{Root: &cairn.AndExpr{
-			L: &cairn.CmpExpr{Field: cairn.Field{Name: "stage"}, Op: "=", Value: cairn.Value{Kind: cairn.ValueString, Str: string(st)}},
-			R: &cairn.CmpExpr{Field: cairn.Field{Name: "status"}, Op: "=", Value: cairn.Value{Kind: cairn.ValueString, Str: string(cairn.StatusReady)}},
-		}}
-	}
-	return out
-}()
-
 // latestVersions returns, for each of the given stages (all if none), the
 // highest-numbered ready version of the model in that stage: MLflow's
 // RegisteredModel.latest_versions and get-latest-versions. The caller has
-// checked that the model exists; each stage is one query for one row,
-// scoped to the model by index. (A search page costs four such queries per
-// model; a store query for "latest per stage of these models" would make
-// it one.)
+// checked that the model exists.
 func (s *Server) latestVersions(ctx context.Context, model string, want []cairn.Stage) ([]modelVersion, error) {
-	if len(want) == 0 {
-		want = stages
+	per, err := s.latestPerStage(ctx, []string{model})
+	if err != nil {
+		return nil, err
 	}
 	out := []modelVersion{}
-	for _, st := range stages {
-		if !slices.Contains(want, st) {
-			continue
+	for _, v := range per[model] {
+		if len(want) == 0 || slices.Contains(want, v.Stage) {
+			out = append(out, toModelVersion(v))
 		}
-		page, err := s.svc.Store().ListVersions(ctx, cairn.VersionQuery{
-			Model:   model,
-			Filter:  readyInStage[st],
-			OrderBy: []cairn.OrderBy{{Field: "version", Desc: true}},
-			Page:    cairn.Page{Size: 1},
+	}
+	return out, nil
+}
+
+// latestPerStage returns, per model name, the latest ready version in each
+// stage that has one, in MLflow's stage order (None, Staging, Production,
+// Archived): one store query for a whole page of models.
+func (s *Server) latestPerStage(ctx context.Context, models []string) (map[string][]*cairn.Version, error) {
+	vs, err := s.svc.Store().LatestPerStage(ctx, models)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]*cairn.Version, len(models))
+	for _, v := range vs {
+		out[v.Model] = append(out[v.Model], v)
+	}
+	for _, list := range out {
+		slices.SortFunc(list, func(a, b *cairn.Version) int {
+			return slices.Index(cairn.Stages, a.Stage) - slices.Index(cairn.Stages, b.Stage)
 		})
-		if err != nil {
-			return nil, err
-		}
-		if len(page.Items) > 0 {
-			out = append(out, toModelVersion(page.Items[0]))
-		}
 	}
 	return out, nil
 }

@@ -181,11 +181,19 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
+	names := make([]string, len(page.Items))
+	for i, m := range page.Items {
+		names[i] = m.Name
+	}
+	per, err := s.latestPerStage(r.Context(), names)
+	if err != nil {
+		return err
+	}
 	out := make([]registeredModel, 0, len(page.Items))
 	for _, m := range page.Items {
-		latest, err := s.latestVersions(r.Context(), m.Name, nil)
-		if err != nil {
-			return err
+		latest := []modelVersion{}
+		for _, v := range per[m.Name] {
+			latest = append(latest, toModelVersion(v))
 		}
 		out = append(out, toRegisteredModel(m, latest))
 	}

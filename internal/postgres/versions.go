@@ -116,6 +116,43 @@ func (r reader) GetVersion(ctx context.Context, model string, number int64) (*ca
 	return v, nil
 }
 
+// LatestPerStage returns the newest ready, undeleted version in each stage
+// of each named model, ordered by model name then number: per model and
+// stage, one descent of the versions_stage index.
+func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
+	if len(models) == 0 {
+		return []*cairn.Version{}, nil
+	}
+	rows, err := r.q.Query(ctx, `SELECT `+versionColumns+`
+		FROM models m
+		CROSS JOIN unnest($2::text[]) AS st(stage)
+		CROSS JOIN LATERAL (
+			SELECT * FROM versions v
+			WHERE v.model_id = m.id AND v.stage = st.stage AND v.status = 'ready' AND v.deleted_at IS NULL
+			ORDER BY v.number DESC
+			LIMIT 1
+		) v
+		WHERE m.name = ANY($1)
+		ORDER BY m.name, v.number`, models, stageNames)
+	if err != nil {
+		return nil, translate(err, "get the latest version per stage")
+	}
+	vs, err := collectVersions(rows)
+	if err != nil {
+		return nil, translate(err, "get the latest version per stage")
+	}
+	return vs, nil
+}
+
+// stageNames are the legacy stages as query parameters.
+var stageNames = func() []string {
+	out := make([]string, len(cairn.Stages))
+	for i, st := range cairn.Stages {
+		out[i] = string(st)
+	}
+	return out
+}()
+
 // AliasedVersion returns the version alias points at, in one statement;
 // ENOTFOUND if the model or the alias does not exist.
 func (r reader) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {

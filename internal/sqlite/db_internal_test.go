@@ -230,6 +230,7 @@ func TestQueryPlans(t *testing.T) {
 		{"GetVersion", getVersionSQL, []any{"churn", 3}, nil},
 		{"LatestVersion", latestVersionSQL, []any{"churn"}, nil},
 		{"AliasedVersion", aliasedVersionSQL, []any{"churn", "champion"}, nil},
+		{"LatestPerStage", latestPerStageSQL(2), []any{"churn", "fraud"}, []string{"LIST SUBQUERY 5"}},
 		{"GetAlias", getAliasSQL, []any{"churn", "champion"}, nil},
 		{"ListModels", listModelsSQL([]string{"m.deleted_at IS NULL"}, modelOrder.OrderBy), []any{101, 0}, []string{walkModels}},
 		{"ListVersions of a model", listVersionsSQL([]string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),

@@ -45,7 +45,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TABLE audit_checkpoints`, `DROP INDEX alias_history_at`,
 		`DROP TABLE experiments`, `DELETE FROM counters WHERE name = 'experiment'`, `DROP INDEX runs_search`,
 		`ALTER TABLE runs DROP COLUMN user_id`, `ALTER TABLE runs DROP COLUMN inputs`, `ALTER TABLE runs DROP COLUMN outputs`,
-		`DROP TABLE approval_requests`, `ALTER TABLE versions DROP COLUMN approval_status`,
+		`DROP TABLE approval_requests`, `ALTER TABLE versions DROP COLUMN approval_status`, `DROP INDEX versions_stage`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

@@ -158,6 +158,49 @@ func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn
 	return rs[0].v, nil
 }
 
+// LatestPerStage returns the newest ready, undeleted version in each stage
+// of each named model, ordered by model name then number: per model, one
+// versions_stage index descent per stage.
+func (db *DB) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
+	return single(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.LatestPerStage(ctx, models) })
+}
+
+func (t *tx) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
+	if len(models) == 0 {
+		return []*cairn.Version{}, nil
+	}
+	args := make([]any, len(models))
+	for i, m := range models {
+		args[i] = m
+	}
+	rs, err := t.queryVersions(ctx, "get the latest version per stage", latestPerStageSQL(len(models)), args...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*cairn.Version, len(rs))
+	for i, r := range rs {
+		out[i] = r.v
+	}
+	return out, nil
+}
+
+// latestPerStageSQL selects the latest version per stage of n models.
+func latestPerStageSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`SELECT ` + versionColumns + versionFrom + ` WHERE m.name IN (`)
+	b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
+	b.WriteString(`) AND v.number IN (`)
+	for i, st := range cairn.Stages {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(SELECT max(x.number) FROM versions x WHERE x.model_id = m.id AND x.stage = '` + string(st) +
+			`' AND x.status = 'ready' AND x.deleted_at IS NULL)`)
+	}
+	b.WriteString(`) ORDER BY m.name, v.number`)
+	return b.String()
+}
+
 // AliasedVersion returns the version alias points at, in one statement;
 // ENOTFOUND if the model or the alias does not exist.
 func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {

@@ -22,6 +22,55 @@ var versionTests = []test{
 	{"ListAllModels", testVersionListAllModels},
 	{"ListIncludeDeleted", testVersionListDeleted},
 	{"StalePending", testVersionStalePending},
+	{"LatestPerStage", testVersionLatestPerStage},
+}
+
+// LatestPerStage answers, per model, the newest ready and undeleted
+// version of each stage that has one.
+func testVersionLatestPerStage(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	stage := func(st cairn.Stage) func(*cairn.Version) { return func(v *cairn.Version) { v.Stage = st } }
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "fraud", cairn.KindModel)
+	createModel(t, s, "empty", cairn.KindModel)
+	createVersion(t, s, "churn", stage(cairn.StageNone))       // 1
+	createVersion(t, s, "churn", stage(cairn.StageProduction)) // 2
+	createVersion(t, s, "churn", stage(cairn.StageNone))       // 3: the newest None
+	createVersion(t, s, "churn", stage(cairn.StageProduction)) // 4: the newest Production
+	createVersion(t, s, "churn", func(v *cairn.Version) { // 5: pending, left out
+		v.Stage, v.Status = cairn.StageProduction, cairn.StatusPending
+	})
+	createVersion(t, s, "churn", func(v *cairn.Version) { // 6: deleted, left out
+		v.Stage, v.DeletedAt = cairn.StageNone, ptr(at(20))
+	})
+	createVersion(t, s, "fraud", stage(cairn.StageArchived)) // 1
+	createVersion(t, s, "fraud", stage(cairn.StageStaging))  // 2
+
+	got, err := s.LatestPerStage(ctx, []string{"fraud", "churn", "empty", "no-such-model"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, v := range got {
+		refs = append(refs, fmt.Sprintf("%s %s", v.Ref(), v.Stage))
+	}
+	want := []string{"churn@v3 None", "churn@v4 Production", "fraud@v1 Archived", "fraud@v2 Staging"}
+	if diff := cmp.Diff(want, refs); diff != "" {
+		t.Errorf("LatestPerStage (-want +got):\n%s", diff)
+	}
+	full, err := s.GetVersion(ctx, "churn", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 4 {
+		if diff := cmp.Diff(full, got[1]); diff != "" {
+			t.Errorf("LatestPerStage's churn@v4 differs from GetVersion's (-get +latest):\n%s", diff)
+		}
+	}
+	none, err := s.LatestPerStage(ctx, nil)
+	if err != nil || len(none) != 0 {
+		t.Errorf("LatestPerStage(nil) = %v, %v; want empty", none, err)
+	}
 }
 
 // fullVersion returns a version record with every field set to something
