@@ -698,8 +698,8 @@ func TestSchemaInStepWithSQLite(t *testing.T) {
 		want, got := parseSchema(t, string(lite)), parseSchema(t, string(pg))
 		want.Indexes = append(want.Indexes, pgOnlyIndexes[name]...)
 		sort.Strings(want.Indexes)
-		if len(got.Tables) == 0 {
-			t.Fatalf("%s: parsed no tables or added columns; the parser no longer fits the file", name)
+		if len(got.Tables) == 0 && len(got.Indexes) == 0 {
+			t.Fatalf("%s: parsed no tables, added columns or indexes; the parser no longer fits the file", name)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: schema (-sqlite +postgres):\n%s", name, diff)

@@ -37,7 +37,7 @@ func testVersionLatestPerStage(t *testing.T, s cairn.Store) {
 	createVersion(t, s, "churn", stage(cairn.StageProduction)) // 2
 	createVersion(t, s, "churn", stage(cairn.StageNone))       // 3: the newest None
 	createVersion(t, s, "churn", stage(cairn.StageProduction)) // 4: the newest Production
-	createVersion(t, s, "churn", func(v *cairn.Version) { // 5: pending, left out
+	createVersion(t, s, "churn", func(v *cairn.Version) {      // 5: pending, left out
 		v.Stage, v.Status = cairn.StageProduction, cairn.StatusPending
 	})
 	createVersion(t, s, "churn", func(v *cairn.Version) { // 6: deleted, left out
