@@ -18,10 +18,11 @@ import (
 // pool has only one), so waiting for it in line would deadlock. Until it
 // is ready, the query runs unprepared.
 type stmtCache struct {
-	pool   *sql.DB
-	mu     sync.Mutex
-	m      map[string]*sql.Stmt // nil value: being prepared
-	closed bool
+	pool    *sql.DB
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt // nil value: being prepared
+	closed  bool
+	working sync.WaitGroup // preparations in the background
 }
 
 // maxCachedStmts bounds the cache: queries whose text varies with their
@@ -42,7 +43,9 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 		return s
 	}
 	c.m[query] = nil
+	c.working.Add(1)
 	go func() {
+		defer c.working.Done()
 		s, err := c.pool.PrepareContext(context.Background(), query)
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -58,10 +61,17 @@ func (c *stmtCache) get(query string) *sql.Stmt {
 	return nil
 }
 
+// close closes the cached statements. It waits for preparations under way,
+// so that their connections are back in the pool when the pool closes:
+// otherwise a connection could close (and SQLite touch the database's
+// files) after DB.Close has returned.
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.working.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, s := range c.m {
 		if s != nil {
 			s.Close()
