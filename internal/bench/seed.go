@@ -263,7 +263,7 @@ func createReady(ctx context.Context, tx cairn.Tx, actor cairn.Actor, model stri
 		SourceCodeVersion: spec.SourceCodeVersion, Metrics: spec.Metrics, Params: spec.Params,
 		Framework: spec.Framework, DerivedFrom: []string{}, Inputs: []string{}, Evaluates: []string{},
 		CreatedBy: actor.Name, CreatedByVerified: actor.Verified, CreatedAt: now, UpdatedAt: now,
-		Tags: spec.Tags, Aliases: []string{}, Status: cairn.StatusPending, Stage: cairn.StageNone,
+		Tags: spec.Tags, Aliases: []string{}, Status: cairn.StatusPending, Stage: cairn.StageNone, ApprovalStatus: cairn.ApprovalNone,
 	}
 	pending, err := json.Marshal(v)
 	if err != nil {
