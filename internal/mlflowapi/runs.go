@@ -679,26 +679,32 @@ func (s *Server) logMetric(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, empty)
 }
 
-func (s *Server) logParam(w http.ResponseWriter, r *http.Request) error {
+// readRunKeyValue reads the run id, key and value of log-parameter and
+// set-tag, in MLflow's order of checks: write permission, run id, key, a
+// value present (the empty string is a value).
+func (s *Server) readRunKeyValue(w http.ResponseWriter, r *http.Request) (id, key, value string, err error) {
 	p, err := s.readParams(w, r)
 	if err != nil {
-		return err
+		return "", "", "", err
 	}
 	if err := s.canWrite(r.Context()); err != nil {
-		return err
+		return "", "", "", err
 	}
-	id, err := runID(p)
-	if err != nil {
-		return err
+	if id, err = runID(p); err != nil {
+		return "", "", "", err
 	}
-	key, err := p.required("key")
-	if err != nil {
-		return err
+	if key, err = p.required("key"); err != nil {
+		return "", "", "", err
 	}
 	if !p.has("value") {
-		return missing("value")
+		return "", "", "", missing("value")
 	}
-	value, err := p.str("value")
+	value, err = p.str("value")
+	return id, key, value, err
+}
+
+func (s *Server) logParam(w http.ResponseWriter, r *http.Request) error {
+	id, key, value, err := s.readRunKeyValue(w, r)
 	if err != nil {
 		return err
 	}
@@ -716,25 +722,7 @@ func (s *Server) logParam(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setRunTag(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
-	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
-		return err
-	}
-	id, err := runID(p)
-	if err != nil {
-		return err
-	}
-	key, err := p.required("key")
-	if err != nil {
-		return err
-	}
-	if !p.has("value") {
-		return missing("value")
-	}
-	value, err := p.str("value")
+	id, key, value, err := s.readRunKeyValue(w, r)
 	if err != nil {
 		return err
 	}
