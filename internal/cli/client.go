@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net/url"
+	"strings"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/client"
@@ -39,4 +40,29 @@ func versionOf(ctx context.Context, cl *client.Client, ref cairn.Ref) (string, i
 		return "", 0, err
 	}
 	return v.Model, v.Number, nil
+}
+
+// deleteCommand is a command that deletes one thing named by its single
+// argument through del, printing {"deleted": ARG} with --json and done
+// (a format with one %s for the argument) otherwise.
+func (a *app) deleteCommand(use, short string, del func(context.Context, *client.Client, string) error, done string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  exactArgs(strings.Fields(use)[1]),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.client(c)
+			if err != nil {
+				return err
+			}
+			if err := del(c.Context(), cl, args[0]); err != nil {
+				return err
+			}
+			if a.json {
+				return a.printJSON(map[string]string{"deleted": args[0]})
+			}
+			a.infof(done, args[0])
+			return nil
+		},
+	}
 }

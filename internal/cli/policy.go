@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -261,25 +262,9 @@ func (a *app) policyVersionsCommand() *cobra.Command {
 }
 
 func (a *app) policyDeleteCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a policy (admin): it stops applying; its versions stay readable",
-		Args:  exactArgs("NAME"),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.client(c)
-			if err != nil {
-				return err
-			}
-			if err := cl.DeletePolicy(c.Context(), args[0]); err != nil {
-				return err
-			}
-			if a.json {
-				return a.printJSON(map[string]any{"deleted": args[0]})
-			}
-			a.infof("deleted policy %s", args[0])
-			return nil
-		},
-	}
+	return a.deleteCommand("delete NAME", "Delete a policy (admin): it stops applying; its versions stay readable",
+		func(ctx context.Context, cl *client.Client, name string) error { return cl.DeletePolicy(ctx, name) },
+		"deleted policy %s")
 }
 
 func (a *app) printPolicy(p *cairn.Policy) error {

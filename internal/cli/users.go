@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -221,25 +222,9 @@ still work); --disable stops every credential of the user at once, and
 }
 
 func (a *app) usersDeleteCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a user with its tokens and roles",
-		Args:  exactArgs("NAME"),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.client(c)
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteUser(c.Context(), args[0]); err != nil {
-				return err
-			}
-			if a.json {
-				return a.printJSON(map[string]string{"deleted": args[0]})
-			}
-			a.infof("deleted user %s with its tokens and roles", args[0])
-			return nil
-		},
-	}
+	return a.deleteCommand("delete NAME", "Delete a user with its tokens and roles",
+		func(ctx context.Context, cl *client.Client, name string) error { return cl.DeleteUser(ctx, name) },
+		"deleted user %s with its tokens and roles")
 }
 
 func (a *app) whoamiCommand() *cobra.Command {

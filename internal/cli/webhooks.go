@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -337,25 +338,9 @@ func changedAny(fs *pflag.FlagSet, names ...string) bool {
 }
 
 func (a *app) webhooksDeleteCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a subscription with its delivery log and dead letters",
-		Args:  exactArgs("ID"),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.client(c)
-			if err != nil {
-				return err
-			}
-			if err := cl.DeleteWebhook(c.Context(), args[0]); err != nil {
-				return err
-			}
-			if a.json {
-				return a.printJSON(map[string]string{"deleted": args[0]})
-			}
-			a.infof("deleted webhook %s", args[0])
-			return nil
-		},
-	}
+	return a.deleteCommand("delete ID", "Delete a subscription with its delivery log and dead letters",
+		func(ctx context.Context, cl *client.Client, id string) error { return cl.DeleteWebhook(ctx, id) },
+		"deleted webhook %s")
 }
 
 func (a *app) webhooksTestCommand() *cobra.Command {
