@@ -35,9 +35,17 @@ type step struct {
 	dir   string
 }
 
-// run runs cairn with args and returns its stdout and exit code; stderr
-// goes into the failure message when want is not the exit code.
+// run runs cairn with args and returns its stdout; stderr goes into the
+// failure message when want is not the exit code.
 func (c step) run(want int, args ...string) string {
+	c.t.Helper()
+	stdout, _ := c.run2(want, args...)
+	return stdout
+}
+
+// run2 is run that returns stderr too, for the steps that read the
+// CLI's error report (the approval request a pending move opened).
+func (c step) run2(want int, args ...string) (string, string) {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, args...)
 	cmd.Dir = c.dir
@@ -56,7 +64,7 @@ func (c step) run(want int, args ...string) string {
 	if code != want {
 		c.t.Fatalf("cairn %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, stdout.String(), stderr.String())
 	}
-	return stdout.String()
+	return stdout.String(), stderr.String()
 }
 
 // json runs cairn with --json and decodes its answer into v.
@@ -152,17 +160,25 @@ func (rc *receiver) next(t *testing.T, what string) delivery {
 	}
 }
 
-var tokenLine = regexp.MustCompile(`(?m)^\s+(cairn_\S+)\s*$`)
+var (
+	tokenLine = regexp.MustCompile(`(?m)^\s+(cairn_\S+)\s*$`)
+	// pendingHint is the hint line of a move that opened an approval
+	// request (exit 6), naming the request.
+	pendingHint = regexp.MustCompile(`(?m)^hint: .*'cairn approvals show (\S+)'`)
+)
 
 // TestMLOpsLoop is the CI/CD recipe of docs/cicd.md run end to end
 // against the built binary: a training pipeline registers versions and
 // moves staging; the webhook turns that into a CI job which pulls and
-// validates the candidate, registers an evaluation and promotes it to
-// production; a deploy step resolves production and verifies every byte;
-// a monitoring signal flags the deployed version, the webhook turns the
-// flag into a retraining job, and the retrained version goes through the
-// same gate into production. Every step is a `cairn` command, as in a
-// shell pipeline.
+// validates the candidate, registers an evaluation and asks to promote it
+// to production; production is protected by a policy gate (a condition
+// over the version's metrics and its linked fairness evaluation, and one
+// approval by someone other than the requester), so the move waits until
+// a person approves it; a deploy step resolves production and verifies
+// every byte; a monitoring signal flags the deployed version, the webhook
+// turns the flag into a retraining job, and the retrained version goes
+// through the same gate into production. Every step is a `cairn` command,
+// as in a shell pipeline.
 func TestMLOpsLoop(t *testing.T) {
 	tmp := t.TempDir()
 
@@ -196,13 +212,25 @@ func TestMLOpsLoop(t *testing.T) {
 	}
 	admin.run(0, "users", "create", "ci-bot", "--service")
 	admin.run(0, "users", "create", "monitor", "--service")
+	admin.run(0, "users", "create", "alice")
 	admin.run(0, "roles", "grant", "ci-bot", "maintainer", "churn*")
 	admin.run(0, "roles", "grant", "monitor", "writer", "churn")
+	admin.run(0, "roles", "grant", "alice", "approver", "churn")
 	pipeline := admin.as(tokenOf("ci-bot"))
 	monitor := admin.as(tokenOf("monitor"))
+	approver := admin.as(tokenOf("alice"))
 
-	// Policy: drift above 0.2 flags a version.
-	writeFile(t, filepath.Join(tmp, "policy.json"), `{"scope": "churn", "signals": {"drift": 0.2}}`)
+	// Policy: production is protected by a gate: the version's AUC, a
+	// fairness evaluation linked to it, and one approval by someone other
+	// than the requester. Drift above 0.2 flags a version.
+	writeFile(t, filepath.Join(tmp, "policy.json"), `{
+  "scope": "churn",
+  "protected_aliases": [{"alias": "production", "approvals": 1, "conditions": [
+    {"name": "auc", "expr": "version.metrics.auc >= 0.9"},
+    {"name": "fairness", "expr": "\"fairness\" in evaluations && evaluations.fairness.metrics.demographic_parity <= 0.05"}
+  ]}],
+  "signals": {"drift": 0.2}
+}`)
 	admin.run(0, "policy", "create", "churn-prod", "-f", "policy.json")
 
 	// The CI system subscribes to alias moves and flags of churn.
@@ -227,9 +255,16 @@ func TestMLOpsLoop(t *testing.T) {
 	train(2, "0.91")
 	pipeline.run(0, "alias", "set", "churn", "staging", "2")
 
+	// No approval can make a failing condition pass: v1 (AUC 0.86, no
+	// fairness evaluation) is refused outright and no request is opened.
+	if _, stderr := pipeline.run2(1, "alias", "set", "churn", "production", "1"); !strings.Contains(stderr, "churn-prod/auc") || !strings.Contains(stderr, "churn-prod/fairness") {
+		t.Fatalf("promoting churn@v1 past the gate: stderr %q, want both failing conditions named", stderr)
+	}
+
 	// 2. The CI job for a staged version: pull it with its record, check
-	// it, register the evaluation, promote it.
-	promote := func(job delivery) int64 {
+	// it, register the evaluation, ask to promote it. Production is
+	// protected, so the move opens an approval request (exit 6) instead.
+	promote := func(job delivery) (int64, string) {
 		t.Helper()
 		if job.Type != cairn.EventAliasSet || job.Data.Alias != "staging" {
 			t.Fatalf("CI job %+v, want an alias.set of staging", job)
@@ -243,17 +278,59 @@ func TestMLOpsLoop(t *testing.T) {
 		}
 		report := filepath.Join(tmp, "reports", ref)
 		writeFile(t, filepath.Join(report, "fairness.html"), "<p>demographic parity 0.03 on "+ref+"</p>")
-		pipeline.run(0, "push", "churn-eval", report, "--kind", "evaluation", "--evaluates", ref,
+		pipeline.run(0, "push", "churn-eval", report, "--kind", "evaluation", "--evaluates", ref, "--tag", "evaluation=fairness",
 			"--metric", "demographic_parity=0.03", "--metric", "auc_holdout="+strconv.FormatFloat(v.Metrics["auc"]-0.01, 'f', 2, 64))
-		pipeline.run(0, "alias", "set", "churn", "production", strconv.FormatInt(v.Number, 10))
-		return v.Number
+		_, stderr := pipeline.run2(6, "alias", "set", "churn", "production", strconv.FormatInt(v.Number, 10))
+		m := pendingHint.FindStringSubmatch(stderr)
+		if m == nil {
+			t.Fatalf("alias set production of %s exited 6 without naming the approval request:\n%s", ref, stderr)
+		}
+		return v.Number, m[1]
 	}
-	if got := promote(rc.next(t, "staging churn@v2")); got != 2 {
-		t.Fatalf("promoted v%d, want v2", got)
+
+	// The approver: finds the pending request, checks it, approves it; the
+	// move applies itself. The requester cannot approve its own request.
+	approve := func(id string, n, from int64) {
+		t.Helper()
+		var pending struct {
+			Items []cairn.ApprovalRequest `json:"items"`
+		}
+		approver.json(&pending, "approvals", "list", "--model", "churn")
+		if len(pending.Items) != 1 {
+			t.Fatalf("pending requests on churn: %+v, want 1", pending.Items)
+		}
+		r := pending.Items[0]
+		if r.ID != id || r.Alias != "production" || r.Version != n || r.FromVersion != from ||
+			r.RequestedBy != "ci-bot" || r.Required != 1 || r.Status != cairn.RequestPending {
+			t.Fatalf("pending request %+v, want %s: production → v%d from v%d, by ci-bot, 1 approval", r, id, n, from)
+		}
+		// Nothing moved yet: production still points where it did.
+		if from == 0 {
+			pipeline.run(3, "alias", "show", "churn", "production")
+		} else {
+			var al cairn.Alias
+			pipeline.json(&al, "alias", "show", "churn", "production")
+			if al.Version != from {
+				t.Fatalf("production moved to v%d before the approval; want v%d", al.Version, from)
+			}
+		}
+		pipeline.run(5, "approvals", "approve", id, "--comment", "looks good to me")
+		var done cairn.ApprovalRequest
+		approver.json(&done, "approvals", "approve", id, "--comment", "fairness report reviewed")
+		if done.Status != cairn.RequestApplied || len(done.Approvals) != 1 || done.Approvals[0].Actor != "alice" {
+			t.Fatalf("approved request %+v, want applied with alice's approval", done)
+		}
 	}
-	// The production move is a delivery too; this CI ignores it.
-	if job := rc.next(t, "production churn@v2"); job.Data.Alias != "production" {
-		t.Fatalf("unexpected job %+v", job)
+
+	n, id := promote(rc.next(t, "staging churn@v2"))
+	if n != 2 {
+		t.Fatalf("asked to promote v%d, want v2", n)
+	}
+	approve(id, 2, 0)
+	// The approved move is an alias.set like any other; the deployment
+	// follows it.
+	if job := rc.next(t, "production churn@v2"); job.Data.Alias != "production" || job.Data.Payload.Version != 2 {
+		t.Fatalf("unexpected job %+v, want production → v2", job)
 	}
 
 	// 3. The deploy step resolves production and verifies what it fetched.
@@ -287,14 +364,20 @@ func TestMLOpsLoop(t *testing.T) {
 	}
 
 	// 5. The retraining job registers v3 as retrained from the flagged
-	// version and stages it; the same CI gate promotes it; deployment follows.
+	// version and stages it; the same CI job and the same gate promote it;
+	// deployment follows.
 	train(3, "0.93", "--retrained-from", fmt.Sprintf("churn@v%d", job.Data.Payload.Version))
 	pipeline.run(0, "alias", "set", "churn", "staging", "3")
-	if got := promote(rc.next(t, "staging churn@v3")); got != 3 {
-		t.Fatalf("promoted v%d, want v3", got)
+	n, id = promote(rc.next(t, "staging churn@v3"))
+	if n != 3 {
+		t.Fatalf("asked to promote v%d, want v3", n)
 	}
-	rc.next(t, "production churn@v3")
+	approve(id, 3, 2)
+	if job := rc.next(t, "production churn@v3"); job.Data.Alias != "production" || job.Data.Payload.Version != 3 {
+		t.Fatalf("unexpected job %+v, want production → v3", job)
+	}
 	deploy(3)
+	elapsed := time.Since(begin)
 
 	var g struct {
 		Edges []cairn.Edge `json:"edges"`
@@ -314,8 +397,26 @@ func TestMLOpsLoop(t *testing.T) {
 	if !flagged.Flagged || flagged.Flag == nil || flagged.Flag.Signal != sig.ID {
 		t.Errorf("churn@v2 after the loop: flagged %v, flag %+v", flagged.Flagged, flagged.Flag)
 	}
-	t.Logf("the loop (2 trainings, 2 CI validations with evaluations and promotions, 2 deployments, a drift signal, a retraining) took %v",
-		time.Since(begin).Round(time.Millisecond))
+	// Both promotions are on record: the version says approved, and the
+	// alias history shows both moves.
+	var v3 cairn.Version
+	pipeline.json(&v3, "show", "churn@v3")
+	if v3.ApprovalStatus != cairn.ApprovalApproved {
+		t.Errorf("churn@v3 approval_status %q, want approved", v3.ApprovalStatus)
+	}
+	var hist struct {
+		Items []cairn.AliasMove `json:"items"`
+	}
+	pipeline.json(&hist, "alias", "history", "churn", "production")
+	var moves []string
+	for _, mv := range hist.Items {
+		moves = append(moves, fmt.Sprintf("v%d→v%d", mv.From, mv.To))
+	}
+	if got := strings.Join(moves, " "); got != "v2→v3 v0→v2" {
+		t.Errorf("production's history (newest first): %s, want v2→v3 v0→v2", got)
+	}
+	t.Logf("the loop (2 trainings, 2 CI validations with evaluations, 2 gated promotions approved by a person, 2 deployments, a drift signal, a retraining) took %v",
+		elapsed.Round(time.Millisecond))
 }
 
 // verifyPulled checks every file of a pulled directory against the
