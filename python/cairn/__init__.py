@@ -5,7 +5,11 @@
     c = cairn.Client("http://127.0.0.1:8080")          # or CAIRN_URL / CAIRN_TOKEN
     v = c.push("churn", ["./model"], metrics={"auc": 0.91}, aliases=["staging"])
     c.pull("churn@staging", "./deploy")                # every file verified by digest
-    c.set_alias("churn", "production", v["version"])
+    try:
+        c.set_alias("churn", "production", v["version"]["version"])
+    except cairn.PendingApprovalError as e:           # a protected alias
+        print("approval request", e.approval_request_id)
+    # another identity, an approver: c2.approve(request_id, comment="…")
     c.record_signal("churn@production", "drift", 0.31, detail="PSI on tenure")
     for ev in c.follow_events(types=["version.flagged"]):
         ...

@@ -74,9 +74,23 @@ class TooLargeError(CairnError):
 
 
 class PendingApprovalError(CairnError):
-    """The change needs approval: a request was opened, nothing moved yet."""
+    """The change needs approval: a request was opened (or one for the same
+    move was already open) and nothing moved yet; the move applies itself
+    once approvers approve it.
+
+    approval_request_id is the request's id (the problem document's
+    approval_request member); approval_request is the request itself
+    ({"id", "model", "version", "alias", "status", "required",
+    "approvals", "expires_at", …}, as get_approval returns it) where the
+    client fetched it (set_alias does), else None."""
 
     code = "pending_approval"
+
+    def __init__(self, message, code=None, status=None, request_id=None, approval_request_id=None,
+                 approval_request=None):
+        super().__init__(message, code=code, status=status, request_id=request_id)
+        self.approval_request_id = approval_request_id
+        self.approval_request = approval_request
 
 
 class DigestMismatchError(CairnError):
@@ -104,16 +118,20 @@ _STATUS_CODE = {400: "invalid", 401: "unauthenticated", 403: "permission_denied"
 
 
 def _error_from(status, body, request_id=None):
-    code, message = None, None
+    code, message, approval = None, None, None
     try:
         doc = json.loads(body.decode("utf-8", "replace"))
         code = doc.get("code")
         message = doc.get("detail") or doc.get("title")
         request_id = doc.get("request_id") or request_id
+        approval = doc.get("approval_request")
     except (ValueError, AttributeError):
         pass
     code = code or _STATUS_CODE.get(status, "internal")
     message = message or "HTTP %d: %s" % (status, body[:200].decode("utf-8", "replace"))
+    if code == PendingApprovalError.code:
+        return PendingApprovalError(message, code=code, status=status, request_id=request_id,
+                                    approval_request_id=approval)
     return _BY_CODE.get(code, CairnError)(message, code=code, status=status, request_id=request_id)
 
 
@@ -358,16 +376,32 @@ class Client:
         return self._call("GET", self._path("models", model, "aliases", alias))
 
     def set_alias(self, model, alias, version, if_current=None):
-        """Point model@alias at a version (a number, or "v3"). if_current
-        makes it a compare-and-swap (0: only if the alias does not exist).
-        Raises PendingApprovalError when the alias is protected: the move
-        happens once the approval request is approved."""
+        """Point model@alias at a version (a number, or "v3") and return the
+        alias. if_current makes it a compare-and-swap (0: only if the alias
+        does not exist; ConflictError when lost).
+
+        When a policy protects the alias with a gate that needs approvals,
+        nothing moves: an approval request is opened (asking again finds
+        the same open request) and PendingApprovalError is raised, with
+        approval_request_id and approval_request (the request, fetched with
+        get_approval; None only if that read failed). The move applies
+        itself once approvers approve it (see approve). A gate whose
+        conditions fail raises FailedPreconditionError instead, and no
+        request is opened."""
         if isinstance(version, str):
             version = int(version.lstrip("vV"))
         body = {"version": int(version)}
         if if_current is not None:
             body["if_current"] = int(if_current)
-        return self._call("PUT", self._path("models", model, "aliases", alias), body=body)
+        try:
+            return self._call("PUT", self._path("models", model, "aliases", alias), body=body)
+        except PendingApprovalError as e:
+            if e.approval_request_id and e.approval_request is None:
+                try:
+                    e.approval_request = self.get_approval(e.approval_request_id)
+                except CairnError:
+                    pass  # the id is still there; the caller may read it later
+            raise
 
     def delete_alias(self, model, alias, if_current=None):
         self._call("DELETE", self._path("models", model, "aliases", alias), {"if_current": if_current})
@@ -381,6 +415,46 @@ class Client:
             token = page.get("next_page_token")
             if not token:
                 return
+
+    # -- approvals
+
+    def list_approvals(self, status=None, model=None, version=None, page_size=None):
+        """Approval requests on the models the caller may read, newest
+        first, following pages. status is one of "pending", "applied",
+        "rejected", "expired", "invalidated" (None: every status); model and
+        version narrow the list."""
+        token = None
+        while True:
+            page = self._call("GET", self._path("approvals"),
+                              {"status": status, "model": model, "version": version, "page_size": page_size,
+                               "page_token": token})
+            yield from page["items"]
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def get_approval(self, request_id):
+        """One approval request with its approvals and rejection
+        (NotFoundError if there is none)."""
+        return self._call("GET", self._path("approvals", request_id))
+
+    def approve(self, request_id, comment=None):
+        """Approve a pending request and return it. When it has as many
+        approvals as its gate asks for it applies itself in the same call:
+        its status is then "applied" and the alias has moved. Approvers
+        other than the requester only (PermissionDeniedError); a request
+        that is no longer pending, has expired or whose evidence changed
+        raises FailedPreconditionError."""
+        return self._decide(request_id, "approve", comment)
+
+    def reject(self, request_id, comment=None):
+        """Reject a pending request and return it (status "rejected"); one
+        rejection ends a request. Same rules as approve."""
+        return self._decide(request_id, "reject", comment)
+
+    def _decide(self, request_id, verb, comment):
+        body = {} if comment is None else {"comment": comment}
+        return self._call("POST", self._path("approvals", request_id, verb), body=body)
 
     # -- lineage, evaluations, signals
 

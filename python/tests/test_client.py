@@ -211,6 +211,76 @@ class ClientTest(unittest.TestCase):
             self.c.set_alias(name, "latest", 1)
         self.assertEqual([v["version"] for v in self.c.list_versions(name)], [2, 1])
 
+    def test_approvals(self):
+        name = self.model()
+        for i in (1, 2, 3):
+            write(self.tmp, "m%d/model.pkl" % i, b"weights %d" % i)
+            self.c.push(name, [os.path.join(self.tmp, "m%d" % i)], metrics={"auc": 0.8 + i / 100})
+        # A gate on production for this test's model only: one approval by
+        # someone other than the requester, and an AUC condition.
+        self.c._call("POST", self.c._path("policies"), body={
+            "name": name, "scope": name,
+            "protected_aliases": [{"alias": "production", "approvals": 1,
+                                   "conditions": [{"name": "auc", "expr": "version.metrics.auc >= 0.82"}]}]})
+        approver = cairn.Client(_server.url, user="py-approver")
+
+        # A failing condition refuses the move outright: no request.
+        with self.assertRaises(cairn.FailedPreconditionError) as cm:
+            self.c.set_alias(name, "production", 1)
+        self.assertIn("auc", str(cm.exception))
+        self.assertEqual(list(self.c.list_approvals(model=name)), [])
+
+        # A passing one opens a request: nothing moves, and the error
+        # carries the request.
+        with self.assertRaises(cairn.PendingApprovalError) as cm:
+            self.c.set_alias(name, "production", 2)
+        e = cm.exception
+        self.assertEqual((e.code, e.status), ("pending_approval", 409))
+        self.assertTrue(e.approval_request_id)
+        r = e.approval_request
+        self.assertEqual((r["id"], r["model"], r["alias"], r["version"], r["status"], r["required"],
+                          r["requested_by"], r["approvals"]),
+                         (e.approval_request_id, name, "production", 2, "pending", 1, "py-test", []))
+        with self.assertRaises(cairn.NotFoundError):
+            self.c.get_alias(name, "production")
+        # Asking again finds the same open request.
+        with self.assertRaises(cairn.PendingApprovalError) as again:
+            self.c.set_alias(name, "production", "v2")
+        self.assertEqual(again.exception.approval_request_id, r["id"])
+
+        self.assertEqual([x["id"] for x in approver.list_approvals(status="pending", model=name)], [r["id"]])
+        self.assertEqual(list(approver.list_approvals(status="applied", model=name)), [])
+        self.assertEqual(approver.get_approval(r["id"])["version"], 2)
+        with self.assertRaises(cairn.NotFoundError):
+            approver.get_approval("no-such-request")
+
+        # The requester cannot approve its own move.
+        with self.assertRaises(cairn.PermissionDeniedError):
+            self.c.approve(r["id"], comment="mine")
+        done = approver.approve(r["id"], comment="reviewed the AUC")
+        self.assertEqual(done["status"], "applied")
+        self.assertEqual([(d["actor"], d["comment"]) for d in done["approvals"]], [("py-approver", "reviewed the AUC")])
+        self.assertEqual(self.c.get_alias(name, "production")["version"], 2)
+        self.assertEqual(self.c.get_version(name, 2)["approval_status"], "approved")
+        with self.assertRaises(cairn.FailedPreconditionError):
+            approver.approve(r["id"])
+
+        # A rejection ends a request; the alias stays where it was.
+        with self.assertRaises(cairn.PendingApprovalError) as cm:
+            self.c.set_alias(name, "production", 3)
+        rid = cm.exception.approval_request_id
+        self.assertEqual(cm.exception.approval_request["from_version"], 2)
+        rejected = approver.reject(rid, comment="no fairness report")
+        self.assertEqual(rejected["status"], "rejected")
+        self.assertEqual((rejected["rejection"]["actor"], rejected["rejection"]["comment"]),
+                         ("py-approver", "no fairness report"))
+        self.assertEqual(self.c.get_alias(name, "production")["version"], 2)
+        self.assertEqual(self.c.get_version(name, 3)["approval_status"], "rejected")
+        self.assertEqual([x["status"] for x in approver.list_approvals(model=name)], ["rejected", "applied"])
+        self.assertEqual([x["id"] for x in approver.list_approvals(model=name, version=3)], [rid])
+        with self.assertRaises(cairn.InvalidError):
+            list(approver.list_approvals(status="sleeping"))
+
     def test_lineage_evaluations_signals(self):
         name = self.model()
         write(self.tmp, "d/part.parquet", b"rows")
