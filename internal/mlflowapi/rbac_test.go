@@ -225,6 +225,7 @@ var mlflowRules = map[string]rule{
 	"POST runs/outputs":                   {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","models":[{"model_id":"m-1","step":0}]}`},
 	"POST runs/log-model":                 {access: anyWhere, need: cairn.RoleWriter, body: `{"run_id":"{run}","model_json":"{\"artifact_path\":\"m\",\"flavors\":{},\"utc_time_created\":\"t\",\"run_id\":\"r\"}"}`},
 	"GET metrics/get-history":             {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}&metric_key=m"},
+	"GET artifacts/list":                  {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}"},
 }
 
 // caller is one column of the matrix.

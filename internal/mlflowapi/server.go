@@ -62,6 +62,8 @@ type Server struct {
 	log      *slog.Logger
 	maxJSON  int64
 	webhooks WebhookTester
+	// runArtifactPage is the page size of artifacts/list.
+	runArtifactPage int
 
 	mux     *http.ServeMux
 	methods map[string][]string // path → methods served there, for 405s
@@ -78,7 +80,7 @@ type route struct {
 
 // New returns a Server for svc.
 func New(svc *registry.Service, opts Options) *Server {
-	s := &Server{svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, webhooks: opts.Webhooks, mux: http.NewServeMux(), methods: map[string][]string{}}
+	s := &Server{svc: svc, log: opts.Logger, maxJSON: opts.MaxJSONBody, webhooks: opts.Webhooks, runArtifactPage: runArtifactPage, mux: http.NewServeMux(), methods: map[string][]string{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -157,6 +159,7 @@ func (s *Server) routes() []route {
 		{"POST", "runs/log-inputs", s.logInputs},
 		{"POST", "runs/outputs", s.logOutputs},
 		{"POST", "runs/log-model", s.logModel},
+		{"GET", "artifacts/list", s.listRunArtifacts},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -250,48 +251,72 @@ const MaxArtifactEntries = 100_000
 // over by index seeks, so the cost follows the number of children, not
 // of files below them. More than MaxArtifactEntries children is ETOOLARGE.
 func (s *Service) ListArtifactDir(ctx context.Context, dir string) ([]ArtifactEntry, error) {
-	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+	out, next, err := s.ListArtifactDirPage(ctx, dir, "", MaxArtifactEntries)
+	if err != nil {
 		return nil, err
+	}
+	if next != "" {
+		return nil, cairn.Errorf(cairn.ETOOLARGE, "directory %q has more than %d entries", dir, MaxArtifactEntries)
+	}
+	return out, nil
+}
+
+// ListArtifactDirPage lists one page of the direct children of directory
+// dir, as ListArtifactDir does: at most limit entries, starting at from
+// ("" for the first page). next, when more children follow, is the from
+// of the next page: a path under dir that the caller passes back as is.
+// A from that is not under dir is EINVALID.
+func (s *Service) ListArtifactDirPage(ctx context.Context, dir, from string, limit int) (entries []ArtifactEntry, next string, err error) {
+	if err := s.authorizeAny(ctx, cairn.RoleReader); err != nil {
+		return nil, "", err
 	}
 	prefix := ""
 	if dir != "" {
 		if err := checkArtifactPath(dir); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		prefix = dir + "/"
 	}
+	if limit <= 0 {
+		return nil, "", cairn.Errorf(cairn.EINVALID, "list limit %d is not positive", limit)
+	}
+	if from != "" && (!strings.HasPrefix(from, prefix) || len(from) == len(prefix) || !utf8.ValidString(from)) {
+		return nil, "", cairn.Errorf(cairn.EINVALID, "invalid page token for directory %q", dir)
+	}
 	out := []ArtifactEntry{}
-	q := cairn.ArtifactQuery{Prefix: prefix, Limit: 1000}
+	q := cairn.ArtifactQuery{Prefix: prefix, From: from, Limit: 1000}
 	for {
 		page, err := s.store.ListArtifacts(ctx, q)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		skipped := false
 		for _, a := range page.Items {
 			rest := a.Path[len(prefix):]
+			var e ArtifactEntry
+			var start string // where a page starting with e resumes
 			if sub, _, nested := strings.Cut(rest, "/"); nested {
 				d := prefix + sub
-				if d == ReservedArtifactRoot {
-					q.From, skipped = d+"0", true // Cairn's own rows stay hidden
-					break
-				}
-				out = append(out, ArtifactEntry{Path: d, IsDir: true})
 				// Continue after everything under d/.
 				q.From, skipped = d+"0", true
+				if d == ReservedArtifactRoot {
+					break // Cairn's own rows stay hidden
+				}
+				e, start = ArtifactEntry{Path: d, IsDir: true}, d+"/"
 			} else {
-				out = append(out, ArtifactEntry{Path: a.Path, Size: a.Size})
+				e, start = ArtifactEntry{Path: a.Path, Size: a.Size}, a.Path
 			}
-			if len(out) > MaxArtifactEntries {
-				return nil, cairn.Errorf(cairn.ETOOLARGE, "directory %q has more than %d entries", dir, MaxArtifactEntries)
+			if len(out) == limit {
+				return out, start, nil
 			}
+			out = append(out, e)
 			if skipped {
 				break
 			}
 		}
 		if !skipped {
 			if page.NextToken == "" {
-				return out, nil
+				return out, "", nil
 			}
 			q.From = page.NextToken
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,3 +203,54 @@ func TestPutArtifactCutOff(t *testing.T) {
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// A directory listed page by page gives the whole listing once, in
+// order, whatever the page size: subdirectories are one entry each, and
+// a page may end at a directory or a file. On both stores.
+func TestListArtifactDirPages(t *testing.T) {
+	for _, b := range gcBackends {
+		t.Run(b.name, func(t *testing.T) {
+			f := newGCFixture(t, b)
+			for _, p := range []string{"r/a.txt", "r/b/1", "r/b/2", "r/b-c.txt", "r/c/x/y", "r/d", "r/e/1", "other/z", "r0"} {
+				if _, err := f.svc.PutArtifact(f.ctx, p, strings.NewReader(p)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []registry.ArtifactEntry{
+				{Path: "r/a.txt", Size: 7}, {Path: "r/b-c.txt", Size: 9}, {Path: "r/b", IsDir: true},
+				{Path: "r/c", IsDir: true}, {Path: "r/d", Size: 3}, {Path: "r/e", IsDir: true},
+			}
+			all, err := f.svc.ListArtifactDir(f.ctx, "r")
+			if err != nil || !slices.Equal(all, want) {
+				t.Fatalf("ListArtifactDir = %v, %v; want %v", all, err, want)
+			}
+			for size := 1; size <= len(want)+1; size++ {
+				var got []registry.ArtifactEntry
+				from, pages := "", 0
+				for {
+					page, next, err := f.svc.ListArtifactDirPage(f.ctx, "r", from, size)
+					if err != nil {
+						t.Fatalf("size %d, from %q: %v", size, from, err)
+					}
+					pages++
+					got = append(got, page...)
+					if next == "" {
+						break
+					}
+					if len(page) != size || pages > len(want)+1 {
+						t.Fatalf("size %d: a page of %d with more to come (%q)", size, len(page), next)
+					}
+					from = next
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("size %d: pages give %v, want %v", size, got, want)
+				}
+			}
+			for _, bad := range []string{"other/z", "r/", "r"} {
+				if _, _, err := f.svc.ListArtifactDirPage(f.ctx, "r", bad, 2); !cairn.IsCode(err, cairn.EINVALID) {
+					t.Errorf("from %q outside the directory: %v, want invalid", bad, err)
+				}
+			}
+		})
+	}
+}
