@@ -13,7 +13,8 @@ import "context"
 // CreateVersion writes every column of a version as given (its number must
 // not exceed the model's LatestVersion, which ImportModel sets), AddEdges
 // keeps an edge's CreatedBy and CreatedAt, and ListModels, ListVersions
-// (IncludeDeleted), AliasHistory, MetricHistory, ListAudit and ListEvents
+// (IncludeDeleted), AliasHistory, MetricHistory, ListAudit, ListEvents,
+// ListPolicies (deleted ones too), ListPolicyVersions and ListApprovals
 // read everything else.
 
 // Exporter is implemented by metadata stores (the Store, outside a
@@ -83,6 +84,19 @@ type Importer interface {
 	// after the highest imported. ENOTFOUND if its version does not exist,
 	// ECONFLICT if a signal with s.ID exists.
 	ImportSignal(ctx context.Context, s *Signal) error
+	// ImportPolicy inserts a policy with every version of it: versions
+	// are those ListPolicyVersions gives (any order), all of one name and
+	// one DeletedAt, each written with its number, document, CreatedBy and
+	// CreatedAt. The highest is the current version, so that the next
+	// write of the policy continues after it; the policy is deleted if
+	// DeletedAt is set. EINVALID if versions is empty or mixes names or
+	// deleted states, ECONFLICT if a policy of that name exists.
+	ImportPolicy(ctx context.Context, versions []*Policy) error
+	// ImportApproval inserts an approval request as it is: id, status and
+	// message, requester, decisions, policies, evidence hash and times.
+	// ENOTFOUND if its model does not exist, ECONFLICT if a request with
+	// a.ID exists.
+	ImportApproval(ctx context.Context, a *ApprovalRequest) error
 }
 
 // Follows checks that e is the entry after the one numbered prevSeq with
@@ -108,4 +122,33 @@ func (e *AuditEntry) Follows(prevSeq int64, prevHash string) error {
 			e.Seq, truncate(e.Hash, 80), h)
 	}
 	return nil
+}
+
+// ImportedPolicyHead checks the versions of one policy as ImportPolicy
+// takes them (at least one, one name, one deleted state, positive and
+// distinct numbers) and returns the current one, the highest. EINVALID
+// otherwise.
+func ImportedPolicyHead(versions []*Policy) (*Policy, error) {
+	if len(versions) == 0 {
+		return nil, Errorf(EINVALID, "a policy without versions")
+	}
+	head := versions[0]
+	seen := map[int64]bool{}
+	for _, p := range versions {
+		switch {
+		case p == nil:
+			return nil, Errorf(EINVALID, "policy %q: a version that is null", head.Name)
+		case p.Name != head.Name:
+			return nil, Errorf(EINVALID, "policy %q: a version of policy %q among its versions", head.Name, p.Name)
+		case (p.DeletedAt == nil) != (head.DeletedAt == nil) || p.DeletedAt != nil && !p.DeletedAt.Equal(*head.DeletedAt):
+			return nil, Errorf(EINVALID, "policy %q: its versions disagree on when it was deleted", head.Name)
+		case p.Version < 1 || seen[p.Version]:
+			return nil, Errorf(EINVALID, "policy %q: version %d is not positive or given twice", head.Name, p.Version)
+		}
+		seen[p.Version] = true
+		if p.Version > head.Version {
+			head = p
+		}
+	}
+	return head, ValidatePolicyName(head.Name)
 }

@@ -40,7 +40,9 @@ AWS_SECRET_ACCESS_KEY), a profile or an instance role.
 
 Everything keeps its identity: model and version numbers, times, tags,
 lifecycle state (archived, deleted, pending, stage), aliases and their full
-history, runs with their metric history, lineage edges, every audit entry
+history, runs with their metric history, lineage edges, policies with every
+version, approval requests in their state (pending ones with their approvals
+so far and their expiry; decided ones with their decisions), every audit entry
 byte for byte with its sequence number and hashes (so the audit chain
 verifies on the copy), and every event with its sequence number and id
 (webhook consumers reading the feed by cursor continue where they were).
@@ -159,6 +161,9 @@ func (a *app) printPhase(phase string, r migrate.Report) {
 	case migrate.KindAliases:
 		line += fmt.Sprintf("; alias moves: %d copied, %d already there",
 			r.Copied[migrate.KindAliasMoves], r.Skipped[migrate.KindAliasMoves])
+	case migrate.KindPolicies:
+		line += fmt.Sprintf(" (%d versions copied, %d already there)",
+			r.Copied[migrate.KindPolicyVersions], r.Skipped[migrate.KindPolicyVersions])
 	}
 	a.infof("%s", line)
 }
@@ -226,8 +231,9 @@ func (a *app) exportCommand() *cobra.Command {
 		Use:   "export -o FILE",
 		Short: "Write a whole registry to one archive file (tar)",
 		Long: `Write a whole registry — models, versions and their blobs, aliases and
-their history, runs with metric histories, lineage, the audit log and the
-events, each with its identity — to one tar archive, for 'cairn import' to
+their history, runs with metric histories, lineage, policies with every
+version, approval requests, the audit log and the events, each with its
+identity — to one tar archive, for 'cairn import' to
 read into other storage or to keep as a copy. The registry is named as
 'cairn serve' takes it: --data DIR, or --db and --blobs.
 
@@ -238,7 +244,8 @@ written as FILE.partial and renamed when complete; -o - writes the archive
 to stdout (and the report to stderr).
 
 The archive is a tar of JSON-lines chunks (audit_entries/, events/,
-models/, versions/, aliases/, alias_moves/, runs/, lineage_edges/) and the
+models/, versions/, aliases/, alias_moves/, runs/, lineage_edges/,
+policies/, approval_requests/, …) and the
 blobs (blobs/sha256/<hex>), streamed: memory stays flat whatever the
 registry's size. Upload sessions in progress and idempotency keys are not
 exported.`,
@@ -414,7 +421,8 @@ func (a *app) printReport(rep *migrate.Report) error {
 	}
 	t := newTable(a.stdout(), "RECORDS", "COPIED", "ALREADY THERE")
 	for _, k := range []string{migrate.KindAudit, migrate.KindEvents, migrate.KindModels, migrate.KindVersions,
-		migrate.KindBlobs, migrate.KindAliases, migrate.KindAliasMoves, migrate.KindRuns, migrate.KindEdges} {
+		migrate.KindBlobs, migrate.KindAliases, migrate.KindAliasMoves, migrate.KindRuns, migrate.KindEdges,
+		migrate.KindPolicies, migrate.KindPolicyVersions, migrate.KindApprovals} {
 		t.row(strings.ReplaceAll(k, "_", " "), rep.Copied[k], rep.Skipped[k])
 	}
 	if err := t.flush(); err != nil {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -34,6 +35,8 @@ type apiDump struct {
 	Audit        []*cairn.AuditEntry
 	Events       []*cairn.Event
 	Files        map[string]string // ref/path → sha256 of the bytes downloaded
+	Policies     [][]*cairn.Policy // every policy, deleted ones too, with all its versions
+	Approvals    []*cairn.ApprovalRequest
 }
 
 func takeAPIDump(t *testing.T, ctx context.Context, cl *client.Client) *apiDump {
@@ -117,7 +120,45 @@ func takeAPIDump(t *testing.T, ctx context.Context, cl *client.Client) *apiDump 
 		d.Events = append(d.Events, p.Items...)
 		after = p.NextAfter
 	}
+	ps, err := cl.ListPolicies(ctx, true)
+	check(err)
+	for _, p := range ps {
+		vs, err := cl.ListPolicyVersions(ctx, p.Name)
+		check(err)
+		d.Policies = append(d.Policies, vs)
+	}
+	for token := ""; ; {
+		p, err := cl.ListApprovals(ctx, client.ApprovalList{PageSize: 1, PageToken: token})
+		check(err)
+		d.Approvals = append(d.Approvals, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
 	return d
+}
+
+// verifyAudit runs what `cairn audit verify` runs against a server.
+func verifyAudit(t *testing.T, ctx context.Context, cl *client.Client) {
+	t.Helper()
+	rep, err := cl.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.Problem != nil || rep.Entries == 0 || rep.Entries != rep.Head {
+		t.Fatalf("audit verify = %+v, problem %+v; want an intact chain", rep, rep.Problem)
+	}
+}
+
+// pendingRequest returns the approval request a pending_approval answer
+// names.
+func pendingRequest(t *testing.T, err error) string {
+	t.Helper()
+	var se *client.StatusError
+	if !cairn.IsCode(err, cairn.EPENDINGAPPROVAL) || !errors.As(err, &se) || se.ApprovalRequest == "" {
+		t.Fatalf("moving a protected alias: %v, want pending_approval naming a request", err)
+	}
+	return se.ApprovalRequest
 }
 
 // migrateStore runs `cairn migrate-store` as its own process.
@@ -210,6 +251,24 @@ func TestMigrateStore(t *testing.T) {
 	if err := cl.LinkRun(c, run.ID, registry.RunLinks{Inputs: []string{"transactions@v1"}}); err != nil {
 		t.Fatal(err)
 	}
+	// Governance: a policy (two versions) protecting churn@production,
+	// a request bob approved (applied) and one still pending.
+	gate := cairn.PolicySpec{Scope: "churn", ProtectedAliases: []cairn.Gate{{Alias: "production", Approvals: 1,
+		Conditions: []cairn.Condition{{Name: "auc", Expr: "version.metrics.auc >= 0.8"}}}}}
+	if _, err := cl.CreatePolicy(c, client.PolicyCreate{Name: "prod-gate", PolicySpec: gate}); err != nil {
+		t.Fatal(err)
+	}
+	gate.Description = "one approval and a good AUC"
+	if _, err := cl.UpdatePolicy(c, "prod-gate", gate); err != nil {
+		t.Fatal(err)
+	}
+	bobA := client.New(srvA.URL, client.WithUser("bob"))
+	_, err = cl.SetAlias(c, "churn", "production", 1, nil)
+	if _, err := bobA.Approve(c, pendingRequest(t, err), client.Decision{Comment: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.SetAlias(c, "churn", "production", 2, nil)
+	pendingID := pendingRequest(t, err)
 	want := takeAPIDump(t, c, cl)
 	srvA.stop(t)
 
@@ -227,6 +286,16 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("the API on PostgreSQL + S3 differs (-data directory +copy):\n%s", diff)
 	}
 	checkAuditChain(t, c, clB)
+	verifyAudit(t, c, clB)
+
+	// The request pending on the source applies itself on the copy once
+	// approved there.
+	if _, err := clB.Approve(c, pendingID, client.Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := clB.GetAlias(c, "churn", "production"); err != nil || a.Version != 2 {
+		t.Fatalf("churn@production on the copy after the approval = %+v, %v; want v2", a, err)
+	}
 
 	// Writing on the copy continues every sequence.
 	res, err := clB.Push(c, "churn", []string{write("c4/model.bin", "weights 4")}, cairn.VersionSpec{Aliases: []string{"champion"}}, client.PushOptions{})
@@ -254,6 +323,7 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("the API on the data directory copied back differs (-PostgreSQL + S3 +copy):\n%s", diff)
 	}
 	checkAuditChain(t, c, clC)
+	verifyAudit(t, c, clC)
 	srvC.stop(t)
 
 	// Through an archive: export the copy, import it into a fourth data
@@ -274,4 +344,5 @@ func TestMigrateStore(t *testing.T) {
 		t.Fatalf("the API on the imported archive differs (-PostgreSQL + S3 +imported):\n%s", diff)
 	}
 	checkAuditChain(t, c, clD)
+	verifyAudit(t, c, clD)
 }

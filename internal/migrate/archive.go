@@ -29,9 +29,11 @@ import (
 //	blobs/sha256/<hex> …      the bytes of the files of the versions that follow
 //	versions/000001.jsonl …   (blobs and versions alternate, a batch at a time)
 //	aliases/…  alias_moves/…  experiments/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
+//	policies/…                each policy with every version of it, deleted ones too
+//	approval_requests/…       every approval request, in its state, with its decisions
 //	users/…                   each user with its role bindings and tokens (hashes, never secrets)
 //	webhooks/…                each subscription with its secret, cursor and pending dead letters
-//	end.json                  where the source ended: audit and event heads, model and run counts
+//	end.json                  where the source ended: audit and event heads, counts of models, runs, policies, requests
 //
 // Records are the domain types' JSON, except that the raw JSON an audit
 // entry's hash covers (before, after), an event's payload and a version's
@@ -78,8 +80,8 @@ type (
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
 	KindAudit: 1, KindCheckpoints: 2, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
-	KindAliases: 5, KindAliasMoves: 5, KindExperiments: 6, KindRuns: 6, KindEdges: 7, KindSignals: 8, KindUsers: 9,
-	KindWebhooks: 10,
+	KindAliases: 5, KindAliasMoves: 5, KindExperiments: 6, KindRuns: 6, KindEdges: 7, KindSignals: 8,
+	KindPolicies: 9, KindApprovals: 9, KindUsers: 10, KindWebhooks: 11,
 }
 
 // Export writes the registry in src to w as an archive. The source must
@@ -167,6 +169,12 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 		edges: func(_ context.Context, es []cairn.Edge) error { return chunk(KindEdges, len(es), encodeAll(es)) },
 		signals: func(_ context.Context, ss []*cairn.Signal) error {
 			return chunk(KindSignals, len(ss), encodeAll(ss))
+		},
+		policies: func(_ context.Context, rs []policyRecord) error {
+			return chunk(KindPolicies, len(rs), encodeAll(rs))
+		},
+		approvals: func(_ context.Context, as []*cairn.ApprovalRequest) error {
+			return chunk(KindApprovals, len(as), encodeAll(as))
 		},
 		users: func(_ context.Context, rs []identityRecord) error { return chunk(KindUsers, len(rs), encodeAll(rs)) },
 		webhooks: func(_ context.Context, rs []webhookRecord) error {
@@ -562,6 +570,18 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			return err
 		}
 		return c.importSignals(ctx, ss)
+	case KindPolicies:
+		rs, err := decodeAll[policyRecord](dec)
+		if err != nil {
+			return err
+		}
+		return c.importPolicies(ctx, rs)
+	case KindApprovals:
+		as, err := decodeAll[*cairn.ApprovalRequest](dec)
+		if err != nil {
+			return err
+		}
+		return c.importApprovals(ctx, as)
 	case KindUsers:
 		rs, err := decodeAll[identityRecord](dec)
 		if err != nil {

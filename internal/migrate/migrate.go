@@ -1,11 +1,13 @@
 // Package migrate copies a whole registry from one pair of stores to
 // another — SQLite and a blob directory to PostgreSQL and S3, or back —
 // keeping every identity: model and version numbers, times, aliases and
-// their full history, runs with their metric history, lineage edges, every
-// audit entry byte for byte (so the hash chain verifies on the target) and
-// every event with its sequence number and id. Copy goes store to store
-// (`cairn migrate-store`); Export and Import go through one tar archive
-// (`cairn export`, `cairn import`; see archive.go).
+// their full history, runs with their metric history, lineage edges,
+// policies with every version and approval requests in their state (see
+// governance.go), every audit entry byte for byte (so the hash chain
+// verifies on the target) and every event with its sequence number and
+// id. Copy goes store to store (`cairn migrate-store`); Export and Import
+// go through one tar archive (`cairn export`, `cairn import`; see
+// archive.go).
 //
 // A walker (walk.go) reads the source through cairn.Exporter and the
 // ordinary lists; the import side (sink.go) writes through cairn.Importer
@@ -140,6 +142,8 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 		runs:        c.importRuns,
 		edges:       c.importEdges,
 		signals:     c.importSignals,
+		policies:    c.importPolicies,
+		approvals:   c.importApprovals,
 		users:       c.importUsers,
 		webhooks:    c.importWebhooks,
 		experiments: c.importExperiments,

@@ -329,6 +329,35 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 		return nil
 	}))
 
+	// Governance: a policy protecting churn@production with one approval
+	// and a condition, changed once (two versions); a deleted policy; a
+	// request applied after bob's approval, one rejected by carol with a
+	// comment, and one still pending with no approval yet.
+	gate := cairn.PolicySpec{Scope: "churn", Description: "production needs a second pair of eyes",
+		ProtectedAliases: []cairn.Gate{{Alias: "production", Approvals: 1,
+			Conditions: []cairn.Condition{{Name: "auc", Expr: "version.metrics.auc >= 0.8"}}}},
+		Signals: map[string]float64{"drift": 0.25}}
+	must[*cairn.Policy](t)(svc.CreatePolicy(ctx, registry.PolicyCreate{Name: "prod-gate", PolicySpec: gate}))
+	gate.Description = "production needs a second pair of eyes, and AUC"
+	must[*cairn.Policy](t)(svc.UpdatePolicy(ctx, "prod-gate", gate))
+	must[*cairn.Policy](t)(svc.CreatePolicy(ctx, registry.PolicyCreate{Name: "retired", PolicySpec: cairn.PolicySpec{
+		Scope: "legacy*", RequiredMetadata: json.RawMessage(`{"type": "object", "required": ["source"]}`)}}))
+	check(t, svc.DeletePolicy(ctx, "retired"))
+	bob := cairn.NewContextWithActor(ctx, cairn.Actor{Name: "bob"})
+	carol := cairn.NewContextWithActor(ctx, cairn.Actor{Name: "carol", Verified: true})
+	requested := func(version int64) *cairn.ApprovalRequest {
+		t.Helper()
+		_, err := svc.SetAlias(ctx, "churn", "production", version, nil)
+		var pending *cairn.PendingApprovalError
+		if !cairn.IsCode(err, cairn.EPENDINGAPPROVAL) || !errors.As(err, &pending) {
+			t.Fatalf("moving churn@production to v%d: %v, want pending_approval", version, err)
+		}
+		return pending.Request
+	}
+	must[*cairn.ApprovalRequest](t)(svc.Approve(bob, requested(2).ID, registry.Decision{Comment: "ship it"}))
+	must[*cairn.ApprovalRequest](t)(svc.Reject(carol, requested(3).ID, registry.Decision{Comment: "not before the audit"}))
+	requested(3)
+
 	// Two signed audit checkpoints, as cairn serve --audit-key writes.
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	check(t, err)
@@ -386,6 +415,8 @@ type dump struct {
 	Signals      []*cairn.Signal
 	Artifacts    []*cairn.Artifact
 	Webhooks     []webhookDump
+	Policies     [][]*cairn.Policy // every policy, deleted ones too, with all its versions
+	Approvals    []*cairn.ApprovalRequest
 }
 
 // webhookDump is a subscription with its secret, cursor and dead letters.
@@ -571,6 +602,21 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 		}
 		d.Webhooks = append(d.Webhooks, webhookDump{Webhook: w, Secret: w.Secret, Cursor: st.Cursor, DeadLetters: dls})
 	}
+	ps, err := svc.ListPolicies(ctx, true)
+	check(t, err)
+	for _, p := range ps {
+		vs, err := svc.ListPolicyVersions(ctx, p.Name)
+		check(t, err)
+		d.Policies = append(d.Policies, vs)
+	}
+	for token := ""; ; {
+		p, err := svc.ListApprovals(ctx, registry.ApprovalList{PageSize: 2, PageToken: token})
+		check(t, err)
+		d.Approvals = append(d.Approvals, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
 	return d
 }
 
@@ -635,6 +681,7 @@ func sanity(t *testing.T, d *dump) {
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit), "audit checkpoints": len(d.Checkpoints),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
 		"signals": len(d.Signals), "artifacts": len(d.Artifacts), "webhooks": len(d.Webhooks),
+		"policies": len(d.Policies), "approval requests": len(d.Approvals),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -655,6 +702,23 @@ func sanity(t *testing.T, d *dump) {
 	}
 	if flagged == 0 || evaluates == 0 || retrained == 0 {
 		t.Errorf("the fixture has %d flagged versions, %d evaluates references, %d retrained versions; want some of each", flagged, evaluates, retrained)
+	}
+	statuses := map[string]int{}
+	for _, a := range d.Approvals {
+		statuses[a.Status]++
+	}
+	if statuses[cairn.RequestPending] == 0 || statuses[cairn.RequestApplied] == 0 || statuses[cairn.RequestRejected] == 0 {
+		t.Errorf("approval requests by status: %v; want pending, applied and rejected ones", statuses)
+	}
+	var policyVersions, deletedPolicies int
+	for _, vs := range d.Policies {
+		policyVersions += len(vs)
+		if vs[0].DeletedAt != nil {
+			deletedPolicies++
+		}
+	}
+	if policyVersions <= len(d.Policies) || deletedPolicies == 0 {
+		t.Errorf("%d policies with %d versions, %d deleted; want a policy with several versions and a deleted one", len(d.Policies), policyVersions, deletedPolicies)
 	}
 	if d.Blobs[fileOf(t, "model.pkl", "never-uploaded", 77).Digest] != "missing" {
 		t.Errorf("the pending version's blob should be missing")
@@ -693,6 +757,7 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindArtifacts: len(want.Artifacts),
 		migrate.KindWebhooks:  2, migrate.KindDeadLetters: 2,
 		migrate.KindExperiments: len(want.Experiments),
+		migrate.KindPolicies:    2, migrate.KindPolicyVersions: 3, migrate.KindApprovals: len(want.Approvals),
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -731,6 +796,29 @@ func TestCopyRoundTrip(t *testing.T) {
 	if after.Aliases["churn@champion"].Version != 6 {
 		t.Errorf("churn@champion = %d, want 6", after.Aliases["churn@champion"].Version)
 	}
+
+	// The request left pending on the source applies itself on the copy
+	// once approved there, under the policy copied with it; its requester
+	// still cannot approve it.
+	pending := must[*cairn.ApprovalPage](t)(svcB.ListApprovals(ctx, registry.ApprovalList{Status: cairn.RequestPending}))
+	if len(pending.Items) != 1 || pending.Items[0].Version != 3 {
+		t.Fatalf("pending requests on the copy: %+v; want the one for churn@v3", pending.Items)
+	}
+	if _, err := svcB.Approve(ctx, pending.Items[0].ID, registry.Decision{}); !cairn.IsCode(err, cairn.EPERMISSION) {
+		t.Errorf("the requester approving their own request on the copy: %v, want permission_denied", err)
+	}
+	applied := must[*cairn.ApprovalRequest](t)(svcB.Approve(cairn.NewContextWithActor(ctx, cairn.Actor{Name: "dave"}), pending.Items[0].ID, registry.Decision{}))
+	if applied.Status != cairn.RequestApplied {
+		t.Errorf("the approved request on the copy is %s, want applied", applied.Status)
+	}
+	if a := must[*cairn.Alias](t)(svcB.GetAlias(ctx, "churn", "production")); a.Version != 3 {
+		t.Errorf("churn@production on the copy = v%d after the approval, want v3", a.Version)
+	}
+	if v := must[*cairn.Version](t)(svcB.GetVersion(ctx, "churn", 3)); v.ApprovalStatus != cairn.ApprovalApproved {
+		t.Errorf("churn@v3's approval status on the copy = %s, want approved", v.ApprovalStatus)
+	}
+	after = takeDump(t, ctx, svcB)
+	verifyChain(t, after.Audit)
 
 	// The source cannot be copied again onto the copy now that it has
 	// moved on: its audit log is no longer a prefix of the source's.
@@ -965,6 +1053,29 @@ func TestCopyDetectsSourceChanges(t *testing.T) {
 		must[*cairn.Model](t)(svc.RenameModel(ctx, "legacy", "legacy-2"))
 		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
 		wantChanged(t, err, "models")
+	})
+	t.Run("approval decided between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindUsers)
+		pending := must[*cairn.ApprovalPage](t)(svc.ListApprovals(ctx, registry.ApprovalList{Status: cairn.RequestPending}))
+		must[*cairn.ApprovalRequest](t)(svc.Reject(cairn.NewContextWithActor(ctx, cairn.Actor{Name: "bob"}), pending.Items[0].ID, registry.Decision{}))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		// The version's derived approval status changed with it.
+		wantChanged(t, err, "version churn@v3 differs")
+	})
+	t.Run("approval request changed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindUsers)
+		pending := must[*cairn.ApprovalPage](t)(svc.ListApprovals(ctx, registry.ApprovalList{Status: cairn.RequestPending}))
+		req := pending.Items[0]
+		req.Approvals = append(req.Approvals, cairn.ApprovalDecision{Actor: "erin", At: req.CreatedAt})
+		check(t, svc.Store().Update(ctx, func(tx cairn.Tx) error { return tx.UpdateApproval(ctx, req) }))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "approval request "+req.ID+" differs")
+	})
+	t.Run("policy changed between runs", func(t *testing.T) {
+		svc, a, b := cutAfter(t, migrate.KindUsers)
+		must[*cairn.Policy](t)(svc.UpdatePolicy(ctx, "prod-gate", cairn.PolicySpec{Scope: "*", Description: "wider"}))
+		_, err := migrate.Copy(ctx, a, b, migrate.Options{Batch: 4})
+		wantChanged(t, err, "policy prod-gate differs")
 	})
 	t.Run("written during the copy", func(t *testing.T) {
 		a := sqliteStores(t)
@@ -1231,6 +1342,8 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"artifacts":         "PutArtifact",
 		"webhooks":          "CreateWebhook", "webhook_state": "PutWebhookState (the cursor)",
 		"webhook_dead_letters": "PutDeadLetter (dead and queued ones)",
+		"policies":             "ImportPolicy", "policy_versions": "ImportPolicy (every version)",
+		"approval_requests": "ImportApproval",
 	}
 	leftBehind := map[string]string{
 		"schema_migrations": "the target's own schema version",
@@ -1243,13 +1356,6 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		// A subscription's delivery log records the source's attempts;
 		// the target's starts empty (internal/migrate/webhooks.go).
 		"webhook_deliveries": "the source's delivery log",
-		// Policies are not copied yet: re-create them on the target from
-		// their documents (cairn policy show NAME --json; docs/governance.md).
-		"policies":        "not copied yet: re-create policies on the target",
-		"policy_versions": "not copied yet: re-create policies on the target",
-		// Approval requests are workflow state of the source: open ones
-		// are asked for again on the target.
-		"approval_requests": "not copied yet: open requests are asked for again on the target",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

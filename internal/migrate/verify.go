@@ -138,6 +138,10 @@ type ends struct {
 	// Artifacts is absent from archives of Cairn versions before the
 	// artifact store, which had none.
 	Artifacts int64 `json:"artifacts,omitempty"`
+	// Policies and Approvals are absent from archives of Cairn versions
+	// that did not copy governance state.
+	Policies  int64 `json:"policies,omitempty"`
+	Approvals int64 `json:"approval_requests,omitempty"`
 }
 
 func registryEnds(ctx context.Context, r cairn.Reader, e cairn.Exporter) (ends, error) {
@@ -156,6 +160,14 @@ func registryEnds(ctx context.Context, r cairn.Reader, e cairn.Exporter) (ends, 
 		return ends{}, err
 	}
 	if out.Artifacts, err = countArtifacts(ctx, r); err != nil {
+		return ends{}, err
+	}
+	ps, err := r.ListPolicies(ctx, true)
+	if err != nil {
+		return ends{}, err
+	}
+	out.Policies = int64(len(ps))
+	if out.Approvals, err = countApprovals(ctx, r); err != nil {
 		return ends{}, err
 	}
 	return out, nil
@@ -196,6 +208,10 @@ func (c *copier) verifyTarget(ctx context.Context, want ends, what string) error
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d runs, the %s %d: %s", got.Runs, what, want.Runs, changedHint)
 	case got.Artifacts != want.Artifacts:
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d artifacts, the %s %d: %s", got.Artifacts, what, want.Artifacts, changedHint)
+	case got.Policies != want.Policies:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d policies, the %s %d: %s", got.Policies, what, want.Policies, changedHint)
+	case got.Approvals != want.Approvals:
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has %d approval requests, the %s %d: %s", got.Approvals, what, want.Approvals, changedHint)
 	}
 	return nil
 }
@@ -221,6 +237,22 @@ func countRuns(ctx context.Context, e cairn.Exporter) (int64, error) {
 	page := cairn.Page{Size: 1000}
 	for {
 		p, err := e.ExportRuns(ctx, page)
+		if err != nil {
+			return 0, err
+		}
+		n += int64(len(p.Items))
+		if p.NextToken == "" {
+			return n, nil
+		}
+		page.Token = p.NextToken
+	}
+}
+
+func countApprovals(ctx context.Context, r cairn.Reader) (int64, error) {
+	var n int64
+	page := cairn.Page{Size: 1000}
+	for {
+		p, err := r.ListApprovals(ctx, cairn.ApprovalQuery{Page: page})
 		if err != nil {
 			return 0, err
 		}

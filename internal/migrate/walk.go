@@ -29,6 +29,8 @@ type visitor struct {
 	artifacts   func(context.Context, []*cairn.Artifact) error
 	edges       func(context.Context, []cairn.Edge) error
 	signals     func(context.Context, []*cairn.Signal) error
+	policies    func(context.Context, []policyRecord) error
+	approvals   func(context.Context, []*cairn.ApprovalRequest) error
 	users       func(context.Context, []identityRecord) error
 	webhooks    func(context.Context, []webhookRecord) error
 	experiments func(context.Context, []*cairn.Experiment) error
@@ -39,8 +41,9 @@ type visitor struct {
 // target is a partial copy of this source and nothing else), then events,
 // models, versions (which need their models), the artifact store's files,
 // aliases and their history (which need versions), runs, lineage (which
-// needs versions and runs), monitoring signals (which need versions), the
-// users with their role bindings and tokens, and last the webhook
+// needs versions and runs), monitoring signals (which need versions),
+// policies with all their versions, approval requests (which need models),
+// the users with their role bindings and tokens, and last the webhook
 // subscriptions with their cursors and dead letters.
 type walker struct {
 	src   Stores
@@ -66,6 +69,8 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
 		{KindSignals, func(ctx context.Context) error { return w.walkSignals(ctx, v.signals) }},
+		{KindPolicies, func(ctx context.Context) error { return w.walkPolicies(ctx, v.policies) }},
+		{KindApprovals, func(ctx context.Context) error { return w.walkApprovals(ctx, v.approvals) }},
 		{KindUsers, func(ctx context.Context) error { return w.walkUsers(ctx, v.users) }},
 		{KindWebhooks, func(ctx context.Context) error { return w.walkWebhooks(ctx, v.webhooks) }},
 	} {

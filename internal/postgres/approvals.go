@@ -211,3 +211,40 @@ func (t *tx) UpdateApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 		a.Status, a.StatusMessage, approvals, rejection, micros(a.UpdatedAt), a.ID)
 	return webhookAffected(tag, err, "approval request %q not found", a.ID)
 }
+
+// ImportApproval inserts a request as it is. ENOTFOUND if its model does
+// not exist, ECONFLICT if the id is taken (the transaction goes on).
+func (t *tx) ImportApproval(ctx context.Context, a *cairn.ApprovalRequest) error {
+	if a.ID == "" {
+		return cairn.Errorf(cairn.EINVALID, "an approval request without an id")
+	}
+	var modelID int64
+	if err := t.q.QueryRow(ctx, `SELECT id FROM models WHERE name = $1`, a.Model).Scan(&modelID); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return cairn.Errorf(cairn.ENOTFOUND, "cannot import approval request %s: model %q not found", a.ID, a.Model)
+		}
+		return translate(err, "import approval request %s", a.ID)
+	}
+	policies, err := encodeJSON("policies", strings0(a.Policies))
+	if err != nil {
+		return err
+	}
+	approvals, rejection, err := encodeDecisions(a)
+	if err != nil {
+		return err
+	}
+	var id string
+	err = t.q.QueryRow(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
+		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
+		rejection, created_at, updated_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id`,
+		a.ID, modelID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
+		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
+		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cairn.Errorf(cairn.ECONFLICT, "approval request %s already exists", a.ID)
+	}
+	return translate(err, "import approval request %s", a.ID)
+}

@@ -113,3 +113,33 @@ func (t *tx) DeletePolicy(ctx context.Context, name string, at time.Time) error 
 	tag, err := t.q.Exec(ctx, `UPDATE policies SET deleted_at = $1 WHERE name = $2 AND deleted_at IS NULL`, micros(at), name)
 	return webhookAffected(tag, err, "policy %q not found", name)
 }
+
+// ImportPolicy inserts a policy with all its versions, the highest being
+// current. ECONFLICT if the name is taken.
+func (t *tx) ImportPolicy(ctx context.Context, versions []*cairn.Policy) error {
+	head, err := cairn.ImportedPolicyHead(versions)
+	if err != nil {
+		return err
+	}
+	var name string
+	err = t.q.QueryRow(ctx, `INSERT INTO policies (name, version, deleted_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO NOTHING
+		RETURNING name`, head.Name, head.Version, nullMicros(head.DeletedAt)).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cairn.Errorf(cairn.ECONFLICT, "policy %q already exists", head.Name)
+	}
+	if err != nil {
+		return translate(err, "import policy %q", head.Name)
+	}
+	for _, p := range versions {
+		doc, err := encodeJSON("document", p.PolicySpec)
+		if err != nil {
+			return err
+		}
+		if _, err := t.q.Exec(ctx, `INSERT INTO policy_versions (name, version, scope, document, created_by, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, p.Name, p.Version, p.Scope, doc, p.CreatedBy, micros(p.CreatedAt)); err != nil {
+			return translate(err, "import policy %s version %d", p.Name, p.Version)
+		}
+	}
+	return nil
+}

@@ -225,3 +225,15 @@ func (t *tx) UpdateApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 		a.Status, a.StatusMessage, approvals, rejection, micros(a.UpdatedAt), a.ID)
 	return expectOne(res, err, "approval request %q", a.ID)
 }
+
+// ImportApproval inserts a request as it is. ENOTFOUND if its model does
+// not exist, ECONFLICT if the id is taken.
+func (t *tx) ImportApproval(ctx context.Context, a *cairn.ApprovalRequest) error {
+	if a.ID == "" {
+		return cairn.Errorf(cairn.EINVALID, "an approval request without an id")
+	}
+	if _, err := t.modelID(ctx, a.Model); err != nil {
+		return err
+	}
+	return t.CreateApproval(ctx, a)
+}

@@ -132,3 +132,31 @@ func (t *tx) DeletePolicy(ctx context.Context, name string, at time.Time) error 
 	}
 	return nil
 }
+
+// ImportPolicy inserts a policy with all its versions, the highest being
+// current. ECONFLICT if the name is taken.
+func (t *tx) ImportPolicy(ctx context.Context, versions []*cairn.Policy) error {
+	head, err := cairn.ImportedPolicyHead(versions)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO policies (name, version, deleted_at) VALUES (?, ?, ?)`,
+		head.Name, head.Version, nullMicros(head.DeletedAt))
+	if isUnique(err) {
+		return cairn.WrapError(cairn.ECONFLICT, err, "policy %q already exists", head.Name)
+	}
+	if err != nil {
+		return translate(err, "import policy %q", head.Name)
+	}
+	for _, p := range versions {
+		doc, err := encodeJSON(p.PolicySpec)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO policy_versions (name, version, scope, document, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, p.Name, p.Version, p.Scope, doc, p.CreatedBy, micros(p.CreatedAt)); err != nil {
+			return translate(err, "import policy %s version %d", p.Name, p.Version)
+		}
+	}
+	return nil
+}

@@ -23,6 +23,8 @@ var importTests = []test{
 	{"Run", testImportRun},
 	{"Audit", testImportAudit},
 	{"Event", testImportEvent},
+	{"Policy", testImportPolicy},
+	{"Approval", testImportApproval},
 }
 
 func exporter(t testing.TB, s cairn.Store) cairn.Exporter {
@@ -425,5 +427,128 @@ func testImportEvent(t *testing.T, s cairn.Store) {
 	want := []*cairn.Event{ev(1), ev(2), ev(3), ev(4), next}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ListEvents (-want +got):\n%s", diff)
+	}
+}
+
+// ImportPolicy writes every version with its own author and time, the
+// highest current, deleted or not; the next PutPolicy continues after it;
+// a name already there is ECONFLICT without spoiling the transaction.
+func testImportPolicy(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	v1, v2, v3 := newPolicy("gate", 1, 1), newPolicy("gate", 2, 2), newPolicy("gate", 3, 3)
+	v2.Scope, v2.CreatedBy = "*", "bob"
+	v3.ProtectedStages, v3.Signals, v3.CreatedBy = nil, nil, "carol"
+	old := newPolicy("old", 1, 4)
+	old.PolicySpec = cairn.PolicySpec{Scope: "fraud", Description: "retired"}
+	deleted := []*cairn.Policy{old, newPolicy("old", 2, 5)}
+	for _, p := range deleted {
+		p.DeletedAt = ptr(at(6))
+	}
+	err := importing(t, s, func(_ cairn.Tx, imp cairn.Importer) error {
+		if err := imp.ImportPolicy(ctx, []*cairn.Policy{v3, v1, v2}); err != nil { // any order
+			return err
+		}
+		return imp.ImportPolicy(ctx, deleted)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.ListPolicyVersions(ctx, "gate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*cairn.Policy{v3, v2, v1}, all); diff != "" {
+		t.Errorf("ListPolicyVersions (-want +got):\n%s", diff)
+	}
+	if cur, err := s.GetPolicy(ctx, "gate"); err != nil || !cmp.Equal(cur, v3) {
+		t.Errorf("GetPolicy(gate) = %+v, %v; want version 3", cur, err)
+	}
+	live, err := s.ListPolicies(ctx, false)
+	if err != nil || len(live) != 1 || live[0].Name != "gate" {
+		t.Errorf("ListPolicies = %v, %v; want gate only", live, err)
+	}
+	got, err := s.ListPolicyVersions(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*cairn.Policy{deleted[1], deleted[0]}, got); diff != "" {
+		t.Errorf("ListPolicyVersions of a deleted policy (-want +got):\n%s", diff)
+	}
+	// The next write continues the numbering; version 3 is taken.
+	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.PutPolicy(ctx, newPolicy("gate", 3, 7)) }), cairn.ECONFLICT)
+	putPolicy(t, s, newPolicy("gate", 4, 7))
+	putPolicy(t, s, newPolicy("old", 3, 8)) // brings it back
+	if p, err := s.GetPolicy(ctx, "old"); err != nil || p.DeletedAt != nil || p.Version != 3 {
+		t.Errorf("GetPolicy(old) after a new version = %+v, %v; want version 3, live", p, err)
+	}
+
+	err = importing(t, s, func(_ cairn.Tx, imp cairn.Importer) error {
+		wantCode(t, imp.ImportPolicy(ctx, []*cairn.Policy{newPolicy("gate", 1, 1)}), cairn.ECONFLICT)
+		wantCode(t, imp.ImportPolicy(ctx, nil), cairn.EINVALID)
+		wantCode(t, imp.ImportPolicy(ctx, []*cairn.Policy{newPolicy("x", 1, 1), newPolicy("y", 2, 1)}), cairn.EINVALID)
+		wantCode(t, imp.ImportPolicy(ctx, []*cairn.Policy{newPolicy("x", 1, 1), newPolicy("x", 1, 2)}), cairn.EINVALID)
+		return imp.ImportPolicy(ctx, []*cairn.Policy{newPolicy("z", 5, 9)})
+	})
+	if err != nil {
+		t.Fatalf("a transaction that met ECONFLICT and EINVALID: %v", err)
+	}
+	if p, err := s.GetPolicy(ctx, "z"); err != nil || p.Version != 5 {
+		t.Errorf("GetPolicy(z) = %+v, %v; want version 5", p, err)
+	}
+	if _, err := s.GetPolicy(ctx, "x"); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("GetPolicy(x) after refused imports: %v, want not_found", err)
+	}
+}
+
+// ImportApproval keeps every field of a request, whatever its state; an
+// id already there is ECONFLICT without spoiling the transaction.
+func testImportApproval(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	pending := newApproval("p1", "churn", 2, 1)
+	pending.Approvals = []cairn.ApprovalDecision{{Actor: "carol", Verified: true, Comment: "looks fine", At: at(2)}}
+	applied := newApproval("p2", "churn", 3, 3)
+	applied.Status, applied.StatusMessage, applied.UpdatedAt = cairn.RequestApplied, "applied after 2 approval(s)", at(6)
+	applied.Approvals = []cairn.ApprovalDecision{{Actor: "carol", At: at(4)}, {Actor: "dave", Verified: true, At: at(5)}}
+	rejected := newApproval("p3", "churn", 1, 7)
+	rejected.Stage, rejected.Alias, rejected.ArchiveExisting = cairn.StageProduction, "", true
+	rejected.Status, rejected.StatusMessage, rejected.UpdatedAt = cairn.RequestRejected, "rejected by bob", at(8)
+	rejected.Rejection = &cairn.ApprovalDecision{Actor: "bob", Verified: true, Comment: "no", At: at(8)}
+	err := importing(t, s, func(_ cairn.Tx, imp cairn.Importer) error {
+		for _, a := range []*cairn.ApprovalRequest{pending, applied, rejected} {
+			if err := imp.ImportApproval(ctx, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ListApprovals(ctx, cairn.ApprovalQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*cairn.ApprovalRequest{rejected, applied, pending}, page.Items); diff != "" {
+		t.Errorf("ListApprovals (-want +got):\n%s", diff)
+	}
+	expired, err := s.ExpiredApprovals(ctx, at(200), 10)
+	if err != nil || len(expired) != 1 || expired[0].ID != "p1" {
+		t.Errorf("ExpiredApprovals = %v, %v; want the pending one", expired, err)
+	}
+	err = importing(t, s, func(_ cairn.Tx, imp cairn.Importer) error {
+		wantCode(t, imp.ImportApproval(ctx, pending), cairn.ECONFLICT)
+		wantCode(t, imp.ImportApproval(ctx, newApproval("p9", "nope", 1, 1)), cairn.ENOTFOUND)
+		wantCode(t, imp.ImportApproval(ctx, newApproval("", "churn", 1, 1)), cairn.EINVALID)
+		return imp.ImportApproval(ctx, newApproval("p4", "churn", 4, 9))
+	})
+	if err != nil {
+		t.Fatalf("a transaction that met ECONFLICT and ENOTFOUND: %v", err)
+	}
+	if got, err := s.GetApproval(ctx, "p4"); err != nil || got.Version != 4 {
+		t.Errorf("GetApproval(p4) = %+v, %v", got, err)
+	}
+	if got, err := s.GetApproval(ctx, "p1"); err != nil || !cmp.Equal(got, pending) {
+		t.Errorf("GetApproval(p1) after a refused import = %+v, %v; want it unchanged", got, err)
 	}
 }
