@@ -48,6 +48,11 @@ const (
 	EventExperimentUpdated  = "experiment.updated"
 	EventExperimentDeleted  = "experiment.deleted"
 	EventExperimentRestored = "experiment.restored"
+	// Logged models (MLflow 3's tracking API): payloads are the logged
+	// model, or what was logged to it.
+	EventLoggedModelCreated = "logged_model.created"
+	EventLoggedModelUpdated = "logged_model.updated"
+	EventLoggedModelDeleted = "logged_model.deleted"
 	// EventBlobCollected records blobs that garbage collection deleted; its
 	// payload lists their digests and the bytes freed.
 	EventBlobCollected = "blob.collected"

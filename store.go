@@ -72,6 +72,14 @@ type Reader interface {
 	// ListExperiments lists experiments; page tokens are offsets.
 	ListExperiments(ctx context.Context, q ExperimentQuery) (*ExperimentPage, error)
 
+	// GetLoggedModel returns a logged model by id, deleted or not;
+	// ENOTFOUND if there is none.
+	GetLoggedModel(ctx context.Context, id string) (*LoggedModel, error)
+	// SearchLoggedModels lists the undeleted logged models of some
+	// experiments matching a filter, in the order asked for; page tokens
+	// are offsets.
+	SearchLoggedModels(ctx context.Context, q LoggedModelSearch) (*LoggedModelPage, error)
+
 	// Lineage returns the edges reachable from n in the given direction, up
 	// to depth hops (depth >= 1), in one recursive query.
 	Lineage(ctx context.Context, n Node, dir Direction, depth int) ([]Edge, error)
@@ -188,6 +196,13 @@ type Tx interface {
 	// id; ENOTFOUND if there is no such experiment, ECONFLICT if the new
 	// name is taken.
 	UpdateExperiment(ctx context.Context, e *Experiment) error
+
+	// CreateLoggedModel inserts m as given; ECONFLICT if its id exists.
+	CreateLoggedModel(ctx context.Context, m *LoggedModel) error
+	// UpdateLoggedModel writes m's status, status message, params, tags,
+	// metrics, updated_at and deleted_at, by id; ENOTFOUND if there is no
+	// such logged model.
+	UpdateLoggedModel(ctx context.Context, m *LoggedModel) error
 
 	CreateRun(ctx context.Context, r *Run) error
 	// UpdateRun writes name, status, end_time, tags, inputs, model inputs,

@@ -1356,6 +1356,10 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		// A subscription's delivery log records the source's attempts;
 		// the target's starts empty (internal/migrate/webhooks.go).
 		"webhook_deliveries": "the source's delivery log",
+		// MLflow 3 logged models: their files are in the artifact store,
+		// which is copied, and versions registered from them keep their
+		// snapshots; the records themselves are not copied yet.
+		"logged_models": "not copied yet: MLflow 3 logged-model records",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

@@ -414,6 +414,24 @@ type metricIn struct {
 	Value     json.RawMessage `json:"value"`
 	Timestamp json.RawMessage `json:"timestamp"`
 	Step      json.RawMessage `json:"step"`
+	// MLflow 3: the logged model the metric is about, and the dataset it
+	// was computed on.
+	ModelID       string `json:"model_id"`
+	DatasetName   string `json:"dataset_name"`
+	DatasetDigest string `json:"dataset_digest"`
+}
+
+// addModelMetric records pt on the logged model m names, if any.
+func addModelMetric(in *registry.RunLog, m metricIn, pt cairn.MetricPoint) {
+	if m.ModelID == "" {
+		return
+	}
+	if in.ModelMetrics == nil {
+		in.ModelMetrics = map[string][]cairn.LoggedModelMetric{}
+	}
+	in.ModelMetrics[m.ModelID] = append(in.ModelMetrics[m.ModelID], cairn.LoggedModelMetric{
+		Key: pt.Key, Value: pt.Value, Timestamp: pt.Timestamp, Step: pt.Step, DatasetName: m.DatasetName, DatasetDigest: m.DatasetDigest,
+	})
 }
 
 // parseMetric checks one metric as MLflow does and converts it.
@@ -598,6 +616,7 @@ func (s *Server) logBatch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		in.Metrics = append(in.Metrics, pt)
+		addModelMetric(&in, m, pt)
 	}
 	if len(params) > 0 {
 		in.Params = map[string]string{}
@@ -673,7 +692,17 @@ func (s *Server) logMetric(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.logToRun(r.Context(), run, registry.RunLog{Metrics: []cairn.MetricPoint{pt}}, false); err != nil {
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"model_id", &m.ModelID}, {"dataset_name", &m.DatasetName}, {"dataset_digest", &m.DatasetDigest}} {
+		if *f.dst, err = p.str(f.name); err != nil {
+			return err
+		}
+	}
+	in := registry.RunLog{Metrics: []cairn.MetricPoint{pt}}
+	addModelMetric(&in, m, pt)
+	if err := s.logToRun(r.Context(), run, in, false); err != nil {
 		return err
 	}
 	return writeJSON(w, empty)

@@ -14,9 +14,10 @@
 // endpoints (webhooks.go) are served too, mapped onto the registry's
 // subscriptions with format "mlflow".
 //
-// Not served yet: logged models and the basic-auth permission
-// endpoints. Every path under the mounted
-// prefixes that is not served answers 404 ENDPOINT_NOT_FOUND, which MLflow's
+// MLflow 3's logged models (loggedmodels.go) are Cairn records too.
+//
+// Not served yet: the basic-auth permission endpoints. Every path under
+// the mounted prefixes that is not served answers 404 ENDPOINT_NOT_FOUND, which MLflow's
 // client understands.
 package mlflowapi
 
@@ -160,6 +161,16 @@ func (s *Server) routes() []route {
 		{"POST", "runs/outputs", s.logOutputs},
 		{"POST", "runs/log-model", s.logModel},
 		{"GET", "artifacts/list", s.listRunArtifacts},
+
+		// MLflow 3's logged models (loggedmodels.go).
+		{"POST", "logged-models", s.createLoggedModel},
+		{"POST", "logged-models/search", s.searchLoggedModels},
+		{"GET", "logged-models/{model_id}", s.getLoggedModelHandler},
+		{"PATCH", "logged-models/{model_id}", s.finalizeLoggedModel},
+		{"DELETE", "logged-models/{model_id}", s.deleteLoggedModel},
+		{"PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags},
+		{"DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag},
+		{"POST", "logged-models/{model_id}/params", s.logLoggedModelParams},
 	}
 }
 

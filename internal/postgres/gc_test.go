@@ -153,6 +153,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TABLE experiments; DELETE FROM counters WHERE name = 'experiment'; DROP INDEX runs_search;
 		ALTER TABLE runs DROP COLUMN user_id, DROP COLUMN inputs, DROP COLUMN outputs;
 		DROP TABLE approval_requests; ALTER TABLE versions DROP COLUMN approval_status; DROP INDEX versions_stage;
+		DROP TABLE logged_models;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

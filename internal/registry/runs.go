@@ -188,6 +188,10 @@ type RunLog struct {
 	Metrics []cairn.MetricPoint `json:"metrics,omitempty"`
 	Params  map[string]string   `json:"params,omitempty"`
 	Tags    map[string]string   `json:"tags,omitempty"`
+	// ModelMetrics are metric points logged with a logged model's id
+	// (MLflow 3), by model id: each is recorded on the run (in Metrics
+	// too) and on the logged model, whose RunID it gets.
+	ModelMetrics map[string][]cairn.LoggedModelMetric `json:"model_metrics,omitempty"`
 }
 
 // Limits on one LogRun batch, as MLflow's log-batch.
@@ -229,6 +233,18 @@ func (s *Service) LogRun(ctx context.Context, id string, in RunLog) error {
 		}
 		if err := m.tx.LogRun(ctx, id, in.Metrics, in.Params); err != nil {
 			return err
+		}
+		if len(in.ModelMetrics) > 0 {
+			for mid, pts := range in.ModelMetrics {
+				for i := range pts {
+					pts[i].RunID = id
+					pts[i].Timestamp = cairn.Timestamp(pts[i].Timestamp)
+				}
+				in.ModelMetrics[mid] = pts
+			}
+			if err := logLoggedModelMetrics(ctx, m, in.ModelMetrics); err != nil {
+				return err
+			}
 		}
 		if len(in.Tags) > 0 {
 			maps.Copy(r.Tags, in.Tags)

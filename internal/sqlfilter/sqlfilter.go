@@ -128,6 +128,22 @@ func Experiments(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int
 	return compile(&experimentEntity, f, order, d, argStart)
 }
 
+// LoggedModels compiles a filter and an order for the query shape
+//
+//	FROM logged_models l
+//
+// Filter fields (MLflow's logged model attributes): name, model_id (or
+// id), model_type, status, source_run_id, experiment_id,
+// creation_timestamp (or creation_time, created_at),
+// last_updated_timestamp (or updated_at), tags.<key>, metrics.<key> (the
+// latest value, numbers) and params.<key> (strings). Order fields: the
+// same attributes, metrics.<key>, params.<key> and tags.<key>. The order
+// always ends with the tie-breakers creation time descending, id
+// ascending (MLflow's default order).
+func LoggedModels(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	return compile(&loggedModelEntity, f, order, d, argStart)
+}
+
 // EncodePageToken returns the opaque page token for a list offset.
 func EncodePageToken(offset int) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(offset)))
@@ -340,6 +356,45 @@ var experimentEntity = entity{
 		"updated_at":       "e.updated_at",
 	},
 	tiebreak: []orderKey{{sql: "e.created_at", desc: true}, {sql: "e.id"}},
+}
+
+var loggedModelEntity = entity{
+	plural: "logged models",
+	fields: map[string]column{
+		"name":                   {"l.name", typeString},
+		"model_id":               {"l.id", typeString},
+		"id":                     {"l.id", typeString},
+		"model_type":             {"l.model_type", typeString},
+		"status":                 {"l.status", typeString},
+		"source_run_id":          {"l.source_run_id", typeString},
+		"experiment_id":          {"l.experiment_id", typeString},
+		"creation_timestamp":     {"l.created_at", typeTime},
+		"creation_time":          {"l.created_at", typeTime},
+		"created_at":             {"l.created_at", typeTime},
+		"last_updated_timestamp": {"l.updated_at", typeTime},
+		"updated_at":             {"l.updated_at", typeTime},
+	},
+	maps: map[cairn.FieldNamespace]column{
+		cairn.FieldTag:    {"l.tags", typeString},
+		cairn.FieldMetric: {"l.metrics", typeFloat},
+		cairn.FieldParam:  {"l.params", typeString},
+	},
+	order: map[string]string{
+		"name":                   "l.name",
+		"model_id":               "l.id",
+		"id":                     "l.id",
+		"model_type":             "l.model_type",
+		"status":                 "l.status",
+		"source_run_id":          "l.source_run_id",
+		"experiment_id":          "l.experiment_id",
+		"creation_timestamp":     "l.created_at",
+		"creation_time":          "l.created_at",
+		"created_at":             "l.created_at",
+		"last_updated_timestamp": "l.updated_at",
+		"updated_at":             "l.updated_at",
+	},
+	orderMap: map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
+	tiebreak: []orderKey{{sql: "l.created_at", desc: true}, {sql: "l.id"}},
 }
 
 type compiler struct {

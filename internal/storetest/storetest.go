@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t testing.TB) cairn.Store) {
 		{"Alias", aliasTests},
 		{"Run", runTests},
 		{"Experiment", experimentTests},
+		{"LoggedModel", loggedModelTests},
 		{"Lineage", lineageTests},
 		{"Audit", auditTests},
 		{"TimeTravel", timeTravelTests},

@@ -1,0 +1,277 @@
+package mlflowapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cairn-registry/cairn"
+)
+
+var loggedModelIDPattern = regexp.MustCompile(`^m-[0-9a-f]{32}$`)
+
+// createLoggedModel creates a logged model through the API and returns its
+// info.
+func (e *env) createLoggedModel(body string) map[string]any {
+	e.t.Helper()
+	r := e.ok("POST", "logged-models", body, "")
+	return r.Body["model"].(map[string]any)["info"].(map[string]any)
+}
+
+// wantError checks an MLflow error answer.
+func wantError(t *testing.T, r *response, status int, code, msg string) {
+	t.Helper()
+	if r.Status != status || r.Body["error_code"] != code || !strings.Contains(fmt.Sprint(r.Body["message"]), msg) {
+		t.Errorf("got %d %s, want %d %s with %q", r.Status, r.Raw, status, code, msg)
+	}
+}
+
+// MLflow 3's log_model: create (PENDING, an mlflow-artifacts: location),
+// upload the files through the proxy to that location, finalize (READY);
+// get answers the same model under both prefixes, and each change is an
+// event of the feed.
+func TestLoggedModelLifecycle(t *testing.T) {
+	e := newEnv(t)
+	info := e.createLoggedModel(`{"experiment_id": "0", "name": "model", "model_type": "classifier", "source_run_id": "r1",
+		"params": [{"key": "alpha", "value": "0.5"}], "tags": [{"key": "mlflow.user", "value": "ada"}]}`)
+	id, _ := info["model_id"].(string)
+	if !loggedModelIDPattern.MatchString(id) {
+		t.Fatalf("model_id %q, want m-<32 hex>", id)
+	}
+	want := decodeWant(t, `{"model_id": "`+id+`", "experiment_id": "0", "name": "model", "model_type": "classifier", "source_run_id": "r1",
+		"status": "LOGGED_MODEL_PENDING", "artifact_uri": "mlflow-artifacts:/0/models/`+id+`/artifacts",
+		"creation_timestamp_ms": "<ms>", "last_updated_timestamp_ms": "<ms>", "tags": [{"key": "mlflow.user", "value": "ada"}]}`)
+	if d := match("info", want, info); len(d) > 0 {
+		t.Errorf("created: %v", d)
+	}
+	// The client uploads to <tracking URI>/api/2.0/mlflow-artifacts/artifacts/<path of artifact_uri>.
+	dir := strings.TrimPrefix(info["artifact_uri"].(string), "mlflow-artifacts:/")
+	e.put(dir+"/MLmodel", sklearnMLmodel)
+	e.put(dir+"/model.pkl", "weights")
+	if st, body := e.get(dir + "/model.pkl"); st != 200 || body != "weights" {
+		t.Errorf("download: %d %q", st, body)
+	}
+	r := e.ok("PATCH", "logged-models/"+id, `{"model_id": "`+id+`", "status": "LOGGED_MODEL_READY"}`, "")
+	if st := r.Body["model"].(map[string]any)["info"].(map[string]any)["status"]; st != "LOGGED_MODEL_READY" {
+		t.Errorf("finalized status %v", st)
+	}
+	for _, prefix := range []string{"/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"} {
+		r := e.ok("GET", prefix+"logged-models/"+id, "", "")
+		got := r.Body["model"].(map[string]any)
+		if d := match("model", decodeWant(t, `{"info": {"model_id": "`+id+`", "status": "LOGGED_MODEL_READY"},
+			"data": {"params": [{"key": "alpha", "value": "0.5"}]}}`), got); len(d) > 0 {
+			t.Errorf("GET %s: %v", prefix, d)
+		}
+	}
+	// A failed upload is recorded as such.
+	other := e.createLoggedModel(`{"experiment_id": "0"}`)["model_id"].(string)
+	r = e.ok("PATCH", "logged-models/"+other, `{"status": 3}`, "")
+	if st := r.Body["model"].(map[string]any)["info"].(map[string]any)["status"]; st != "LOGGED_MODEL_UPLOAD_FAILED" {
+		t.Errorf("failed status %v", st)
+	}
+	e.ok("DELETE", "logged-models/"+other, "", "")
+	wantError(t, e.do("GET", "logged-models/"+other, "", ""), 404, "RESOURCE_DOES_NOT_EXIST", "Logged model with ID '"+other+"' not found")
+	wantError(t, e.do("DELETE", "logged-models/"+other, "", ""), 404, "RESOURCE_DOES_NOT_EXIST", "not found")
+
+	page, err := e.Client.ListEvents(t.Context(), 0, 1000, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, ev := range page.Items {
+		if strings.HasPrefix(ev.Type, "logged_model.") {
+			types = append(types, ev.Type)
+		}
+	}
+	wantTypes := []string{cairn.EventLoggedModelCreated, cairn.EventLoggedModelUpdated, cairn.EventLoggedModelCreated,
+		cairn.EventLoggedModelUpdated, cairn.EventLoggedModelDeleted}
+	if !slices.Equal(types, wantTypes) {
+		t.Errorf("events %v, want %v", types, wantTypes)
+	}
+}
+
+// Bad requests answer MLflow's codes and change nothing.
+func TestLoggedModelErrors(t *testing.T) {
+	e := newEnv(t)
+	id := e.createLoggedModel(`{"experiment_id": "0", "name": "m"}`)["model_id"].(string)
+	e.ok("POST", "experiments/create", `{"name": "gone"}`, "")
+	gone := e.ok("GET", "experiments/get-by-name", "", q("experiment_name", "gone")).Body["experiment"].(map[string]any)["experiment_id"].(string)
+	e.ok("POST", "experiments/delete", `{"experiment_id": "`+gone+`"}`, "")
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		code, msg          string
+	}{
+		{"POST", "logged-models", `{"name": "m"}`, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'experiment_id'"},
+		{"POST", "logged-models", `{"experiment_id": 0}`, 400, "INVALID_PARAMETER_VALUE", "'experiment_id'"},
+		{"POST", "logged-models", `{"experiment_id": "99"}`, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment with id=99 exists"},
+		{"POST", "logged-models", `{"experiment_id": "` + gone + `"}`, 400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state"},
+		{"POST", "logged-models", `{"experiment_id": "0", "params": [{"value": "x"}]}`, 400, "INVALID_PARAMETER_VALUE", "'params.key'"},
+		{"POST", "logged-models", `{"experiment_id": "0", "tags": "x"}`, 400, "INVALID_PARAMETER_VALUE", "'tags'"},
+		{"POST", "logged-models", `{"experiment_id": "0", "params": [{"key": "p", "value": "` + strings.Repeat("v", 6001) + `"}]}`, 400, "INVALID_PARAMETER_VALUE", "exceeded length limit of 6000"},
+		{"GET", "logged-models/m-0123456789abcdef0123456789abcdef", "", 404, "RESOURCE_DOES_NOT_EXIST", "Logged model with ID 'm-0123456789abcdef0123456789abcdef' not found"},
+		{"GET", "logged-models/garbage", "", 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
+		{"PATCH", "logged-models/" + id, `{}`, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'status'"},
+		{"PATCH", "logged-models/" + id, `{"status": "DONE"}`, 400, "INVALID_PARAMETER_VALUE", "LOGGED_MODEL_READY"},
+		{"PATCH", "logged-models/" + id, `{"model_id": "m-other", "status": "LOGGED_MODEL_READY"}`, 400, "INVALID_PARAMETER_VALUE", "differs"},
+		{"PATCH", "logged-models/m-0123456789abcdef0123456789abcdef", `{"status": "LOGGED_MODEL_READY"}`, 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
+		{"PATCH", "logged-models/" + id + "/tags", `{"tags": [{"key": "", "value": "v"}]}`, 400, "INVALID_PARAMETER_VALUE", "'tags.key'"},
+		{"PATCH", "logged-models/m-0123456789abcdef0123456789abcdef/tags", `{"tags": [{"key": "k", "value": "v"}]}`, 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
+		{"DELETE", "logged-models/" + id + "/tags/nope", "", 404, "RESOURCE_DOES_NOT_EXIST", "No tag with key 'nope'"},
+		{"POST", "logged-models/m-0123456789abcdef0123456789abcdef/params", `{"params": [{"key": "k", "value": "v"}]}`, 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
+		{"POST", "logged-models/search", `{}`, 400, "INVALID_PARAMETER_VALUE", "'experiment_ids'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "max_results": 0}`, 400, "INVALID_PARAMETER_VALUE", "max_results"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "max_results": 1001}`, 400, "INVALID_PARAMETER_VALUE", "at most 1000"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "filter": "nope = 'x'"}`, 400, "INVALID_PARAMETER_VALUE", "Invalid attribute key 'nope'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "filter": "name = 'a' OR name = 'b'"}`, 400, "INVALID_PARAMETER_VALUE", "Invalid clause(s)"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "filter": "metrics.auc > 'high'"}`, 400, "INVALID_PARAMETER_VALUE", "Expected numeric value type for metric"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "nope"}]}`, 400, "INVALID_PARAMETER_VALUE", "Invalid order by key 'nope'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"ascending": true}]}`, 400, "INVALID_PARAMETER_VALUE", "'order_by.field_name'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "metrics.auc", "dataset_name": "test"}]}`, 400, "INVALID_PARAMETER_VALUE", "not supported"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_name": "test"}]}`, 400, "INVALID_PARAMETER_VALUE", "not supported"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "page_token": "garbage!"}`, 400, "INVALID_PARAMETER_VALUE", "page token"},
+		{"GET", "logged-models/search", "", 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
+		{"PUT", "logged-models/" + id, `{}`, 404, "ENDPOINT_NOT_FOUND", "No API endpoint"},
+	} {
+		r := e.do(tc.method, tc.path, tc.body, "")
+		if r.Status != tc.status || r.Body["error_code"] != tc.code || !strings.Contains(fmt.Sprint(r.Body["message"]), tc.msg) {
+			t.Errorf("%s %s %s: %d %s, want %d %s with %q", tc.method, tc.path, truncateName(tc.body), r.Status, r.Raw, tc.status, tc.code, tc.msg)
+		}
+	}
+	// Nothing was written: the one model is as created.
+	r := e.ok("POST", "logged-models/search", `{"experiment_ids": ["0", "`+gone+`"]}`, "")
+	models := r.Body["models"].([]any)
+	if len(models) != 1 {
+		t.Fatalf("%d models after failed requests, want 1: %s", len(models), r.Raw)
+	}
+	if d := match("model", decodeWant(t, `{"info": {"model_id": "`+id+`", "status": "LOGGED_MODEL_PENDING", "tags": "<absent>"}, "data": {"params": "<absent>"}}`), models[0]); len(d) > 0 {
+		t.Errorf("after failed requests: %v", d)
+	}
+}
+
+func truncateName(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// Tags can be set and deleted, params added (never changed).
+func TestLoggedModelTagsAndParams(t *testing.T) {
+	e := newEnv(t)
+	id := e.createLoggedModel(`{"experiment_id": "0", "name": "m", "params": [{"key": "a", "value": "1"}]}`)["model_id"].(string)
+	e.ok("PATCH", "logged-models/"+id+"/tags", `{"tags": [{"key": "mlflow.modelVersions", "value": "[]"}, {"key": "team", "value": "risk"}]}`, "")
+	e.ok("DELETE", "logged-models/"+id+"/tags/team", "", "")
+	// The client sends params past the first 100 in batches of 100.
+	var batch []string
+	for i := range 100 {
+		batch = append(batch, fmt.Sprintf(`{"key": "p%03d", "value": "%d"}`, i, i))
+	}
+	e.ok("POST", "logged-models/"+id+"/params", `{"model_id": "`+id+`", "params": [`+strings.Join(batch, ",")+`]}`, "")
+	e.ok("POST", "logged-models/"+id+"/params", `{"params": [{"key": "a", "value": "1"}]}`, "") // the same value again
+	wantError(t, e.do("POST", "logged-models/"+id+"/params", `{"params": [{"key": "a", "value": "2"}]}`, ""),
+		400, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed")
+	wantError(t, e.do("POST", "logged-models/"+id+"/params", `{"params": [`+strings.Join(append(batch, `{"key": "x", "value": "y"}`), ",")+`]}`, ""),
+		400, "INVALID_PARAMETER_VALUE", "at most 100 params")
+	r := e.ok("GET", "logged-models/"+id, "", "")
+	m := r.Body["model"].(map[string]any)
+	if d := match("tags", decodeWant(t, `[{"key": "mlflow.modelVersions", "value": "[]"}]`), m["info"].(map[string]any)["tags"]); len(d) > 0 {
+		t.Errorf("tags: %v", d)
+	}
+	params := m["data"].(map[string]any)["params"].([]any)
+	if len(params) != 101 || params[0].(map[string]any)["key"] != "a" || params[0].(map[string]any)["value"] != "1" {
+		t.Errorf("%d params, first %v; want 101, a = 1", len(params), params[0])
+	}
+	// Tag keys with '/' and spaces travel escaped in the path.
+	e.ok("PATCH", "logged-models/"+id+"/tags", `{"tags": [{"key": "a/b c", "value": "v"}]}`, "")
+	e.ok("DELETE", "logged-models/"+id+"/tags/a%2Fb%20c", "", "")
+	wantError(t, e.do("DELETE", "logged-models/"+id+"/tags/a%2Fb%20c", "", ""), 404, "RESOURCE_DOES_NOT_EXIST", "No tag with key 'a/b c'")
+}
+
+// Metrics logged to a run with a model_id are the model's metrics too
+// (MLflow 3's log_model copies the run's metrics onto the model this way),
+// and search filters and orders by their latest values; pages follow
+// max_results and page_token.
+func TestLoggedModelMetricsAndSearch(t *testing.T) {
+	e := newEnv(t)
+	run := e.ok("POST", "runs/create", `{"experiment_id": "0"}`, "").Body["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	var ids []string
+	for i, auc := range []float64{0.7, 0.9, 0.8} {
+		info := e.createLoggedModel(fmt.Sprintf(`{"experiment_id": "0", "name": "m%d", "source_run_id": "%s", "params": [{"key": "depth", "value": "%d"}]}`, i, run, i))
+		id := info["model_id"].(string)
+		ids = append(ids, id)
+		e.ok("POST", "runs/log-batch", fmt.Sprintf(`{"run_id": "%s", "metrics": [{"key": "auc", "value": %g, "timestamp": 1700000000000, "step": 1,
+			"model_id": "%s", "dataset_name": "test", "dataset_digest": "d1"}]}`, run, auc, id), "")
+	}
+	e.ok("POST", "runs/log-metric", fmt.Sprintf(`{"run_id": "%s", "key": "loss", "value": 0.25, "timestamp": 1700000000001, "model_id": "%s"}`, run, ids[0]), "")
+	e.ok("PATCH", "logged-models/"+ids[1], `{"status": "LOGGED_MODEL_READY"}`, "")
+	m := e.ok("GET", "logged-models/"+ids[0], "", "").Body["model"].(map[string]any)
+	if d := match("metrics", decodeWant(t, `[
+		{"key": "auc", "value": 0.7, "timestamp": 1700000000000, "step": 1, "dataset_name": "test", "dataset_digest": "d1", "model_id": "`+ids[0]+`", "run_id": "`+run+`"},
+		{"key": "loss", "value": 0.25, "timestamp": 1700000000001, "step": 0, "dataset_name": "<absent>", "model_id": "`+ids[0]+`", "run_id": "`+run+`"}]`),
+		m["data"].(map[string]any)["metrics"]); len(d) > 0 {
+		t.Errorf("model metrics: %v", d)
+	}
+	// A metric naming a model Cairn does not have is refused whole.
+	wantError(t, e.do("POST", "runs/log-batch", fmt.Sprintf(`{"run_id": "%s", "metrics": [{"key": "auc", "value": 1, "timestamp": 1, "model_id": "m-0123456789abcdef0123456789abcdef"}]}`, run), ""),
+		404, "RESOURCE_DOES_NOT_EXIST", "not found")
+
+	names := func(body string) ([]string, string) {
+		t.Helper()
+		r := e.ok("POST", "logged-models/search", body, "")
+		var out []string
+		for _, m := range r.Body["models"].([]any) {
+			out = append(out, m.(map[string]any)["info"].(map[string]any)["name"].(string))
+		}
+		next, _ := r.Body["next_page_token"].(string)
+		return out, next
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`{"experiment_ids": ["0"]}`, "m2 m1 m0"},
+		{`{"experiment_ids": ["0"], "filter": "metrics.auc >= 0.8"}`, "m2 m1"},
+		{`{"experiment_ids": ["0"], "filter": "params.depth = '0' AND metrics.loss < 1"}`, "m0"},
+		{`{"experiment_ids": ["0"], "filter": "status = 'LOGGED_MODEL_READY'"}`, "m1"},
+		{`{"experiment_ids": ["0"], "filter": "status = 'READY'"}`, "m1"},
+		{`{"experiment_ids": ["0"], "filter": "attributes.name LIKE 'm%' AND source_run_id = '` + run + `'"}`, "m2 m1 m0"},
+		{`{"experiment_ids": ["0"], "filter": "model_id = '` + ids[0] + `'"}`, "m0"},
+		{`{"experiment_ids": ["0"], "filter": "creation_timestamp > 0"}`, "m2 m1 m0"},
+		{`{"experiment_ids": ["0"], "order_by": [{"field_name": "metrics.auc", "ascending": false}]}`, "m1 m2 m0"},
+		{`{"experiment_ids": ["0"], "order_by": [{"field_name": "name"}]}`, "m0 m1 m2"},
+		{`{"experiment_ids": ["99"]}`, ""},
+	} {
+		got, _ := names(tc.body)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("search %s: %v, want %s", tc.body, got, tc.want)
+		}
+	}
+	// Pages of one.
+	var all []string
+	token := ""
+	for range 5 {
+		body := `{"experiment_ids": ["0"], "max_results": 1, "order_by": [{"field_name": "name"}]`
+		if token != "" {
+			body += `, "page_token": "` + token + `"`
+		}
+		got, next := names(body + "}")
+		all = append(all, got...)
+		if token = next; token == "" {
+			break
+		}
+	}
+	if strings.Join(all, " ") != "m0 m1 m2" {
+		t.Errorf("paged search: %v", all)
+	}
+}
+
+// MLflow 3 answers unknown methods on a logged model's path the way it
+// answers every unknown path; Cairn's GET of a deleted model's tags path
+// is no endpoint either.
+func TestLoggedModelRoutes(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do("GET", "logged-models/m-x/params", "", ""); r.Status != http.StatusNotFound || r.Body["error_code"] != "ENDPOINT_NOT_FOUND" {
+		t.Errorf("GET params: %d %s", r.Status, r.Raw)
+	}
+}

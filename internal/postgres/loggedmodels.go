@@ -1,0 +1,163 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
+)
+
+const loggedModelColumns = `l.id, l.experiment_id, l.name, l.model_type, l.source_run_id, l.status, l.status_message,
+	l.artifact_location, l.params, l.tags, l.metric_points, l.created_by, l.created_at, l.updated_at, l.deleted_at`
+
+func scanLoggedModel(row pgx.Row) (*cairn.LoggedModel, error) {
+	var (
+		m                    cairn.LoggedModel
+		status               string
+		params, tags, points []byte
+		created, updated     int64
+		deleted              *int64
+	)
+	if err := row.Scan(&m.ID, &m.ExperimentID, &m.Name, &m.ModelType, &m.SourceRunID, &status, &m.StatusMessage,
+		&m.ArtifactLocation, &params, &tags, &points, &m.CreatedBy, &created, &updated, &deleted); err != nil {
+		return nil, err
+	}
+	m.Status = cairn.LoggedModelStatus(status)
+	m.Params, m.Tags, m.Metrics = map[string]string{}, map[string]string{}, []cairn.LoggedModelMetric{}
+	if err := decodeJSON("logged_models.params", params, &m.Params); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("logged_models.tags", tags, &m.Tags); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("logged_models.metric_points", points, &m.Metrics); err != nil {
+		return nil, err
+	}
+	if m.Metrics == nil {
+		m.Metrics = []cairn.LoggedModelMetric{}
+	}
+	m.CreatedAt, m.UpdatedAt, m.DeletedAt = fromMicros(created), fromMicros(updated), fromNullMicros(deleted)
+	return &m, nil
+}
+
+// GetLoggedModel returns a logged model by id, deleted or not; ENOTFOUND
+// if there is none.
+func (r reader) GetLoggedModel(ctx context.Context, id string) (*cairn.LoggedModel, error) {
+	m, err := scanLoggedModel(r.q.QueryRow(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "logged model %q not found", id)
+	}
+	if err != nil {
+		return nil, translate(err, "get logged model %q", id)
+	}
+	return m, nil
+}
+
+// loggedModelJSON encodes the JSON columns of m: params, tags, the metric
+// points and the latest value of each metric.
+func loggedModelJSON(m *cairn.LoggedModel) (params, tags, points, latest string, err error) {
+	if params, err = encodeJSON("params", stringMap(m.Params)); err != nil {
+		return
+	}
+	if tags, err = encodeJSON("tags", stringMap(m.Tags)); err != nil {
+		return
+	}
+	pts := m.Metrics
+	if pts == nil {
+		pts = []cairn.LoggedModelMetric{}
+	}
+	if points, err = encodeJSON("metric_points", pts); err != nil {
+		return
+	}
+	latest, err = encodeJSON("metrics", floatMap(m.LatestMetrics()))
+	return
+}
+
+// CreateLoggedModel inserts m; ECONFLICT, without aborting the
+// transaction, if its id exists.
+func (t *tx) CreateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
+	params, tags, points, latest, err := loggedModelJSON(m)
+	if err != nil {
+		return err
+	}
+	var id string
+	err = t.q.QueryRow(ctx, `INSERT INTO logged_models (id, experiment_id, name, model_type, source_run_id, status, status_message,
+		artifact_location, params, tags, metrics, metric_points, created_by, created_at, updated_at, deleted_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING RETURNING id`,
+		m.ID, m.ExperimentID, m.Name, m.ModelType, m.SourceRunID, string(m.Status), m.StatusMessage,
+		m.ArtifactLocation, params, tags, latest, points, m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt), nullMicros(m.DeletedAt)).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cairn.Errorf(cairn.ECONFLICT, "logged model %q already exists", m.ID)
+	}
+	return translate(err, "create logged model %q", m.ID)
+}
+
+// UpdateLoggedModel writes m's status, status message, params, tags,
+// metrics, updated_at and deleted_at.
+func (t *tx) UpdateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
+	params, tags, points, latest, err := loggedModelJSON(m)
+	if err != nil {
+		return err
+	}
+	tag, err := t.q.Exec(ctx, `UPDATE logged_models SET status = $2, status_message = $3, params = $4, tags = $5, metrics = $6,
+		metric_points = $7, updated_at = $8, deleted_at = $9 WHERE id = $1`,
+		m.ID, string(m.Status), m.StatusMessage, params, tags, latest, points, micros(m.UpdatedAt), nullMicros(m.DeletedAt))
+	if err != nil {
+		return translate(err, "update logged model %q", m.ID)
+	}
+	if tag.RowsAffected() == 0 {
+		return cairn.Errorf(cairn.ENOTFOUND, "logged model %q not found", m.ID)
+	}
+	return nil
+}
+
+// SearchLoggedModels lists the undeleted logged models of q.ExperimentIDs
+// that match q.Filter, in q.OrderBy's order (offset page tokens).
+func (r reader) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := sqlfilter.DecodePageToken(q.Page.Token)
+	if err != nil {
+		return nil, err
+	}
+	page := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
+	if len(q.ExperimentIDs) == 0 {
+		return page, nil
+	}
+	c, err := sqlfilter.LoggedModels(q.Filter, q.OrderBy, sqlfilter.Postgres, 1)
+	if err != nil {
+		return nil, err
+	}
+	a := args(append([]any(nil), c.Args...))
+	query := `SELECT ` + loggedModelColumns + ` FROM logged_models l WHERE l.deleted_at IS NULL` +
+		` AND l.experiment_id = ANY(` + a.add(q.ExperimentIDs) + `::text[])`
+	if c.Where != "" {
+		query += ` AND (` + c.Where + `)`
+	}
+	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
+	rows, err := r.q.Query(ctx, query, a...)
+	if err != nil {
+		return nil, translate(err, "search logged models")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanLoggedModel(rows)
+		if err != nil {
+			return nil, translate(err, "search logged models")
+		}
+		page.Items = append(page.Items, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "search logged models")
+	}
+	if len(page.Items) > size {
+		page.Items = page.Items[:size]
+		page.NextToken = sqlfilter.EncodePageToken(offset + size)
+	}
+	return page, nil
+}

@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
+)
+
+const loggedModelColumns = `l.id, l.experiment_id, l.name, l.model_type, l.source_run_id, l.status, l.status_message,
+	l.artifact_location, l.params, l.tags, l.metric_points, l.created_by, l.created_at, l.updated_at, l.deleted_at`
+
+func scanLoggedModel(s scanner) (*cairn.LoggedModel, error) {
+	var (
+		m                    cairn.LoggedModel
+		status               string
+		params, tags, points string
+		created, updated     int64
+		deleted              sql.NullInt64
+	)
+	if err := s.Scan(&m.ID, &m.ExperimentID, &m.Name, &m.ModelType, &m.SourceRunID, &status, &m.StatusMessage,
+		&m.ArtifactLocation, &params, &tags, &points, &m.CreatedBy, &created, &updated, &deleted); err != nil {
+		return nil, err
+	}
+	m.Status = cairn.LoggedModelStatus(status)
+	m.Params, m.Tags, m.Metrics = map[string]string{}, map[string]string{}, []cairn.LoggedModelMetric{}
+	if err := decodeJSON("logged_models.params", params, &m.Params); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("logged_models.tags", tags, &m.Tags); err != nil {
+		return nil, err
+	}
+	if err := decodeJSON("logged_models.metric_points", points, &m.Metrics); err != nil {
+		return nil, err
+	}
+	if m.Metrics == nil {
+		m.Metrics = []cairn.LoggedModelMetric{}
+	}
+	m.CreatedAt, m.UpdatedAt, m.DeletedAt = fromMicros(created), fromMicros(updated), fromNullMicros(deleted)
+	return &m, nil
+}
+
+// GetLoggedModel returns a logged model by id, deleted or not; ENOTFOUND
+// if there is none.
+func (db *DB) GetLoggedModel(ctx context.Context, id string) (*cairn.LoggedModel, error) {
+	return view(ctx, db, func(t *tx) (*cairn.LoggedModel, error) { return t.GetLoggedModel(ctx, id) })
+}
+
+func (t *tx) GetLoggedModel(ctx context.Context, id string) (*cairn.LoggedModel, error) {
+	m, err := scanLoggedModel(t.queryRow(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "logged model %q not found", id)
+	}
+	return m, translate(err, "get logged model %q", id)
+}
+
+// loggedModelJSON encodes the JSON columns of m: params, tags, the metric
+// points and the latest value of each metric.
+func loggedModelJSON(m *cairn.LoggedModel) (params, tags, points, latest string, err error) {
+	if params, err = encodeJSON(stringMap(m.Params)); err != nil {
+		return
+	}
+	if tags, err = encodeJSON(stringMap(m.Tags)); err != nil {
+		return
+	}
+	pts := m.Metrics
+	if pts == nil {
+		pts = []cairn.LoggedModelMetric{}
+	}
+	if points, err = encodeJSON(pts); err != nil {
+		return
+	}
+	latest, err = encodeJSON(floatMap(m.LatestMetrics()))
+	return
+}
+
+// CreateLoggedModel inserts m; ECONFLICT if its id exists.
+func (t *tx) CreateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
+	params, tags, points, latest, err := loggedModelJSON(m)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO logged_models (id, experiment_id, name, model_type, source_run_id, status, status_message,
+		artifact_location, params, tags, metrics, metric_points, created_by, created_at, updated_at, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ExperimentID, m.Name, m.ModelType, m.SourceRunID, string(m.Status), m.StatusMessage,
+		m.ArtifactLocation, params, tags, latest, points, m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt), nullMicros(m.DeletedAt))
+	if isUnique(err) {
+		return cairn.WrapError(cairn.ECONFLICT, err, "logged model %q already exists", m.ID)
+	}
+	return translate(err, "create logged model %q", m.ID)
+}
+
+// UpdateLoggedModel writes m's status, status message, params, tags,
+// metrics, updated_at and deleted_at.
+func (t *tx) UpdateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
+	params, tags, points, latest, err := loggedModelJSON(m)
+	if err != nil {
+		return err
+	}
+	res, err := t.exec(ctx, `UPDATE logged_models SET status = ?, status_message = ?, params = ?, tags = ?, metrics = ?,
+		metric_points = ?, updated_at = ?, deleted_at = ? WHERE id = ?`,
+		string(m.Status), m.StatusMessage, params, tags, latest, points, micros(m.UpdatedAt), nullMicros(m.DeletedAt), m.ID)
+	return expectOne(res, err, "logged model %q", m.ID)
+}
+
+// SearchLoggedModels lists the undeleted logged models of q.ExperimentIDs
+// that match q.Filter, in q.OrderBy's order (offset page tokens).
+func (db *DB) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
+	return view(ctx, db, func(t *tx) (*cairn.LoggedModelPage, error) { return t.SearchLoggedModels(ctx, q) })
+}
+
+func (t *tx) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
+	size, err := pageSize(q.Page.Size)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := decodeOffset(q.Page.Token)
+	if err != nil {
+		return nil, err
+	}
+	page := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
+	if len(q.ExperimentIDs) == 0 {
+		return page, nil
+	}
+	c, err := sqlfilter.LoggedModels(q.Filter, q.OrderBy, sqlfilter.SQLite, 1)
+	if err != nil {
+		return nil, err
+	}
+	where := []string{`l.deleted_at IS NULL`}
+	if c.Where != "" {
+		where = append(where, c.Where)
+	}
+	where = append(where, `l.experiment_id IN (`+placeholders(len(q.ExperimentIDs))+`)`)
+	args := append([]any(nil), c.Args[:c.WhereArgs]...)
+	for _, id := range q.ExperimentIDs {
+		args = append(args, id)
+	}
+	args = append(args, c.Args[c.WhereArgs:]...)
+	args = append(args, size+1, offset)
+	rows, err := t.query(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, translate(err, "search logged models")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if len(page.Items) == size {
+			page.NextToken = encodeOffset(offset + size)
+			break
+		}
+		m, err := scanLoggedModel(rows)
+		if err != nil {
+			return nil, translate(err, "search logged models")
+		}
+		page.Items = append(page.Items, m)
+	}
+	return page, translate(rows.Err(), "search logged models")
+}
