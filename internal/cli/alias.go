@@ -75,7 +75,12 @@ func (a *app) aliasDeleteCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "delete MODEL ALIAS",
 		Short: "Delete an alias (its history is kept)",
-		Args:  exactArgs("MODEL", "ALIAS"),
+		Long: `Delete an alias; its history is kept. With --if-current the delete is a
+compare-and-swap: it happens only if the alias still points at that version,
+and otherwise fails with exit code 4. Deleting an alias a policy protects
+needs the same approvals as moving it: then the request is opened and the
+command exits 6; the alias goes once the request is approved.`,
+		Args: exactArgs("MODEL", "ALIAS"),
 		RunE: func(c *cobra.Command, args []string) error {
 			model, err := parseModelName(c, args[0])
 			if err != nil {

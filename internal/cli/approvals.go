@@ -50,7 +50,7 @@ func (a *app) approvalsListCommand() *cobra.Command {
 			}
 			t := newTable(a.stdout(), "ID", "MOVE", "VERSION", "STATUS", "APPROVALS", "REQUESTED BY", "EXPIRES")
 			for _, r := range page.Items {
-				t.row(r.ID, r.Target(), fmt.Sprintf("v%d", r.Version), r.Status, fmt.Sprintf("%d/%d", len(r.Approvals), r.Required), r.RequestedBy, formatTime(r.ExpiresAt))
+				t.row(r.ID, r.Target(), requestTo(r), r.Status, fmt.Sprintf("%d/%d", len(r.Approvals), r.Required), r.RequestedBy, formatTime(r.ExpiresAt))
 			}
 			return t.flush()
 		},
@@ -113,7 +113,11 @@ func (a *app) approvalsDecideCommand(approve bool) *cobra.Command {
 			}
 			switch r.Status {
 			case cairn.RequestApplied:
-				a.infof("approved; %s now points at v%d", r.Target(), r.Version)
+				if r.Version == 0 {
+					a.infof("approved; %s is deleted", r.Target())
+				} else {
+					a.infof("approved; %s now points at v%d", r.Target(), r.Version)
+				}
 			case cairn.RequestPending:
 				a.infof("approved; %d of %d approvals", len(r.Approvals), r.Required)
 			default:
@@ -129,7 +133,7 @@ func (a *app) approvalsDecideCommand(approve bool) *cobra.Command {
 func (a *app) printApproval(r *cairn.ApprovalRequest) error {
 	f := newFields(a.stdout())
 	f.add("request", r.ID)
-	f.add("move", fmt.Sprintf("%s → v%d", r.Target(), r.Version))
+	f.add("move", fmt.Sprintf("%s → %s", r.Target(), requestTo(r)))
 	if r.FromVersion != 0 {
 		f.add("from", fmt.Sprintf("v%d", r.FromVersion))
 	}
@@ -201,4 +205,13 @@ passes. With --stage, ALIAS is an MLflow stage (Production).`,
 			return t.flush()
 		},
 	}
+}
+
+// requestTo is where a request moves its alias or stage: vN, or "deleted"
+// for a request to delete a protected alias (version 0).
+func requestTo(r *cairn.ApprovalRequest) string {
+	if r.Version == 0 {
+		return "deleted"
+	}
+	return fmt.Sprintf("v%d", r.Version)
 }

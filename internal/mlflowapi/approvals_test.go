@@ -69,4 +69,31 @@ func TestMLflowMovesAreGated(t *testing.T) {
 	if cairn.ErrorCodeOf(err) != cairn.EPENDINGAPPROVAL || !errors.As(err, &se) || len(se.ApprovalRequest) != 32 || se.StatusCode != http.StatusConflict {
 		t.Fatalf("native alias set = %v (%+v), want pending_approval with the request id", err, se)
 	}
+
+	// Deleting the protected alias is gated the same way, from both
+	// front doors, and applies once approved.
+	r = e.do("DELETE", "registered-models/alias", "", "name=m&alias=production", ml...)
+	if r.Status != http.StatusForbidden || r.Body["error_code"] != "PERMISSION_DENIED" ||
+		!strings.Contains(r.Body["message"].(string), "approval request") || !strings.Contains(r.Body["message"].(string), "deleting it") {
+		t.Fatalf("alias delete on a protected alias: %d %s", r.Status, r.Raw)
+	}
+	r = e.ok("GET", "registered-models/alias", "", "name=m&alias=production")
+	if !strings.Contains(string(r.Raw), `"version":"1"`) {
+		t.Fatalf("the alias went before approval: %s", r.Raw)
+	}
+	err = e.Client.DeleteAlias(ctx, "m", "production", nil)
+	if cairn.ErrorCodeOf(err) != cairn.EPENDINGAPPROVAL || !errors.As(err, &se) || se.StatusCode != http.StatusConflict {
+		t.Fatalf("native alias delete = %v (%+v), want pending_approval", err, se)
+	}
+	del, err := e.Client.GetApproval(ctx, se.ApprovalRequest)
+	if err != nil || del.Version != 0 || del.FromVersion != 1 || del.RequestedBy != "mlflow-user" || del.Alias != "production" {
+		t.Fatalf("the delete request = %+v, %v; want the one MLflow's delete opened, version 0 from v1", del, err)
+	}
+	if done, err := e.Client.Approve(ctx, del.ID, client.Decision{}); err != nil || done.Status != cairn.RequestApplied {
+		t.Fatalf("approve the delete = %+v, %v", done, err)
+	}
+	r = e.do("GET", "registered-models/alias", "", "name=m&alias=production")
+	if r.Status == http.StatusOK || !strings.Contains(string(r.Raw), "alias production not found") {
+		t.Errorf("alias after the approved delete: %d %s", r.Status, r.Raw)
+	}
 }

@@ -40,7 +40,9 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, version int
 }
 
 // DeleteAlias removes an alias (recorded in its history). ifCurrent works
-// as in SetAlias. ENOTFOUND if the alias does not exist.
+// as in SetAlias. ENOTFOUND if the alias does not exist. Deleting an alias
+// a policy protects passes its gate like a move (see approvals.go):
+// EPENDINGAPPROVAL naming the request opened instead.
 func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurrent *int64) error {
 	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
 		return err
@@ -48,16 +50,22 @@ func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurren
 	if err := cairn.ValidateAliasName(alias); err != nil {
 		return err
 	}
-	return s.update(ctx, func(m *mutation) error {
+	var pending *cairn.ApprovalRequest
+	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
 		}
 		if _, err := m.tx.GetAlias(ctx, model, alias); err != nil {
 			return notFound(err, "alias %q of model %q not found", alias, model)
 		}
-		_, err := s.moveAlias(ctx, m, model, alias, 0, ifCurrent)
+		var err error
+		pending, err = s.gatedMove(ctx, m, model, alias, "", 0, ifCurrent, false)
 		return err
 	})
+	if err == nil && pending != nil {
+		return pendingError(pending)
+	}
+	return err
 }
 
 // moveAlias moves (to > 0) or deletes (to == 0) an alias inside a mutation

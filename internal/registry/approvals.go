@@ -22,6 +22,14 @@ import (
 //   - the conditions must hold on the version's evidence now, or the move
 //     is refused (EFAILEDPRECONDITION, naming the failing clauses): no
 //     approval can make a failing condition pass;
+//   - deleting a protected alias (DeleteAlias, MLflow's delete-alias) is a
+//     move to nowhere: its request has Version 0 and FromVersion the
+//     version the alias holds, as an alias history entry of a delete has.
+//     It needs the approvals; the conditions, which speak about the
+//     evidence of a version moving in, do not apply (none moves in, and a
+//     version whose evidence went bad must stay removable). It is
+//     invalidated if the alias moves or goes meanwhile, and it leaves
+//     every version's derived approval status as it was;
 //   - with no approvals required, the move happens at once;
 //   - otherwise an approval request is opened and the caller gets
 //     EPENDINGAPPROVAL naming it. The request applies itself, through
@@ -253,7 +261,8 @@ func (s *Service) openRequest(ctx context.Context, r cairn.Reader, model string,
 		return nil, err
 	}
 	for _, a := range page.Items {
-		if a.Alias == alias && a.Stage == stage {
+		// Version 0 (a delete) asks the store for every version's requests.
+		if a.Alias == alias && a.Stage == stage && a.Version == version {
 			return a, nil
 		}
 	}
@@ -273,10 +282,6 @@ func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias strin
 	if g == nil {
 		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
 	}
-	v, err := getVersion(ctx, m.tx, model, to)
-	if err != nil {
-		return nil, err
-	}
 	var from int64
 	if alias != "" {
 		if cur, err := m.tx.GetAlias(ctx, model, alias); err == nil {
@@ -288,23 +293,31 @@ func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias strin
 			return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s points at version %d, not %d", model, alias, from, *ifCurrent)
 		}
 		if from == to {
-			return nil, nil // already there: nothing to approve
+			return nil, nil // already there (or, for a delete, gone): nothing to approve
 		}
-		if v.Status != cairn.StatusReady {
+	}
+	var hash string
+	if to != 0 { // a move; a delete (to 0) moves no version in: no conditions
+		v, err := getVersion(ctx, m.tx, model, to)
+		if err != nil {
+			return nil, err
+		}
+		if alias != "" && v.Status != cairn.StatusReady {
 			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot point %s@%s at %s: it is %s, not ready", model, alias, v.Ref(), v.Status)
 		}
-	} else if v.Stage == stage {
-		return nil, nil
-	}
-	if v.Archived {
-		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, alias, stage), v.Ref())
-	}
-	vars, hash, err := s.evidence(ctx, m.tx, v)
-	if err != nil {
-		return nil, err
-	}
-	if cls, ok := g.check(vars); !ok {
-		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, alias, stage), v.Ref(), failing(cls))
+		if alias == "" && v.Stage == stage {
+			return nil, nil
+		}
+		if v.Archived {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, alias, stage), v.Ref())
+		}
+		var vars cel.Vars
+		if vars, hash, err = s.evidence(ctx, m.tx, v); err != nil {
+			return nil, err
+		}
+		if cls, ok := g.check(vars); !ok {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, alias, stage), v.Ref(), failing(cls))
+		}
 	}
 	if g.required == 0 {
 		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
@@ -332,7 +345,14 @@ func gateTarget(model, alias string, stage cairn.Stage) string {
 	return model + " stage " + string(stage)
 }
 
-func approvalTarget(a *cairn.ApprovalRequest) string { return a.Model + "@v" + fmt.Sprint(a.Version) }
+// approvalTarget is the audit target of a request: the version it moves
+// to, or for a delete the alias it deletes.
+func approvalTarget(a *cairn.ApprovalRequest) string {
+	if a.Version == 0 {
+		return a.Target()
+	}
+	return a.Model + "@v" + fmt.Sprint(a.Version)
+}
 
 // applyMove makes the move itself, through the one path each kind has.
 func (s *Service) applyMove(ctx context.Context, m *mutation, model, alias string, stage cairn.Stage, to int64, ifCurrent *int64, archiveExisting bool) error {
@@ -349,14 +369,22 @@ func pendingError(req *cairn.ApprovalRequest) error {
 	if req.CreatedAt.Before(req.UpdatedAt) || len(req.Approvals) > 0 {
 		what = "approval request " + req.ID + " is open"
 	}
+	move := fmt.Sprintf("moving it to v%d", req.Version)
+	if req.Version == 0 {
+		move = fmt.Sprintf("deleting it (it points at v%d)", req.FromVersion)
+	}
 	return cairn.WrapError(cairn.EPENDINGAPPROVAL, &cairn.PendingApprovalError{Request: req},
-		"%s is protected: %s for moving it to v%d; it needs %d approval(s) from approvers other than %s (%d so far) and applies itself once approved",
-		req.Target(), what, req.Version, req.Required, req.RequestedBy, len(req.Approvals))
+		"%s is protected: %s for %s; it needs %d approval(s) from approvers other than %s (%d so far) and applies itself once approved",
+		req.Target(), what, move, req.Required, req.RequestedBy, len(req.Approvals))
 }
 
 // refreshApprovalStatus recomputes a version's derived approval status
-// from its requests and writes it if it changed.
+// from its requests and writes it if it changed. Number 0 is the "version"
+// of a request to delete an alias: there is none to refresh.
 func (s *Service) refreshApprovalStatus(ctx context.Context, m *mutation, model string, number int64) error {
+	if number == 0 {
+		return nil
+	}
 	page, err := m.tx.ListApprovals(ctx, cairn.ApprovalQuery{Model: model, Version: number, Page: cairn.Page{Size: MaxPageSize}})
 	if err != nil {
 		return err
@@ -560,6 +588,18 @@ func (s *Service) decide(ctx context.Context, id string, in Decision, approve bo
 // can): its version is gone, archived or not ready, or its evidence
 // changed since the request was opened.
 func (s *Service) staleReason(ctx context.Context, r cairn.Reader, a *cairn.ApprovalRequest) (string, error) {
+	if a.Version == 0 { // a delete: the alias must still point where it did
+		cur, err := r.GetAlias(ctx, a.Model, a.Alias)
+		switch {
+		case cairn.IsCode(err, cairn.ENOTFOUND):
+			return "the alias was deleted meanwhile", nil
+		case err != nil:
+			return "", err
+		case cur.Version != a.FromVersion:
+			return fmt.Sprintf("the alias was moved from v%d to v%d since the request was opened", a.FromVersion, cur.Version), nil
+		}
+		return "", nil
+	}
 	v, err := r.GetVersion(ctx, a.Model, a.Version)
 	if cairn.IsCode(err, cairn.ENOTFOUND) {
 		return "the version no longer exists", nil
