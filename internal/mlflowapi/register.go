@@ -54,6 +54,11 @@ func (s *Server) registerFromSource(ctx context.Context, model string, spec cair
 	if run != nil && spec.RunID == "" {
 		spec.RunID = run.ID // a runs:/ source names its run
 	}
+	if run != nil {
+		if err := s.fillFromDatasets(ctx, model, &spec, run); err != nil {
+			return nil, err
+		}
+	}
 	dir, readable := artifactDir(spec.Source, run)
 	for attempt := 1; ; attempt++ {
 		sp := spec
