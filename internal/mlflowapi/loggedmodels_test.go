@@ -2,6 +2,7 @@ package mlflowapi_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -274,4 +275,150 @@ func TestLoggedModelRoutes(t *testing.T) {
 	if r := e.do("GET", "logged-models/m-x/params", "", ""); r.Status != http.StatusNotFound || r.Body["error_code"] != "ENDPOINT_NOT_FOUND" {
 		t.Errorf("GET params: %d %s", r.Status, r.Raw)
 	}
+}
+
+// loggedModelOfRun makes what MLflow 3's log_model leaves in a run: a
+// logged model produced by the run, with params, a metric logged with its
+// id, its files uploaded to its artifact location, finalized READY. It
+// returns the model's id and artifact directory.
+func (e *env) loggedModelOfRun(run *cairn.Run) (string, string) {
+	e.t.Helper()
+	info := e.createLoggedModel(fmt.Sprintf(`{"experiment_id": "%s", "name": "model", "source_run_id": "%s",
+		"params": [{"key": "alpha", "value": "0.5"}, {"key": "depth", "value": "8"}]}`, run.ExperimentID, run.ID))
+	id := info["model_id"].(string)
+	e.ok("POST", "runs/log-batch", fmt.Sprintf(`{"run_id": "%s", "metrics": [{"key": "acc", "value": 0.8, "timestamp": 1700000000000, "step": 0, "model_id": "%s"},
+		{"key": "auc", "value": 0.95, "timestamp": 1700000000000, "step": 3, "model_id": "%s"}]}`, run.ID, id, id), "")
+	dir := strings.TrimPrefix(info["artifact_uri"].(string), "mlflow-artifacts:/")
+	e.put(dir+"/MLmodel", sklearnMLmodel)
+	e.put(dir+"/model.pkl", "logged weights")
+	e.put(dir+"/requirements.txt", "scikit-learn==1.5.2\n")
+	e.ok("PATCH", "logged-models/"+id, `{"status": "LOGGED_MODEL_READY"}`, "")
+	return id, dir
+}
+
+// MLflow 3's registration (MLFLOW.md §4 (a) step 8): model-versions/create
+// with source models:/m-<id> and model_id snapshots the logged model's
+// files into the version as a runs:/ source does, fills the record from
+// the MLmodel (framework, signature), requirements.txt, the logged model's
+// params and metrics over its run's, and the run (code version, trained
+// by, the run → version lineage edge), and lists the version in the
+// logged model's mlflow.modelVersions tag.
+func TestRegistrationFromLoggedModel(t *testing.T) {
+	e := newEnv(t)
+	run, _ := e.trainedRun()
+	id, dir := e.loggedModelOfRun(run)
+	e.ok("POST", "registered-models/create", `{"name": "churn"}`, "")
+	r := e.ok("POST", "model-versions/create", `{"name": "churn", "source": "models:/`+id+`", "model_id": "`+id+`"}`, "")
+	mv := r.Body["model_version"].(map[string]any)
+	if d := match("model_version", decodeWant(t, `{"version": "1", "source": "models:/`+id+`", "model_id": "`+id+`", "run_id": "`+run.ID+`", "status": "READY"}`), mv); len(d) > 0 {
+		t.Errorf("created: %v", d)
+	}
+	v, err := e.Client.GetVersion(t.Context(), "churn", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range v.Files {
+		paths = append(paths, f.Path)
+	}
+	if strings.Join(paths, " ") != "MLmodel model.pkl requirements.txt" || v.Files[1].Digest != cairn.DigestOf([]byte("logged weights")) {
+		t.Errorf("manifest %v (model.pkl %s)", paths, v.Files[1].Digest)
+	}
+	// The logged model's params and metrics win over the run's (depth 8,
+	// auc 0.95 at step 3); the run's others stay (lr, loss).
+	wantParams := map[string]string{"lr": "0.01", "depth": "8", "alpha": "0.5"}
+	wantMetrics := map[string]float64{"auc": 0.95, "loss": 0.3, "acc": 0.8}
+	if !maps.Equal(v.Params, wantParams) || !maps.Equal(v.Metrics, wantMetrics) {
+		t.Errorf("params %v metrics %v, want %v and %v", v.Params, v.Metrics, wantParams, wantMetrics)
+	}
+	if v.Framework != "sklearn" || v.Dependencies != "requirements.txt" || len(v.Signature) == 0 || v.SourceCodeVersion != gitCommit ||
+		v.TrainedBy != "ada" || v.RunID != run.ID {
+		t.Errorf("record: framework %q deps %q signature %s code %q trained by %q run %q", v.Framework, v.Dependencies, v.Signature, v.SourceCodeVersion, v.TrainedBy, v.RunID)
+	}
+	g, err := e.Client.Lineage(t.Context(), "churn@v1", cairn.Upstream, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(g.Edges, func(ed cairn.Edge) bool {
+		return ed.From == cairn.RunNode(run.ID) && ed.Type == cairn.EdgeProduced
+	}) {
+		t.Errorf("lineage of churn@v1 lacks run %s produced it: %+v", run.ID, g.Edges)
+	}
+	// The version is listed on the logged model; a second registration
+	// (what early 3.x clients' register_model does again) is appended.
+	e.ok("POST", "registered-models/create", `{"name": "other"}`, "")
+	e.ok("POST", "model-versions/create", `{"name": "other", "source": "models:/`+id+`"}`, "")
+	tags := e.ok("GET", "logged-models/"+id, "", "").Body["model"].(map[string]any)["info"].(map[string]any)["tags"]
+	if d := match("tags", decodeWant(t, `[{"key": "mlflow.modelVersions", "value": "[{\"name\":\"churn\",\"version\":1},{\"name\":\"other\",\"version\":1}]"}]`), tags); len(d) > 0 {
+		t.Errorf("logged model tags: %v", d)
+	}
+	// The version is a snapshot: what the logged model's location holds
+	// later changes nothing, and get-download-uri leads to the snapshot.
+	e.put(dir+"/model.pkl", "OVERWRITTEN")
+	uri := e.ok("GET", "model-versions/get-download-uri", "", q("name", "churn", "version", "1")).Body["artifact_uri"].(string)
+	if st, body := e.get(strings.TrimPrefix(uri, "mlflow-artifacts:/") + "/model.pkl"); st != 200 || body != "logged weights" {
+		t.Errorf("download %s/model.pkl: %d %q, want the registered bytes", uri, st, body)
+	}
+}
+
+// Other shapes of a logged-model registration: the logged model's
+// artifact location as the source with model_id (MlflowClient's
+// create_model_version(source=model.artifact_location, model_id=…)), an
+// unknown m- id (an external reference, as MLflow records it), a deleted
+// logged model (likewise), and a pending one with no files yet.
+func TestRegistrationFromLoggedModelShapes(t *testing.T) {
+	e := newEnv(t)
+	run, _ := e.trainedRun()
+	id, _ := e.loggedModelOfRun(run)
+	e.ok("POST", "registered-models/create", `{"name": "m"}`, "")
+	loc := e.ok("GET", "logged-models/"+id, "", "").Body["model"].(map[string]any)["info"].(map[string]any)["artifact_uri"].(string)
+	mv := e.createVersionBody(`{"name": "m", "source": "` + loc + `", "model_id": "` + id + `"}`)
+	v := e.version("m", mv)
+	if len(v.Files) != 3 || v.Params["alpha"] != "0.5" || v.RunID != run.ID || mv["model_id"] != id {
+		t.Errorf("artifact location with model_id: %d files, params %v, run %q, model_id %v", len(v.Files), v.Params, v.RunID, mv["model_id"])
+	}
+
+	unknown := "m-0123456789abcdef0123456789abcdef"
+	for _, body := range []string{
+		`{"name": "m", "source": "models:/` + unknown + `", "model_id": "` + unknown + `"}`,
+		`{"name": "m", "source": "s3://bucket/model", "model_id": "` + unknown + `"}`,
+	} {
+		mv := e.createVersionBody(body)
+		v := e.version("m", mv)
+		if mv["status"] != "READY" || len(v.Files) != 0 || mv["model_id"] != unknown || v.RunID != "" {
+			t.Errorf("%s: status %v, %d files, model_id %v, run %q; want a READY external reference", body, mv["status"], len(v.Files), mv["model_id"], v.RunID)
+		}
+	}
+	uri := e.ok("GET", "model-versions/get-download-uri", "", q("name", "m", "version", "2")).Body["artifact_uri"]
+	if uri != "models:/"+unknown {
+		t.Errorf("download URI of an unknown logged model's version: %v, want the source", uri)
+	}
+
+	pending := e.createLoggedModel(`{"experiment_id": "0", "name": "p"}`)["model_id"].(string)
+	mv = e.createVersionBody(`{"name": "m", "source": "models:/` + pending + `", "model_id": "` + pending + `"}`)
+	if v := e.version("m", mv); mv["status"] != "READY" || len(v.Files) != 0 {
+		t.Errorf("a logged model without files: status %v, %d files; want a READY external reference", mv["status"], len(v.Files))
+	}
+
+	e.ok("DELETE", "logged-models/"+id, "", "")
+	mv = e.createVersionBody(`{"name": "m", "source": "models:/` + id + `", "model_id": "` + id + `"}`)
+	if v := e.version("m", mv); len(v.Files) != 0 || v.Params["alpha"] != "" {
+		t.Errorf("a deleted logged model: %d files, params %v; want an external reference", len(v.Files), v.Params)
+	}
+}
+
+func (e *env) createVersionBody(body string) map[string]any {
+	e.t.Helper()
+	return e.ok("POST", "model-versions/create", body, "").Body["model_version"].(map[string]any)
+}
+
+func (e *env) version(name string, mv map[string]any) *cairn.Version {
+	e.t.Helper()
+	var n int64
+	fmt.Sscan(mv["version"].(string), &n)
+	v, err := e.Client.GetVersion(e.t.Context(), name, n)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
 }

@@ -45,8 +45,21 @@ var gitCommitPattern = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
 // registerFromSource registers spec as a version of model, snapshotting
 // the files of spec.Source if Cairn stores them and filling the record
-// from the source's run and files.
-func (s *Server) registerFromSource(ctx context.Context, model string, spec cairn.VersionSpec) (*cairn.Version, error) {
+// from the source's run and files. loggedModelID, if not empty, is the
+// MLflow 3 logged model the registration names (model_id, or a
+// models:/m-<id> source): when Cairn has it, a models:/ source snapshots
+// its files, its source run is the version's run (the run → version
+// lineage edge), its params and latest metrics fill the record over the
+// run's, and the version is listed in its mlflow.modelVersions tag. An
+// unknown logged model leaves an external reference, as MLflow records it.
+func (s *Server) registerFromSource(ctx context.Context, model string, spec cairn.VersionSpec, loggedModelID string) (*cairn.Version, error) {
+	lm, err := s.sourceLoggedModel(ctx, loggedModelID)
+	if err != nil {
+		return nil, err
+	}
+	if lm != nil && spec.RunID == "" {
+		spec.RunID = lm.SourceRunID // the run that produced the model
+	}
 	run, err := s.sourceRun(ctx, spec)
 	if err != nil {
 		return nil, err
@@ -60,11 +73,17 @@ func (s *Server) registerFromSource(ctx context.Context, model string, spec cair
 		}
 	}
 	dir, readable := artifactDir(spec.Source, run)
+	if lm != nil && strings.HasPrefix(spec.Source, "models:/") {
+		dir, readable = loggedModelDir(lm)
+	}
 	for attempt := 1; ; attempt++ {
 		sp := spec
 		sp.Tags = maps.Clone(spec.Tags)
 		if run != nil {
 			fillFromRun(&sp, run)
+		}
+		if lm != nil {
+			fillFromLoggedModel(&sp, lm)
 		}
 		if readable {
 			files, err := s.svc.SnapshotArtifacts(ctx, dir)
@@ -78,11 +97,70 @@ func (s *Server) registerFromSource(ctx context.Context, model string, spec cair
 				}
 			}
 		}
-		v, err := s.svc.RegisterExternal(ctx, model, sp)
+		var v *cairn.Version
+		if lm != nil {
+			v, err = s.svc.RegisterLoggedModel(ctx, model, sp, lm.ID)
+		} else {
+			v, err = s.svc.RegisterExternal(ctx, model, sp)
+		}
 		if errors.Is(err, registry.ErrBlobVanished) && attempt < snapshotAttempts {
 			continue
 		}
 		return v, err
+	}
+}
+
+// loggedModelSource returns the logged model id a models:/m-<id> source
+// names.
+func loggedModelSource(source string) (string, bool) {
+	id, ok := strings.CutPrefix(source, "models:/")
+	if !ok || !strings.HasPrefix(id, "m-") || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// sourceLoggedModel returns the logged model a registration names; nil if
+// none is named or Cairn has no such (undeleted) logged model.
+func (s *Server) sourceLoggedModel(ctx context.Context, id string) (*cairn.LoggedModel, error) {
+	if id == "" {
+		return nil, nil
+	}
+	lm, err := s.svc.GetLoggedModel(ctx, id)
+	if cairn.IsCode(err, cairn.ENOTFOUND) || cairn.IsCode(err, cairn.EINVALID) {
+		return nil, nil
+	}
+	return lm, err
+}
+
+// loggedModelDir returns the directory of Cairn's artifact store holding
+// a logged model's files: the path of its mlflow-artifacts: location.
+func loggedModelDir(lm *cairn.LoggedModel) (string, bool) {
+	if !strings.HasPrefix(lm.ArtifactLocation, "mlflow-artifacts:") {
+		return "", false
+	}
+	return artifactDir(lm.ArtifactLocation, nil)
+}
+
+// fillFromLoggedModel fills the record from a logged model, over what its
+// run said: its params, and the latest value of each of its metrics.
+// Values Cairn's rules refuse are left out, as in fillFromRun.
+func fillFromLoggedModel(spec *cairn.VersionSpec, lm *cairn.LoggedModel) {
+	if spec.Metrics == nil {
+		spec.Metrics = map[string]float64{}
+	}
+	for k, v := range lm.LatestMetrics() {
+		if cairn.ValidateMetrics(map[string]float64{k: v}) == nil {
+			spec.Metrics[k] = v
+		}
+	}
+	if spec.Params == nil {
+		spec.Params = map[string]string{}
+	}
+	for k, v := range lm.Params {
+		if cairn.ValidateParams(map[string]string{k: v}) == nil {
+			spec.Params[k] = v
+		}
 	}
 }
 

@@ -128,8 +128,12 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 	if runLink != "" {
 		tags[runLinkTag] = runLink
 	}
-	if modelID != "" {
-		tags[modelIDTag] = modelID
+	loggedModelID := modelID
+	if id, ok := loggedModelSource(source); ok && loggedModelID == "" {
+		loggedModelID = id // MLflow 3 sends model_id too; older callers may not
+	}
+	if loggedModelID != "" {
+		tags[modelIDTag] = loggedModelID
 	}
 	if _, err := s.getModel(r.Context(), name); err != nil {
 		return err
@@ -143,7 +147,7 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 		// A prompt's source is a placeholder; its text is in its tags.
 		v, err = s.svc.RegisterExternal(r.Context(), name, spec)
 	} else {
-		v, err = s.registerFromSource(r.Context(), name, spec)
+		v, err = s.registerFromSource(r.Context(), name, spec, loggedModelID)
 	}
 	if err != nil {
 		return lookupErr(err, name)

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path"
 	"slices"
 
@@ -33,6 +35,62 @@ import (
 // garbage-collected before the version committed (nothing is registered;
 // a caller that snapshotted artifacts snapshots again).
 func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn.VersionSpec) (*cairn.Version, error) {
+	return s.registerExternal(ctx, model, spec, nil)
+}
+
+// ModelVersionsTag is the logged-model tag where MLflow 3 lists the
+// registered versions made from a logged model: a JSON array of
+// {"name": MODEL, "version": N}.
+const ModelVersionsTag = "mlflow.modelVersions"
+
+// RegisterLoggedModel is RegisterExternal for a version made from an
+// MLflow 3 logged model (spec holds its snapshot and what it records),
+// which also appends {"name": model, "version": N} to the logged model's
+// mlflow.modelVersions tag in the same transaction, as MLflow's server
+// does. A logged model that does not exist (any more) is not an error:
+// the version is registered all the same.
+func (s *Service) RegisterLoggedModel(ctx context.Context, model string, spec cairn.VersionSpec, loggedModelID string) (*cairn.Version, error) {
+	return s.registerExternal(ctx, model, spec, func(m *mutation, v *cairn.Version) error {
+		lm, err := getLoggedModel(ctx, m.tx, loggedModelID)
+		if cairn.IsCode(err, cairn.ENOTFOUND) || cairn.IsCode(err, cairn.EINVALID) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		before := cloneLoggedModel(lm)
+		var list []json.RawMessage
+		if old := lm.Tags[ModelVersionsTag]; old != "" && json.Unmarshal([]byte(old), &list) != nil {
+			list = nil // not a list: MLflow would fail on it; start a new one
+		}
+		entry, err := json.Marshal(struct {
+			Name    string `json:"name"`
+			Version int64  `json:"version"`
+		}{model, v.Number})
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", ModelVersionsTag, err)
+		}
+		b, err := json.Marshal(append(list, entry))
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", ModelVersionsTag, err)
+		}
+		if len(b) > cairn.MaxTagValueLength {
+			return nil // the tag is full; the version's own record names the logged model
+		}
+		lm.Tags[ModelVersionsTag] = string(b)
+		lm.UpdatedAt = m.now
+		if err := m.tx.UpdateLoggedModel(ctx, lm); err != nil {
+			return err
+		}
+		m.record(cairn.EventLoggedModelUpdated, loggedModelTarget(lm.ID), "", "", before, lm)
+		return nil
+	})
+}
+
+// registerExternal registers spec as RegisterExternal describes, and
+// calls after, if not nil, in the same transaction once the version is
+// created.
+func (s *Service) registerExternal(ctx context.Context, model string, spec cairn.VersionSpec, after func(m *mutation, v *cairn.Version) error) (*cairn.Version, error) {
 	if err := s.authorize(ctx, cairn.RoleWriter, model); err != nil {
 		return nil, err
 	}
@@ -84,6 +142,11 @@ func (s *Service) RegisterExternal(ctx context.Context, model string, spec cairn
 				return err
 			}
 			m.record(cairn.EventVersionReady, v.Ref(), model, "", before, v)
+		}
+		if after != nil {
+			if err := after(m, v); err != nil {
+				return err
+			}
 		}
 		out = v
 		return nil
