@@ -107,7 +107,8 @@ type (
 	}
 	aliasSetRequest struct {
 		Version   int64  `json:"version"`
-		IfCurrent *int64 `json:"if_current,omitempty"`
+		IfCurrent *int64            `json:"if_current,omitempty"`
+		Origin    *cairn.MoveOrigin `json:"origin,omitempty"`
 	}
 	uploadRequest struct {
 		Digest cairn.Digest `json:"digest"`

@@ -188,11 +188,22 @@ func (a *app) aliasHistoryCommand() *cobra.Command {
 			if alias == "" {
 				header = append([]string{"ALIAS"}, header...)
 			}
+			// Imported moves say where they were first made.
+			origins := false
+			for _, m := range items {
+				origins = origins || m.Origin != nil
+			}
+			if origins {
+				header = append(header, "ORIGIN")
+			}
 			t := newTable(a.stdout(), header...)
 			for _, m := range items {
 				row := []any{versionOrNone(m.From), versionOrNone(m.To), m.Actor, formatTime(m.At)}
 				if alias == "" {
 					row = append([]any{m.Alias}, row...)
+				}
+				if origins {
+					row = append(row, formatOrigin(m.Origin))
 				}
 				t.row(row...)
 			}
@@ -207,6 +218,22 @@ func (a *app) aliasHistoryCommand() *cobra.Command {
 	c.Flags().StringVar(&l.pageTok, "page-token", "", "continue from a previous page's next_page_token")
 	c.Flags().BoolVar(&l.all, "all", false, "follow next_page_token and list every move")
 	return c
+}
+
+// formatOrigin prints an imported move's origin: "gto churn#prod#3 by
+// Ada <ada@example.com> at 2025-03-01 09:04:00"; "-" for none.
+func formatOrigin(o *cairn.MoveOrigin) string {
+	if o == nil {
+		return "-"
+	}
+	s := o.System
+	if o.Ref != "" {
+		s += " " + o.Ref
+	}
+	if o.Actor != "" {
+		s += " by " + o.Actor
+	}
+	return s + " at " + formatTime(o.At)
 }
 
 // versionOrNone prints vN, or "-" for 0 (the alias did not exist).

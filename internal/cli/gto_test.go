@@ -65,6 +65,12 @@ func TestGTOAndWebhookFormatCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "versions already there") {
 		t.Errorf("import gto again = %d:\n%s", code, out)
 	}
+	// The stage's history shows the move with its GTO tag and tagger.
+	code, out, errOut = run("alias", "history", "churn", "prod")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[0], "ORIGIN") || !strings.Contains(lines[1], "gto churn#prod#2 by a <a@x> at ") {
+		t.Errorf("alias history churn prod = %d:\n%s\n%s", code, out, errOut)
+	}
 	if code, _, errOut := run("import", "gto", "nowhere"); code != 1 || !strings.Contains(errOut, "cairn: ") {
 		t.Errorf("import gto of a missing directory = %d: %s", code, errOut)
 	}

@@ -122,6 +122,9 @@ type exporter struct {
 	clock time.Time
 	anns  map[string]Annotation
 	dirty bool // anns changed since HEAD
+	// exported holds the Cairn-Move trailers of the repository's tags:
+	// the alias moves an earlier export wrote.
+	exported map[string]bool
 }
 
 func (ex *exporter) models(ctx context.Context) ([]*cairn.Model, error) {
@@ -170,28 +173,36 @@ func artifactName(m *cairn.Model) string {
 	return ""
 }
 
-func (ex *exporter) env() []string {
+func (ex *exporter) env(name, email string) []string {
 	d := ex.clock.Format(time.RFC3339)
 	ex.clock = ex.clock.Add(time.Second)
 	return append(slices.Clone(ex.repo.Env),
-		"GIT_COMMITTER_NAME="+ex.opts.Tagger, "GIT_COMMITTER_EMAIL="+ex.opts.TaggerEmail, "GIT_COMMITTER_DATE="+d,
-		"GIT_AUTHOR_NAME="+ex.opts.Tagger, "GIT_AUTHOR_EMAIL="+ex.opts.TaggerEmail, "GIT_AUTHOR_DATE="+d)
+		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email, "GIT_COMMITTER_DATE="+d,
+		"GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email, "GIT_AUTHOR_DATE="+d)
 }
 
 func (ex *exporter) git(ctx context.Context, args ...string) ([]byte, error) {
-	r := &Repo{Dir: ex.repo.Dir, Env: ex.env()}
+	r := &Repo{Dir: ex.repo.Dir, Env: ex.env(ex.opts.Tagger, ex.opts.TaggerEmail)}
 	return r.Git(ctx, args...)
 }
 
-// tag creates an annotated tag with the artifact's next counter.
+// tag creates an annotated tag with the artifact's next counter, signed
+// by the exporter.
 func (ex *exporter) tag(ctx context.Context, a *Artifact, action Action, version, stage, commit, msg string) error {
+	return ex.tagBy(ctx, a, action, version, stage, commit, msg, ex.opts.Tagger, ex.opts.TaggerEmail)
+}
+
+// tagBy creates an annotated tag with the artifact's next counter, with
+// tagger as its tagger.
+func (ex *exporter) tagBy(ctx context.Context, a *Artifact, action Action, version, stage, commit, msg, tagger, email string) error {
 	a.Counter++
 	name := TagName(a.Name, action, version, stage, a.Counter)
 	for ex.taken[name] {
 		a.Counter++
 		name = TagName(a.Name, action, version, stage, a.Counter)
 	}
-	if _, err := ex.git(ctx, "tag", "-a", name, "-m", msg, commit); err != nil {
+	r := &Repo{Dir: ex.repo.Dir, Env: ex.env(tagger, email)}
+	if _, err := r.Git(ctx, "tag", "-a", name, "-m", msg, commit); err != nil {
 		return err
 	}
 	ex.taken[name] = true
@@ -252,6 +263,9 @@ func (ex *exporter) model(ctx context.Context, m *cairn.Model) error {
 		}
 	}
 
+	if err := ex.history(ctx, a, m, names); err != nil {
+		return err
+	}
 	aliases := slices.Sorted(maps.Keys(m.Aliases))
 	wanted := map[string]bool{}
 	for _, alias := range aliases {
@@ -293,6 +307,120 @@ func (ex *exporter) model(ctx context.Context, m *cairn.Model) error {
 			return err
 		}
 		a.Deprecated = true
+	}
+	return nil
+}
+
+// moveTrailer marks the tag an export wrote for an alias move, so that
+// exporting again finds it (by the artifact's tags and the move's
+// sequence number, which a rename keeps).
+func moveTrailer(mv *cairn.AliasMove) string {
+	return fmt.Sprintf("Cairn-Move: %d", mv.Seq)
+}
+
+var actorRE = regexp.MustCompile(`^([^<>]*?)\s*<([^<>\s]*)>$`)
+
+// tagger splits an actor into a git tagger name and email: "Ada
+// <ada@example.com>" as it is, a principal name with the exporter's email.
+func (ex *exporter) tagger(actor string) (string, string) {
+	if m := actorRE.FindStringSubmatch(actor); m != nil && m[1] != "" && m[2] != "" {
+		return m[1], m[2]
+	}
+	if strings.TrimSpace(actor) == "" || strings.ContainsAny(actor, "<>\n") {
+		return ex.opts.Tagger, ex.opts.TaggerEmail
+	}
+	return actor, ex.opts.TaggerEmail
+}
+
+// history writes the model's alias history as stage assignment and
+// unassignment tags, oldest first: every move the repository does not
+// hold yet. A move imported from this repository is there already (its
+// origin names the tag); one an earlier export wrote is found by its
+// trailer. The tags are dated by the exporter's clock, after every tag
+// there (GTO orders by date); each message says who moved the alias and
+// when. Moves of aliases that are not GTO stage names, or to versions
+// GTO cannot name, are skipped.
+func (ex *exporter) history(ctx context.Context, a *Artifact, m *cairn.Model, names map[int64]*Version) error {
+	var moves []*cairn.AliasMove
+	tok := ""
+	for {
+		p, err := ex.cl.AliasHistory(ctx, m.Name, "", 1000, tok)
+		if err != nil {
+			return err
+		}
+		moves = append(moves, p.Items...)
+		if tok = p.NextToken; tok == "" {
+			break
+		}
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	if ex.exported == nil {
+		ex.exported = map[string]bool{}
+		tags, err := ex.repo.Tags(ctx)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			for _, line := range strings.Split(t.Message, "\n") {
+				if strings.HasPrefix(line, "Cairn-Move: ") {
+					ex.exported[t.Artifact+"\x00"+strings.TrimSpace(line)] = true
+				}
+			}
+		}
+	}
+	warned := map[string]bool{}
+	for i := len(moves) - 1; i >= 0; i-- {
+		mv := moves[i]
+		if o := mv.Origin; o != nil && o.System == OriginSystem && ex.taken[o.Ref] {
+			continue
+		}
+		trailer := moveTrailer(mv)
+		key := a.Name + "\x00" + trailer
+		if ex.exported[key] {
+			continue
+		}
+		stage := strings.ReplaceAll(strings.ToLower(mv.Alias), "_", "-")
+		if !ValidStage(stage) {
+			if !warned[mv.Alias] {
+				warned[mv.Alias] = true
+				ex.opts.Warn("alias %s@%s: not a GTO stage name: its history is not exported", m.Name, mv.Alias)
+			}
+			continue
+		}
+		who, when := mv.Actor, mv.At
+		if o := mv.Origin; o != nil {
+			who, when = o.Actor, o.At
+		}
+		msg := fmt.Sprintf("moved by %s at %s", who, when.UTC().Format(time.RFC3339))
+		name, email := ex.tagger(who)
+		if mv.To != 0 {
+			gv := names[mv.To]
+			if gv == nil {
+				ex.rep.Skipped++
+				ex.opts.Warn("alias %s@%s → v%d: GTO has no name for that version: move skipped", m.Name, mv.Alias, mv.To)
+				continue
+			}
+			msg = fmt.Sprintf("cairn: %s@%s -> v%d, %s\n\n%s", m.Name, mv.Alias, mv.To, msg, trailer)
+			if err := ex.tagBy(ctx, a, Assign, "", stage, gv.Commit, msg, name, email); err != nil {
+				return err
+			}
+			a.Stages[stage] = gv.Name
+			a.Unassigned = remove(a.Unassigned, stage)
+		} else {
+			gv := a.Version(a.Stages[stage])
+			if gv == nil {
+				continue // GTO has the stage unassigned already
+			}
+			msg = fmt.Sprintf("cairn: %s@%s deleted, %s\n\n%s", m.Name, mv.Alias, msg, trailer)
+			if err := ex.tagBy(ctx, a, Unassign, "", stage, gv.Commit, msg, name, email); err != nil {
+				return err
+			}
+			delete(a.Stages, stage)
+			a.Unassigned = append(remove(a.Unassigned, stage), stage)
+		}
+		ex.exported[key] = true
 	}
 	return nil
 }

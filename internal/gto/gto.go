@@ -319,6 +319,25 @@ type Artifact struct {
 	Unassigned []string          // stages assigned once and not now
 	Deprecated bool
 	Counter    int // the highest tag counter seen
+	// Moves is the stage history: every assignment, and every
+	// unassignment that took a stage away, in tag order.
+	Moves []StageMove
+}
+
+// StageMove is one assignment of a stage to a version, or (Version "")
+// an unassignment, and the tag that made it.
+type StageMove struct {
+	Stage   string
+	Version string // the version name assigned; "" when unassigned
+	Tag     Tag
+}
+
+// Actor is who made the tag, "Name <email>" as git writes it.
+func (t Tag) Actor() string {
+	if t.Email == "" {
+		return t.Tagger
+	}
+	return strings.TrimSpace(t.Tagger + " <" + t.Email + ">")
 }
 
 // Version returns the version named name, or nil.
@@ -373,10 +392,12 @@ func State(tags []Tag) map[string]*Artifact {
 		case Assign:
 			a.Stages[t.Stage] = a.atCommit(t).Name
 			a.Unassigned = remove(a.Unassigned, t.Stage)
+			a.Moves = append(a.Moves, StageMove{Stage: t.Stage, Version: a.Stages[t.Stage], Tag: t})
 		case Unassign:
 			if v := a.atCommit(t); a.Stages[t.Stage] == v.Name {
 				delete(a.Stages, t.Stage)
 				a.Unassigned = append(remove(a.Unassigned, t.Stage), t.Stage)
+				a.Moves = append(a.Moves, StageMove{Stage: t.Stage, Tag: t})
 			}
 		case Deprecate:
 			a.Deprecated = true

@@ -191,7 +191,9 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &gto.ImportReport{Artifacts: 2, ModelsCreated: 2, VersionsCreated: 5, VersionsArchived: 1, AliasesSet: 2, ModelsArchived: 1}
+	// The stage history: prod #3 and #6, staging #4 and its unassignment
+	// #8, canary #9.
+	want := &gto.ImportReport{Artifacts: 2, ModelsCreated: 2, VersionsCreated: 5, VersionsArchived: 1, AliasesSet: 4, AliasesDeleted: 1, ModelsArchived: 1}
 	rep.Bytes = 0
 	if diff := cmp.Diff(want, rep); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
@@ -236,6 +238,33 @@ func TestImport(t *testing.T) {
 	if diff := cmp.Diff(wantRows, got); diff != "" {
 		t.Errorf("churn versions (-want +got):\n%s", diff)
 	}
+	// Every stage move is in the alias history, in tag order, each with
+	// its tag, tagger and tagger date.
+	tagged := map[string]time.Time{}
+	tags, err := repo.Tags(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tags {
+		tagged[tg.Name] = tg.Time
+	}
+	wantMoves := func(tags ...string) []move {
+		var out []move
+		for _, s := range tags {
+			var m move
+			if _, err := fmt.Sscanf(s, "%s %d %d %s", &m.Alias, &m.From, &m.To, &m.Ref); err != nil {
+				t.Fatal(err)
+			}
+			m.Actor, m.At = "Ada <ada@example.com>", tagged[m.Ref]
+			out = append(out, m)
+		}
+		return out
+	}
+	history := wantMoves("prod 0 1 churn#prod#3", "staging 0 2 churn#staging#4", "prod 1 2 churn#prod#6",
+		"staging 2 0 churn#staging!#8", "canary 0 4 churn#canary#9")
+	if diff := cmp.Diff(history, aliasHistory(t, cl, "churn")); diff != "" {
+		t.Errorf("churn alias history, oldest first (-want +got):\n%s", diff)
+	}
 	fraud, err := cl.GetModel(ctx, "fraud")
 	if err != nil || fraud.Kind != cairn.KindDataset || !fraud.Archived {
 		t.Errorf("fraud: %+v, %v", fraud, err)
@@ -251,6 +280,9 @@ func TestImport(t *testing.T) {
 	}
 	if diff := cmp.Diff(&gto.ImportReport{Artifacts: 2, VersionsSkipped: 5}, rep); diff != "" {
 		t.Errorf("second import (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(history, aliasHistory(t, cl, "churn")); diff != "" {
+		t.Errorf("churn alias history after importing again (-want +got):\n%s", diff)
 	}
 
 	// New tags import incrementally: a registration of the canary
@@ -269,6 +301,48 @@ func TestImport(t *testing.T) {
 	if churn.Aliases["prod"] != 5 || churn.Description != "Churn classifier, v3" {
 		t.Errorf("after the incremental import: aliases %v, description %q", churn.Aliases, churn.Description)
 	}
+	tags, err = repo.Tags(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tags {
+		tagged[tg.Name] = tg.Time
+	}
+	history = append(history, wantMoves("prod 2 5 churn#prod#11")...)
+	if diff := cmp.Diff(history, aliasHistory(t, cl, "churn")); diff != "" {
+		t.Errorf("churn alias history after the incremental import (-want +got):\n%s", diff)
+	}
+}
+
+// move is an alias move as a GTO import must keep it.
+type move struct {
+	Alias    string
+	From, To int64
+	Ref      string // the origin: the tag, its tagger and date
+	Actor    string
+	At       time.Time
+}
+
+// aliasHistory returns every move of a model's aliases, oldest first.
+func aliasHistory(t *testing.T, cl *client.Client, model string) []move {
+	t.Helper()
+	p, err := cl.AliasHistory(t.Context(), model, "", 1000, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []move
+	for i := len(p.Items) - 1; i >= 0; i-- {
+		mv := p.Items[i]
+		m := move{Alias: mv.Alias, From: mv.From, To: mv.To}
+		if o := mv.Origin; o != nil {
+			if o.System != gto.OriginSystem {
+				t.Errorf("move %d of %s@%s: origin system %q", mv.Seq, model, mv.Alias, o.System)
+			}
+			m.Ref, m.Actor, m.At = o.Ref, o.Actor, o.At
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func TestImportRefusesNonRepo(t *testing.T) {
@@ -352,9 +426,10 @@ func TestExportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// churn: v1.0.0 registered and deregistered, v1.1.0, v2.0.0, prod and
-	// canary assigned; fraud: v0.1.0 and its deprecation.
-	if rep.Artifacts != 2 || rep.Tags != 8 || rep.Commits < 5 {
+	// churn: v1.0.0 registered and deregistered, v1.1.0, v2.0.0, then
+	// the stage history (prod, staging, prod, staging unassigned,
+	// canary); fraud: v0.1.0 and its deprecation.
+	if rep.Artifacts != 2 || rep.Tags != 11 || rep.Commits < 5 {
 		t.Errorf("export into an empty directory: %+v", rep)
 	}
 	tags, err := ex.Tags(ctx)
@@ -365,7 +440,9 @@ func TestExportRoundTrip(t *testing.T) {
 	for _, tg := range tags {
 		names = append(names, tg.Name)
 	}
-	wantTags := []string{"churn@v1.0.0#1", "churn@v1.0.0!#2", "churn@v1.1.0#3", "churn@v2.0.0#4", "churn#canary#5", "churn#prod#6", "fraud@v0.1.0#1", "fraud@deprecated#2"}
+	wantTags := []string{"churn@v1.0.0#1", "churn@v1.0.0!#2", "churn@v1.1.0#3", "churn@v2.0.0#4",
+		"churn#prod#5", "churn#staging#6", "churn#prod#7", "churn#staging!#8", "churn#canary#9",
+		"fraud@v0.1.0#1", "fraud@deprecated#2"}
 	if diff := cmp.Diff(wantTags, names); diff != "" {
 		t.Errorf("exported tags in GTO's order (-want +got):\n%s", diff)
 	}
@@ -387,6 +464,21 @@ func TestExportRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(want, view(t, b)); diff != "" {
 		t.Errorf("after GTO → Cairn → GTO → Cairn (-first +second):\n%s", diff)
 	}
+	// The stage history comes through too: every move, and who made it
+	// (the exported tags' tagger); the dates are the export's, GTO
+	// ordering tags by them.
+	strip := func(ms []move) []move {
+		for i := range ms {
+			ms[i].Ref, ms[i].At = "", time.Time{}
+		}
+		return ms
+	}
+	if diff := cmp.Diff(strip(aliasHistory(t, a, "churn")), strip(aliasHistory(t, b, "churn"))); diff != "" {
+		t.Errorf("churn's alias history after the round trip (-first +second):\n%s", diff)
+	}
+	if h := aliasHistory(t, b, "churn"); len(h) != 5 || h[0].Actor != "Ada <ada@example.com>" {
+		t.Errorf("churn's alias history in the second registry: %+v", h)
+	}
 
 	rep, err = gto.Export(ctx, ex, a, gto.ExportOptions{})
 	if err != nil {
@@ -394,6 +486,40 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	if rep.Tags != 0 || rep.Commits != 0 {
 		t.Errorf("exporting again: %+v; want nothing written", rep)
+	}
+
+	// A move made in Cairn after the import goes back to the original
+	// repository as one assignment, once; importing it back changes
+	// nothing.
+	if _, err := a.SetAlias(ctx, "churn", "prod", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, wantTags := range []int{1, 0} {
+		if rep, err = gto.Export(ctx, &gto.Repo{Dir: r.dir}, a, gto.ExportOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Tags != wantTags || rep.Commits != 0 {
+			t.Errorf("export %d of the new move: %+v; want %d tag(s)", i+1, rep, wantTags)
+		}
+	}
+	before := aliasHistory(t, a, "churn")
+	irep, err := gto.Import(ctx, &gto.Repo{Dir: r.dir}, a, gto.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if irep.AliasesSet != 0 || irep.AliasesDeleted != 0 {
+		t.Errorf("importing the exported move back: %+v", irep)
+	}
+	if diff := cmp.Diff(before, aliasHistory(t, a, "churn")); diff != "" {
+		t.Errorf("history after importing the exported move back (-before +after):\n%s", diff)
+	}
+	st, err := (&gto.Repo{Dir: r.dir}).Tags(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := st[len(st)-1]
+	if last.Artifact != "churn" || last.Action != gto.Assign || last.Stage != "prod" || !strings.Contains(last.Message, "Cairn-Move: ") {
+		t.Errorf("the exported move's tag: %+v", last)
 	}
 }
 

@@ -207,15 +207,13 @@ func (im *importer) artifact(ctx context.Context, a *Artifact, ann Annotation) e
 			im.rep.VersionsSkipped++
 		}
 		numbers[v.Name] = cur.Number
-		if v.Deregistered && !cur.Archived {
-			if _, err := im.cl.ArchiveVersion(ctx, name, cur.Number, false); err != nil {
-				return err
-			}
-			im.rep.VersionsArchived++
-			im.opts.Log("archived %s@v%d (%s deregistered)", name, cur.Number, v.Name)
-		}
 	}
 
+	// The stage history, tag by tag, then the state it ends in (which
+	// the history reaches unless Cairn moved the aliases since).
+	if err := im.replay(ctx, name, a, numbers); err != nil {
+		return err
+	}
 	if m, err = im.cl.GetModel(ctx, name); err != nil {
 		return err
 	}
@@ -246,12 +244,104 @@ func (im *importer) artifact(ctx context.Context, a *Artifact, ann Annotation) e
 		im.rep.AliasesDeleted++
 		im.opts.Log("deleted %s@%s (unassigned)", name, alias)
 	}
+	// Deregistered versions are archived once the history that may have
+	// pointed stages at them is in.
+	for _, v := range a.Versions {
+		if cur := existing[v.Name]; v.Deregistered && !cur.Archived {
+			if _, err := im.cl.ArchiveVersion(ctx, name, cur.Number, false); err != nil {
+				return fmt.Errorf("version %s (deregistered): %w", v.Name, err)
+			}
+			im.rep.VersionsArchived++
+			im.opts.Log("archived %s@v%d (%s deregistered)", name, cur.Number, v.Name)
+		}
+	}
 	if a.Deprecated && !m.Archived {
 		if _, err := im.cl.ArchiveModel(ctx, name); err != nil {
 			return err
 		}
 		im.rep.ModelsArchived++
 		im.opts.Log("archived model %s (deprecated)", name)
+	}
+	return nil
+}
+
+// OriginSystem names GTO in the origin of the alias moves Import makes.
+const OriginSystem = "gto"
+
+// replay makes the artifact's stage history in Cairn, move by move in tag
+// order: each assignment sets the stage's alias, each unassignment deletes
+// it, and each move keeps its tag, tagger and tagger date as its origin
+// in the alias history. Tags replayed by an earlier import (found by the
+// origin's ref) are skipped, so importing again adds only the new ones.
+// An alias that has a history in Cairn but none from GTO (set in Cairn,
+// or by an import that predates history replay) is left to the final
+// reconciliation instead of having GTO's history written after its own.
+func (im *importer) replay(ctx context.Context, model string, a *Artifact, numbers map[string]int64) error {
+	if len(a.Moves) == 0 {
+		return nil
+	}
+	type aliasState struct {
+		moves int
+		refs  map[string]bool
+	}
+	hist := map[string]*aliasState{}
+	tok := ""
+	for {
+		p, err := im.cl.AliasHistory(ctx, model, "", 1000, tok)
+		if err != nil {
+			return err
+		}
+		for _, mv := range p.Items {
+			st := hist[mv.Alias]
+			if st == nil {
+				st = &aliasState{refs: map[string]bool{}}
+				hist[mv.Alias] = st
+			}
+			st.moves++
+			if o := mv.Origin; o != nil && o.System == OriginSystem && o.Ref != "" {
+				st.refs[o.Ref] = true
+			}
+		}
+		if tok = p.NextToken; tok == "" {
+			break
+		}
+	}
+	m, err := im.cl.GetModel(ctx, model)
+	if err != nil {
+		return err
+	}
+	cur := m.Aliases
+	if cur == nil {
+		cur = map[string]int64{}
+	}
+	for _, mv := range a.Moves {
+		alias := AliasName(mv.Stage)
+		if st := hist[alias]; st != nil && (st.refs[mv.Tag.Name] || len(st.refs) == 0) {
+			continue
+		}
+		origin := &cairn.MoveOrigin{System: OriginSystem, Ref: mv.Tag.Name, Actor: mv.Tag.Actor(), At: mv.Tag.Time}
+		if mv.Version == "" {
+			if _, ok := cur[alias]; !ok {
+				continue
+			}
+			if err := im.cl.DeleteAliasWith(ctx, model, alias, client.MoveOptions{Origin: origin}); err != nil {
+				return fmt.Errorf("stage %s (%s): %w", mv.Stage, mv.Tag.Name, err)
+			}
+			delete(cur, alias)
+			im.rep.AliasesDeleted++
+			im.opts.Log("deleted %s@%s (%s by %s)", model, alias, mv.Tag.Name, origin.Actor)
+			continue
+		}
+		n := numbers[mv.Version]
+		if n == 0 || cur[alias] == n {
+			continue
+		}
+		if _, err := im.cl.SetAliasWith(ctx, model, alias, n, client.MoveOptions{Origin: origin}); err != nil {
+			return fmt.Errorf("stage %s (%s): %w", mv.Stage, mv.Tag.Name, err)
+		}
+		cur[alias] = n
+		im.rep.AliasesSet++
+		im.opts.Log("set %s@%s → v%d (%s by %s)", model, alias, n, mv.Tag.Name, origin.Actor)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 func (s *Server) getAlias(w http.ResponseWriter, r *http.Request) error {
@@ -35,7 +36,8 @@ func (s *Server) setAlias(w http.ResponseWriter, r *http.Request) error {
 	if in.IfCurrent != nil && *in.IfCurrent < 0 {
 		return cairn.Errorf(cairn.EINVALID, "if_current must be a version number, or 0 for \"the alias does not exist\"")
 	}
-	a, err := s.svc.SetAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"), in.Version, in.IfCurrent)
+	a, err := s.svc.SetAliasWith(r.Context(), r.PathValue("name"), r.PathValue("alias"), in.Version,
+		registry.MoveOptions{IfCurrent: in.IfCurrent, Origin: in.Origin})
 	if err != nil {
 		return err
 	}
@@ -51,10 +53,35 @@ func (s *Server) deleteAlias(w http.ResponseWriter, r *http.Request) error {
 		}
 		ifCurrent = &n
 	}
-	if err := s.svc.DeleteAlias(r.Context(), r.PathValue("name"), r.PathValue("alias"), ifCurrent); err != nil {
+	origin, err := queryOrigin(r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteAliasWith(r.Context(), r.PathValue("name"), r.PathValue("alias"),
+		registry.MoveOptions{IfCurrent: ifCurrent, Origin: origin}); err != nil {
 		return err
 	}
 	return noContent(w)
+}
+
+// queryOrigin reads the origin of an imported deletion from the query
+// (origin_system, origin_ref, origin_actor, origin_at); nil if there is no
+// origin_system. EINVALID for origin_* parameters without origin_system.
+func queryOrigin(r *http.Request) (*cairn.MoveOrigin, error) {
+	q := r.URL.Query()
+	if !q.Has("origin_system") {
+		for _, k := range []string{"origin_ref", "origin_actor", "origin_at"} {
+			if q.Has(k) {
+				return nil, cairn.Errorf(cairn.EINVALID, "query parameter %s needs origin_system", k)
+			}
+		}
+		return nil, nil
+	}
+	at, err := queryTime(r, "origin_at")
+	if err != nil {
+		return nil, err
+	}
+	return &cairn.MoveOrigin{System: q.Get("origin_system"), Ref: q.Get("origin_ref"), Actor: q.Get("origin_actor"), At: at}, nil
 }
 
 func (s *Server) aliasHistory(w http.ResponseWriter, r *http.Request) error {

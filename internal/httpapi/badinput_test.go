@@ -94,6 +94,15 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"alias CAS lost", "PUT", "/api/v1/models/m/aliases/champion", `{"version":1,"if_current":2}`, nil, 409, cairn.ECONFLICT, "points at version 1"},
 		{"alias CAS on a missing alias", "PUT", "/api/v1/models/m/aliases/new", `{"version":1,"if_current":1}`, nil, 409, cairn.ECONFLICT, "does not exist"},
 		{"alias delete CAS lost", "DELETE", "/api/v1/models/m/aliases/champion?if_current=5", ``, nil, 409, cairn.ECONFLICT, "not 5"},
+		// Origins of imported moves.
+		{"origin without system", "PUT", "/api/v1/models/m/aliases/x", `{"version":1,"origin":{"ref":"m#prod#1","at":"2025-01-01T00:00:00Z"}}`, nil, 400, cairn.EINVALID, "origin.system"},
+		{"origin system upper-case", "PUT", "/api/v1/models/m/aliases/x", `{"version":1,"origin":{"system":"GTO","at":"2025-01-01T00:00:00Z"}}`, nil, 400, cairn.EINVALID, "origin.system"},
+		{"origin without time", "PUT", "/api/v1/models/m/aliases/x", `{"version":1,"origin":{"system":"gto","ref":"m#prod#1"}}`, nil, 400, cairn.EINVALID, "origin.at is missing"},
+		{"origin ref with a newline", "PUT", "/api/v1/models/m/aliases/x", `{"version":1,"origin":{"system":"gto","ref":"a\nb","at":"2025-01-01T00:00:00Z"}}`, nil, 400, cairn.EINVALID, "origin.ref"},
+		{"origin unknown member", "PUT", "/api/v1/models/m/aliases/x", `{"version":1,"origin":{"system":"gto","at":"2025-01-01T00:00:00Z","who":"x"}}`, nil, 400, cairn.EINVALID, `unknown field "who"`},
+		{"delete origin_ref without system", "DELETE", "/api/v1/models/m/aliases/champion?origin_ref=m%23prod%211", ``, nil, 400, cairn.EINVALID, "needs origin_system"},
+		{"delete origin_at malformed", "DELETE", "/api/v1/models/m/aliases/champion?origin_system=gto&origin_at=yesterday", ``, nil, 400, cairn.EINVALID, "origin_at"},
+		{"delete origin without time", "DELETE", "/api/v1/models/m/aliases/champion?origin_system=gto", ``, nil, 400, cairn.EINVALID, "origin.at is missing"},
 
 		// Unknown things.
 		{"unknown model", "GET", "/api/v1/models/nope", ``, nil, 404, cairn.ENOTFOUND, `"nope"`},

@@ -124,8 +124,14 @@ func (s *Server) routeTable() []route {
 
 		// Aliases.
 		{Method: "GET", Path: alias, ID: "getAlias", Summary: "Get an alias, or with at, what it pointed at then", Query: []param{{Name: "at", Type: "string", Desc: "RFC 3339 time: answer as of then, from the alias history"}}, Status: ok, Resp: cairn.Alias{}, handler: s.getAlias},
-		{Method: "PUT", Path: alias, ID: "setAlias", Summary: "Point an alias at a version; if_current makes it a compare-and-swap", Body: aliasSetRequest{}, Status: ok, Resp: cairn.Alias{}, handler: s.setAlias},
-		{Method: "DELETE", Path: alias, ID: "deleteAlias", Summary: "Delete an alias; a protected one answers pending_approval (409) naming the approval request opened", Query: []param{{Name: "if_current", Type: "integer", Desc: "delete only if the alias points at this version"}}, Status: none, handler: s.deleteAlias},
+		{Method: "PUT", Path: alias, ID: "setAlias", Summary: "Point an alias at a version; if_current makes it a compare-and-swap; origin keeps where an imported move was first made", Body: aliasSetRequest{}, Status: ok, Resp: cairn.Alias{}, handler: s.setAlias},
+		{Method: "DELETE", Path: alias, ID: "deleteAlias", Summary: "Delete an alias; a protected one answers pending_approval (409) naming the approval request opened", Query: []param{
+			{Name: "if_current", Type: "integer", Desc: "delete only if the alias points at this version"},
+			{Name: "origin_system", Type: "string", Desc: "an imported deletion: the registry it was first made in (e.g. gto); kept in the alias history"},
+			{Name: "origin_ref", Type: "string", Desc: "with origin_system: the deletion's name there (a git tag)"},
+			{Name: "origin_actor", Type: "string", Desc: "with origin_system: who made it there"},
+			{Name: "origin_at", Type: "string", Desc: "with origin_system: RFC 3339 time it was made there"},
+		}, Status: none, handler: s.deleteAlias},
 		{Method: "GET", Path: alias + "/history", ID: "aliasHistory", Summary: "Every move of one alias, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.aliasHistory},
 		{Method: "GET", Path: model + "/alias-history", ID: "modelAliasHistory", Summary: "Every move of every alias of a model, newest first", Query: pageParams, Status: ok, Resp: cairn.AliasMovePage{}, handler: s.modelAliasHistory},
 		// Monitoring signals and evaluation evidence, by reference.

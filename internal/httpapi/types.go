@@ -26,6 +26,9 @@ type aliasSetRequest struct {
 	// IfCurrent makes the move a compare-and-swap: it happens only if the
 	// alias points at this version now (0: only if it does not exist).
 	IfCurrent *int64 `json:"if_current,omitempty"`
+	// Origin is kept with the move in the alias history: where an
+	// imported move was first made (system, ref, actor, at).
+	Origin *cairn.MoveOrigin `json:"origin,omitempty"`
 }
 
 type uploadRequest struct {

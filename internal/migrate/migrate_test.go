@@ -218,6 +218,9 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	ma(svc.SetAlias(ctx, "churn", "canary", 4, nil))
 	check(t, svc.DeleteAlias(ctx, "churn", "canary", nil))
 	ma(svc.SetAlias(ctx, "transactions", "current", 2, nil))
+	// An imported move keeps where it was first made.
+	ma(svc.SetAliasWith(ctx, "churn", "gto-prod", 2, registry.MoveOptions{Origin: &cairn.MoveOrigin{
+		System: "gto", Ref: "churn#prod#1", Actor: "Alice <alice@example.com>", At: time.Date(2024, 5, 1, 9, 0, 0, 0, time.UTC)}}))
 
 	// Tags, description, stage, archive, delete.
 	mv(svc.UpdateVersion(ctx, "churn", 3, registry.VersionUpdate{Description: ptr("the best"),
@@ -686,6 +689,15 @@ func sanity(t *testing.T, d *dump) {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
 		}
+	}
+	var origins int
+	for _, mv := range d.AliasHistory["churn"] {
+		if mv.Origin != nil {
+			origins++
+		}
+	}
+	if origins == 0 {
+		t.Errorf("the fixture has no alias move with an origin")
 	}
 	if len(d.AliasHistory["churn"]) < 6 || len(d.AliasHistory["fraud-detector"]) < 3 {
 		t.Errorf("alias history: %d moves of churn, %d of fraud-detector", len(d.AliasHistory["churn"]), len(d.AliasHistory["fraud-detector"]))

@@ -54,7 +54,7 @@ func (r reader) AliasHistory(ctx context.Context, model, alias string, page cair
 			return translate(err, "alias history of %q", model)
 		}
 		var a args
-		sql := `SELECT seq, alias, from_version, to_version, actor, at, request_id
+		sql := `SELECT seq, alias, from_version, to_version, actor, at, request_id, origin
 			FROM alias_history WHERE model_id = ` + a.add(modelID)
 		if alias != "" {
 			sql += ` AND alias = ` + a.add(alias)
@@ -72,10 +72,14 @@ func (r reader) AliasHistory(ctx context.Context, model, alias string, page cair
 			m := cairn.AliasMove{Model: model}
 			var from, to *int64
 			var at int64
-			if err := rows.Scan(&m.Seq, &m.Alias, &from, &to, &m.Actor, &at, &m.RequestID); err != nil {
+			var origin []byte
+			if err := rows.Scan(&m.Seq, &m.Alias, &from, &to, &m.Actor, &at, &m.RequestID, &origin); err != nil {
 				return translate(err, "alias history of %q", model)
 			}
 			m.From, m.To, m.At = fromNullInt64(from), fromNullInt64(to), fromMicros(at)
+			if m.Origin, err = decodeOrigin(origin); err != nil {
+				return err
+			}
 			out.Items = append(out.Items, &m)
 		}
 		return translate(rows.Err(), "alias history of %q", model)
@@ -128,10 +132,34 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 			return translate(err, "set alias %s", ref)
 		}
 	}
-	err := t.q.QueryRow(ctx, `INSERT INTO alias_history
-		(model_id, alias, from_version, to_version, actor, at, request_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+	origin, err := encodeOrigin(m.Origin)
+	if err != nil {
+		return err
+	}
+	err = t.q.QueryRow(ctx, `INSERT INTO alias_history
+		(model_id, alias, from_version, to_version, actor, at, request_id, origin)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
 		RETURNING seq`,
-		modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID).Scan(&m.Seq)
+		modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID, origin).Scan(&m.Seq)
 	return translate(err, "record the move of alias %s", ref)
+}
+
+// encodeOrigin encodes a move's origin for the origin column, NULL if none.
+func encodeOrigin(o *cairn.MoveOrigin) (*string, error) {
+	if o == nil {
+		return nil, nil
+	}
+	s, err := encodeJSON("origin", o)
+	return &s, err
+}
+
+func decodeOrigin(b []byte) (*cairn.MoveOrigin, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	o := new(cairn.MoveOrigin)
+	if err := decodeJSON("alias_history.origin", b, o); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

@@ -66,13 +66,14 @@ func (r reader) AliasAt(ctx context.Context, model, alias string, at time.Time) 
 	var (
 		seq, from, to, us *int64
 		actor, reqID      *string
+		origin            []byte
 	)
-	err := r.q.QueryRow(ctx, `SELECT h.seq, h.from_version, h.to_version, h.actor, h.at, h.request_id
+	err := r.q.QueryRow(ctx, `SELECT h.seq, h.from_version, h.to_version, h.actor, h.at, h.request_id, h.origin
 		FROM models m LEFT JOIN LATERAL (
-			SELECT seq, from_version, to_version, actor, at, request_id FROM alias_history
+			SELECT seq, from_version, to_version, actor, at, request_id, origin FROM alias_history
 			WHERE model_id = m.id AND alias = $2 AND at <= $3
 			ORDER BY at DESC, seq DESC LIMIT 1) h ON true
-		WHERE m.name = $1`, model, alias, micros(at)).Scan(&seq, &from, &to, &actor, &us, &reqID)
+		WHERE m.name = $1`, model, alias, micros(at)).Scan(&seq, &from, &to, &actor, &us, &reqID, &origin)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", model)
 	}
@@ -88,6 +89,9 @@ func (r reader) AliasAt(ctx context.Context, model, alias string, at time.Time) 
 	}
 	if to != nil {
 		m.To = *to
+	}
+	if m.Origin, err = decodeOrigin(origin); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

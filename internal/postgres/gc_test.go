@@ -154,6 +154,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		ALTER TABLE runs DROP COLUMN user_id, DROP COLUMN inputs, DROP COLUMN outputs;
 		DROP TABLE approval_requests; ALTER TABLE versions DROP COLUMN approval_status; DROP INDEX versions_stage;
 		DROP TABLE logged_models;
+		ALTER TABLE alias_history DROP COLUMN origin;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

@@ -180,14 +180,18 @@ func (t *tx) ImportAliasMove(ctx context.Context, m *cairn.AliasMove) error {
 		}
 		return translate(err, "import alias move %d", m.Seq)
 	}
+	origin, err := encodeOrigin(m.Origin)
+	if err != nil {
+		return err
+	}
 	var seq int64
-	err := t.q.QueryRow(ctx, `INSERT INTO alias_history
-		(seq, model_id, alias, from_version, to_version, actor, at, request_id)
+	err = t.q.QueryRow(ctx, `INSERT INTO alias_history
+		(seq, model_id, alias, from_version, to_version, actor, at, request_id, origin)
 		OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)
 		ON CONFLICT (seq) DO NOTHING
 		RETURNING seq`,
-		m.Seq, modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID).Scan(&seq)
+		m.Seq, modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID, origin).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cairn.Errorf(cairn.ECONFLICT, "alias move %d already exists", m.Seq)
 	}

@@ -11,6 +11,24 @@ import (
 // (0 meaning "does not exist"), else ECONFLICT. The version must be ready
 // and not archived. Every move is kept in the alias's history.
 func (s *Service) SetAlias(ctx context.Context, model, alias string, version int64, ifCurrent *int64) (*cairn.Alias, error) {
+	return s.SetAliasWith(ctx, model, alias, version, MoveOptions{IfCurrent: ifCurrent})
+}
+
+// MoveOptions are the optional parts of an alias move.
+type MoveOptions struct {
+	// IfCurrent makes the move a compare-and-swap (see SetAlias).
+	IfCurrent *int64
+	// Origin is kept in the alias history with the move: where an
+	// imported move was first made (cairn import gto replays a GTO
+	// repository's stage assignments with their tags, taggers and
+	// dates). The move's actor and time stay who made it here and when.
+	// A move that opens an approval request instead does not keep it.
+	Origin *cairn.MoveOrigin
+}
+
+// SetAliasWith is SetAlias with every option. EINVALID if the origin is
+// invalid.
+func (s *Service) SetAliasWith(ctx context.Context, model, alias string, version int64, o MoveOptions) (*cairn.Alias, error) {
 	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
 		return nil, err
 	}
@@ -20,14 +38,20 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, version int
 	if version < 1 {
 		return nil, cairn.Errorf(cairn.EINVALID, "invalid version number %d", version)
 	}
+	if o.Origin != nil {
+		if err := o.Origin.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	var out *cairn.Alias
 	var pending *cairn.ApprovalRequest
 	err := s.update(ctx, func(m *mutation) error {
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
 		}
+		m.origin = o.Origin
 		var err error
-		if pending, err = s.gatedMove(ctx, m, model, alias, "", version, ifCurrent, false); err != nil || pending != nil {
+		if pending, err = s.gatedMove(ctx, m, model, alias, "", version, o.IfCurrent, false); err != nil || pending != nil {
 			return err
 		}
 		out, err = m.tx.GetAlias(ctx, model, alias)
@@ -44,11 +68,21 @@ func (s *Service) SetAlias(ctx context.Context, model, alias string, version int
 // a policy protects passes its gate like a move (see approvals.go):
 // EPENDINGAPPROVAL naming the request opened instead.
 func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurrent *int64) error {
+	return s.DeleteAliasWith(ctx, model, alias, MoveOptions{IfCurrent: ifCurrent})
+}
+
+// DeleteAliasWith is DeleteAlias with every option (see MoveOptions).
+func (s *Service) DeleteAliasWith(ctx context.Context, model, alias string, o MoveOptions) error {
 	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
 		return err
 	}
 	if err := cairn.ValidateAliasName(alias); err != nil {
 		return err
+	}
+	if o.Origin != nil {
+		if err := o.Origin.Validate(); err != nil {
+			return err
+		}
 	}
 	var pending *cairn.ApprovalRequest
 	err := s.update(ctx, func(m *mutation) error {
@@ -58,8 +92,9 @@ func (s *Service) DeleteAlias(ctx context.Context, model, alias string, ifCurren
 		if _, err := m.tx.GetAlias(ctx, model, alias); err != nil {
 			return notFound(err, "alias %q of model %q not found", alias, model)
 		}
+		m.origin = o.Origin
 		var err error
-		pending, err = s.gatedMove(ctx, m, model, alias, "", 0, ifCurrent, false)
+		pending, err = s.gatedMove(ctx, m, model, alias, "", 0, o.IfCurrent, false)
 		return err
 	})
 	if err == nil && pending != nil {
@@ -101,7 +136,7 @@ func (s *Service) moveAlias(ctx context.Context, m *mutation, model, alias strin
 			return cur, nil
 		}
 	}
-	move := &cairn.AliasMove{Model: model, Alias: alias, From: from, To: to, Actor: m.actor.Name, At: m.now, RequestID: m.reqID}
+	move := &cairn.AliasMove{Model: model, Alias: alias, From: from, To: to, Actor: m.actor.Name, At: m.now, RequestID: m.reqID, Origin: m.origin}
 	if err := m.tx.MoveAlias(ctx, move); err != nil {
 		return nil, err
 	}

@@ -131,6 +131,9 @@ type mutation struct {
 	reqID   string
 	now     time.Time
 	records []record
+	// origin is kept with the alias move this mutation makes: where an
+	// imported move was first made (SetAliasWith, DeleteAliasWith).
+	origin *cairn.MoveOrigin
 }
 
 type record struct {

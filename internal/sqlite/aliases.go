@@ -67,10 +67,14 @@ func (t *tx) MoveAlias(ctx context.Context, m *cairn.AliasMove) error {
 			return translate(err, "move alias %s@%s", m.Model, m.Alias)
 		}
 	}
+	origin, err := encodeOrigin(m.Origin)
+	if err != nil {
+		return err
+	}
 	err = t.queryRow(ctx, `INSERT INTO alias_history
-		(model_id, alias, from_version, to_version, actor, at, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID).Scan(&m.Seq)
+		(model_id, alias, from_version, to_version, actor, at, request_id, origin)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID, origin).Scan(&m.Seq)
 	return translate(err, "record move of alias %s@%s", m.Model, m.Alias)
 }
 
@@ -92,7 +96,7 @@ func (t *tx) AliasHistory(ctx context.Context, model, alias string, page cairn.P
 		return nil, err
 	}
 	// The model's current name, not a stored one: history follows renames.
-	query := `SELECT seq, alias, from_version, to_version, actor, at, request_id
+	query := `SELECT seq, alias, from_version, to_version, actor, at, request_id, origin
 		FROM alias_history WHERE model_id = ?`
 	args := []any{modelID}
 	if alias != "" {
@@ -124,15 +128,38 @@ func (t *tx) AliasHistory(ctx context.Context, model, alias string, page cairn.P
 		var (
 			from, to sql.NullInt64
 			at       int64
+			origin   sql.NullString
 		)
-		if err := rows.Scan(&m.Seq, &m.Alias, &from, &to, &m.Actor, &at, &m.RequestID); err != nil {
+		if err := rows.Scan(&m.Seq, &m.Alias, &from, &to, &m.Actor, &at, &m.RequestID, &origin); err != nil {
 			return nil, translate(err, "list alias history of %q", model)
 		}
 		m.From, m.To, m.At = from.Int64, to.Int64, fromMicros(at)
+		if m.Origin, err = decodeOrigin(origin); err != nil {
+			return nil, err
+		}
 		out.Items = append(out.Items, m)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, "list alias history of %q", model)
 	}
 	return out, nil
+}
+
+// encodeOrigin encodes a move's origin for the origin column, NULL if none.
+func encodeOrigin(o *cairn.MoveOrigin) (any, error) {
+	if o == nil {
+		return nil, nil
+	}
+	return encodeJSON(o)
+}
+
+func decodeOrigin(s sql.NullString) (*cairn.MoveOrigin, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	o := new(cairn.MoveOrigin)
+	if err := decodeJSON("alias_history.origin", s.String, o); err != nil {
+		return nil, err
+	}
+	return o, nil
 }

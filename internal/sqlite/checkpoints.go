@@ -81,11 +81,12 @@ func (t *tx) AliasAt(ctx context.Context, model, alias string, at time.Time) (*c
 	var (
 		from, to sql.NullInt64
 		us       int64
+		origin   sql.NullString
 	)
-	err = t.queryRow(ctx, `SELECT seq, from_version, to_version, actor, at, request_id
+	err = t.queryRow(ctx, `SELECT seq, from_version, to_version, actor, at, request_id, origin
 		FROM alias_history WHERE model_id = ? AND alias = ? AND at <= ?
 		ORDER BY at DESC, seq DESC LIMIT 1`, modelID, alias, micros(at)).
-		Scan(&m.Seq, &from, &to, &m.Actor, &us, &m.RequestID)
+		Scan(&m.Seq, &from, &to, &m.Actor, &us, &m.RequestID, &origin)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s was not set at %s", model, alias, at.UTC().Format(time.RFC3339Nano))
 	}
@@ -93,5 +94,8 @@ func (t *tx) AliasAt(ctx context.Context, model, alias string, at time.Time) (*c
 		return nil, translate(err, "read the history of alias %s@%s", model, alias)
 	}
 	m.From, m.To, m.At = from.Int64, to.Int64, fromMicros(us)
+	if m.Origin, err = decodeOrigin(origin); err != nil {
+		return nil, err
+	}
 	return m, nil
 }

@@ -163,10 +163,14 @@ func (t *tx) ImportAliasMove(ctx context.Context, m *cairn.AliasMove) error {
 	if err != nil {
 		return err
 	}
+	origin, err := encodeOrigin(m.Origin)
+	if err != nil {
+		return err
+	}
 	_, err = t.exec(ctx, `INSERT INTO alias_history
-		(seq, model_id, alias, from_version, to_version, actor, at, request_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.Seq, modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID)
+		(seq, model_id, alias, from_version, to_version, actor, at, request_id, origin)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.Seq, modelID, m.Alias, nullInt64(m.From), nullInt64(m.To), m.Actor, micros(m.At), m.RequestID, origin)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "alias move %d already exists", m.Seq)
 	}

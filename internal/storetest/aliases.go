@@ -15,6 +15,37 @@ var aliasTests = []test{
 	{"Errors", testAliasErrors},
 	{"HistoryPages", testAliasHistoryPages},
 	{"AliasedVersion", testAliasedVersion},
+	{"Origin", testAliasMoveOrigin},
+}
+
+// An imported move keeps its origin; moves made here have none. The
+// history and AliasAt return it as written.
+func testAliasMoveOrigin(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "churn", cairn.KindModel)
+	createVersion(t, s, "churn", nil)
+	createVersion(t, s, "churn", nil)
+	origin := &cairn.MoveOrigin{System: "gto", Ref: "churn#prod#2", Actor: "Alice <alice@example.com>", At: at(-500)}
+	set := &cairn.AliasMove{Model: "churn", Alias: "prod", To: 1, Actor: "importer", At: at(10), Origin: origin}
+	update(t, s, func(tx cairn.Tx) error { return tx.MoveAlias(ctx, set) })
+	del := &cairn.AliasMove{Model: "churn", Alias: "prod", From: 1, Actor: "importer", At: at(11),
+		Origin: &cairn.MoveOrigin{System: "gto", Ref: "churn#prod!#3", At: at(-400)}}
+	update(t, s, func(tx cairn.Tx) error { return tx.MoveAlias(ctx, del) })
+	plain := moveAlias(t, s, "churn", "prod", 0, 2, at(12))
+	h, err := s.AliasHistory(ctx, "churn", "prod", cairn.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*cairn.AliasMove{plain, del, set}, h.Items); diff != "" {
+		t.Errorf("AliasHistory (-want +got):\n%s", diff)
+	}
+	m, err := s.AliasAt(ctx, "churn", "prod", at(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(set, m); diff != "" {
+		t.Errorf("AliasAt (-want +got):\n%s", diff)
+	}
 }
 
 // moveSummary is an alias move without its sequence number, which is the

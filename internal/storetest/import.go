@@ -231,7 +231,8 @@ func testImportAliasMove(t *testing.T, s cairn.Store) {
 	createVersion(t, s, "churn", nil)
 	moves := []*cairn.AliasMove{
 		{Seq: 4, Model: "churn", Alias: "champion", To: 1, Actor: "carol", At: at(1), RequestID: "r4"},
-		{Seq: 9, Model: "churn", Alias: "champion", From: 1, To: 2, Actor: "dave", At: at(2)},
+		{Seq: 9, Model: "churn", Alias: "champion", From: 1, To: 2, Actor: "dave", At: at(2),
+			Origin: &cairn.MoveOrigin{System: "gto", Ref: "churn#champion#2", Actor: "Dave <dave@example.com>", At: at(-50)}},
 		{Seq: 17, Model: "churn", Alias: "champion", From: 2, Actor: "erin", At: at(3), RequestID: "r17"},
 		{Seq: 12, Model: "fraud", Alias: "old", From: 3, To: 5, Actor: "erin", At: at(2)},
 	}
