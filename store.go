@@ -208,6 +208,15 @@ type Tx interface {
 	// UpdateRun writes name, status, end_time, tags, inputs, model inputs,
 	// outputs, deleted_at, updated_at.
 	UpdateRun(ctx context.Context, r *Run) error
+	// DeleteExperimentRuns marks deleted, at at, every run of experiment
+	// experimentID that is not deleted (updated_at becomes at too), and
+	// returns how many it marked.
+	DeleteExperimentRuns(ctx context.Context, experimentID string, at time.Time) (int64, error)
+	// RestoreExperimentRuns undoes DeleteExperimentRuns: it restores the
+	// runs of experimentID whose deleted_at is exactly deletedAt (updated_at
+	// becomes now) and returns how many. Runs deleted at another time stay
+	// deleted.
+	RestoreExperimentRuns(ctx context.Context, experimentID string, deletedAt, now time.Time) (int64, error)
 	// LogRun records metric points (history plus latest value) and params.
 	// A param already set to a different value is ECONFLICT.
 	LogRun(ctx context.Context, runID string, metrics []MetricPoint, params map[string]string) error

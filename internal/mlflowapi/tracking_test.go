@@ -3,6 +3,8 @@ package mlflowapi_test
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -343,5 +345,103 @@ func TestSearchRuns(t *testing.T) {
 		if r.Status != 400 || !strings.Contains(str(r, "message"), tc.msg) {
 			t.Errorf("%s: %d %s, want 400 with %q", tc.name, r.Status, r.Raw, tc.msg)
 		}
+	}
+}
+
+// Deleting an experiment deletes its active runs, as MLflow does:
+// runs/get says deleted, search_runs' ACTIVE_ONLY hides them, logging to
+// them is refused; restoring brings back those runs and only those (a run
+// deleted on its own before stays deleted). One audit entry and event
+// each, counting the runs. On both stores.
+func TestExperimentDeleteCascadesToRuns(t *testing.T) {
+	for _, st := range storeEnvs {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			e := st.open(t)
+			ctx := t.Context()
+			exp := str(e.ok("POST", "experiments/create", `{"name": "cascade"}`, ""), "experiment_id")
+			other := str(e.ok("POST", "experiments/create", `{"name": "bystander"}`, ""), "experiment_id")
+			newRun := func(exp string) string {
+				r := e.ok("POST", "runs/create", `{"experiment_id": "`+exp+`"}`, "")
+				return str(r, "run", "info", "run_id")
+			}
+			a, b, early, elsewhere := newRun(exp), newRun(exp), newRun(exp), newRun(other)
+			e.ok("POST", "runs/delete", `{"run_id": "`+early+`"}`, "")
+
+			stage := func(id string) string {
+				return str(e.ok("GET", "runs/get", "", q("run_id", id)), "run", "info", "lifecycle_stage")
+			}
+			search := func(view string) []string {
+				r := e.ok("POST", "runs/search", jsonBody(t, map[string]any{"experiment_ids": []string{exp}, "run_view_type": view}), "")
+				var ids []string
+				runs, _ := r.Body["runs"].([]any)
+				for _, x := range runs {
+					info := x.(map[string]any)["info"].(map[string]any)
+					ids = append(ids, info["run_id"].(string))
+				}
+				sort.Strings(ids)
+				return ids
+			}
+			sorted := func(ids ...string) []string { sort.Strings(ids); return ids }
+
+			e.ok("POST", "experiments/delete", `{"experiment_id": "`+exp+`"}`, "")
+			for id, want := range map[string]string{a: "deleted", b: "deleted", early: "deleted", elsewhere: "active"} {
+				if got := stage(id); got != want {
+					t.Errorf("after the delete, run %s is %s, want %s", id, got, want)
+				}
+			}
+			if got := search("ACTIVE_ONLY"); len(got) != 0 {
+				t.Errorf("ACTIVE_ONLY after the delete: %v, want none", got)
+			}
+			if got, want := search("DELETED_ONLY"), sorted(a, b, early); !slices.Equal(got, want) {
+				t.Errorf("DELETED_ONLY after the delete: %v, want %v", got, want)
+			}
+			e.wantErr(e.do("POST", "runs/log-metric", `{"run_id": "`+a+`", "key": "m", "value": 1, "timestamp": 1}`, ""),
+				400, "INVALID_PARAMETER_VALUE", "must be in the 'active' state")
+
+			e.ok("POST", "experiments/restore", `{"experiment_id": "`+exp+`"}`, "")
+			for id, want := range map[string]string{a: "active", b: "active", early: "deleted", elsewhere: "active"} {
+				if got := stage(id); got != want {
+					t.Errorf("after the restore, run %s is %s, want %s", id, got, want)
+				}
+			}
+			if got, want := search("ACTIVE_ONLY"), sorted(a, b); !slices.Equal(got, want) {
+				t.Errorf("ACTIVE_ONLY after the restore: %v, want %v", got, want)
+			}
+			if got, want := search("ALL"), sorted(a, b, early); !slices.Equal(got, want) {
+				t.Errorf("ALL after the restore: %v, want %v", got, want)
+			}
+
+			// One audit entry and one event per change, with the count.
+			for action, runs := range map[string]float64{cairn.EventExperimentDeleted: 2, cairn.EventExperimentRestored: 2} {
+				audit, err := e.Client.ListAudit(ctx, cairn.AuditQuery{Action: action, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(audit.Items) != 1 {
+					t.Fatalf("%d %s audit entries, want 1", len(audit.Items), action)
+				}
+				var after struct {
+					ID   string  `json:"id"`
+					Runs float64 `json:"runs"`
+				}
+				if err := json.Unmarshal(audit.Items[0].After, &after); err != nil || after.ID != exp || after.Runs != runs {
+					t.Errorf("%s audit after = %s (%v), want experiment %s with runs %v", action, audit.Items[0].After, err, exp, runs)
+				}
+			}
+			events, err := e.Client.ListEvents(ctx, 0, 1000, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for _, ev := range events.Items {
+				if strings.HasPrefix(ev.Type, "experiment.") || strings.HasPrefix(ev.Type, "run.") {
+					types = append(types, ev.Type)
+				}
+			}
+			if n := strings.Count(strings.Join(types, " "), cairn.EventExperimentDeleted); n != 1 {
+				t.Errorf("%d experiment.deleted events, want 1 (runs go with it, not one event each): %v", n, types)
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -196,6 +197,28 @@ func (t *tx) CreateRun(ctx context.Context, r *cairn.Run) error {
 		return cairn.Errorf(cairn.ECONFLICT, "run %q already exists", r.ID)
 	}
 	return translate(err, "create run %q", r.ID)
+}
+
+// DeleteExperimentRuns marks the active runs of an experiment deleted at
+// at.
+func (t *tx) DeleteExperimentRuns(ctx context.Context, experimentID string, at time.Time) (int64, error) {
+	tag, err := t.q.Exec(ctx, `UPDATE runs SET deleted_at = $2, updated_at = $2 WHERE experiment_id = $1 AND deleted_at IS NULL`,
+		experimentID, micros(at))
+	if err != nil {
+		return 0, translate(err, "delete the runs of experiment %q", experimentID)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RestoreExperimentRuns restores the runs of an experiment deleted at
+// deletedAt.
+func (t *tx) RestoreExperimentRuns(ctx context.Context, experimentID string, deletedAt, now time.Time) (int64, error) {
+	tag, err := t.q.Exec(ctx, `UPDATE runs SET deleted_at = NULL, updated_at = $3 WHERE experiment_id = $1 AND deleted_at = $2`,
+		experimentID, micros(deletedAt), micros(now))
+	if err != nil {
+		return 0, translate(err, "restore the runs of experiment %q", experimentID)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // UpdateRun writes name, status, end_time, tags, inputs, outputs,

@@ -153,15 +153,26 @@ func (s *Service) UpdateExperiment(ctx context.Context, id string, in Experiment
 	return out, err
 }
 
-// DeleteExperiment marks an experiment deleted; its runs stay, and it can
-// be restored. The default experiment cannot be deleted (EFAILEDPRECONDITION).
+// DeleteExperiment marks an experiment deleted, and with it every run of
+// it that is not deleted yet, as MLflow does (in one transaction, one
+// audit entry and event, which count the runs). It can be restored. The
+// default experiment cannot be deleted (EFAILEDPRECONDITION).
 func (s *Service) DeleteExperiment(ctx context.Context, id string) error {
 	return s.setExperimentDeleted(ctx, id, true)
 }
 
-// RestoreExperiment undoes DeleteExperiment.
+// RestoreExperiment undoes DeleteExperiment: the experiment and the runs
+// its deletion marked come back; runs deleted on their own before stay
+// deleted.
 func (s *Service) RestoreExperiment(ctx context.Context, id string) error {
 	return s.setExperimentDeleted(ctx, id, false)
+}
+
+// ExperimentChange is the state an experiment deletion or restoration
+// records: the experiment, and how many of its runs went with it.
+type ExperimentChange struct {
+	*cairn.Experiment
+	Runs int64 `json:"runs"`
 }
 
 func (s *Service) setExperimentDeleted(ctx context.Context, id string, deleted bool) error {
@@ -191,7 +202,16 @@ func (s *Service) setExperimentDeleted(ctx context.Context, id string, deleted b
 		if err := m.tx.UpdateExperiment(ctx, e); err != nil {
 			return err
 		}
-		m.record(action, "experiment:"+id, "", "", &before, e)
+		var runs int64
+		if deleted {
+			runs, err = m.tx.DeleteExperimentRuns(ctx, id, m.now)
+		} else {
+			runs, err = m.tx.RestoreExperimentRuns(ctx, id, *before.DeletedAt, m.now)
+		}
+		if err != nil {
+			return err
+		}
+		m.record(action, "experiment:"+id, "", "", &before, ExperimentChange{Experiment: e, Runs: runs})
 		return nil
 	})
 }

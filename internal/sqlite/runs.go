@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/sqlfilter"
@@ -170,6 +171,28 @@ func (t *tx) UpdateRun(ctx context.Context, r *cairn.Run) error {
 		WHERE id = ?`,
 		r.Name, string(r.Status), nullMicros(r.EndTime), tags, inputs, outputs, nullMicros(r.DeletedAt), micros(r.UpdatedAt), r.ID)
 	return expectOne(res, err, "run %q", r.ID)
+}
+
+// DeleteExperimentRuns marks the active runs of an experiment deleted at
+// at.
+func (t *tx) DeleteExperimentRuns(ctx context.Context, experimentID string, at time.Time) (int64, error) {
+	res, err := t.exec(ctx, `UPDATE runs SET deleted_at = ?, updated_at = ? WHERE experiment_id = ? AND deleted_at IS NULL`,
+		micros(at), micros(at), experimentID)
+	if err != nil {
+		return 0, translate(err, "delete the runs of experiment %q", experimentID)
+	}
+	return res.RowsAffected()
+}
+
+// RestoreExperimentRuns restores the runs of an experiment deleted at
+// deletedAt.
+func (t *tx) RestoreExperimentRuns(ctx context.Context, experimentID string, deletedAt, now time.Time) (int64, error) {
+	res, err := t.exec(ctx, `UPDATE runs SET deleted_at = NULL, updated_at = ? WHERE experiment_id = ? AND deleted_at = ?`,
+		micros(now), experimentID, micros(deletedAt))
+	if err != nil {
+		return 0, translate(err, "restore the runs of experiment %q", experimentID)
+	}
+	return res.RowsAffected()
 }
 
 // LogRun appends metric points to the run's history and sets params. The

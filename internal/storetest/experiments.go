@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -21,6 +22,7 @@ var experimentTests = []test{
 	{"ExportImport", testExperimentExportImport},
 	{"SearchRuns", testSearchRuns},
 	{"LatestMetrics", testLatestMetrics},
+	{"DeleteRestoreRuns", testExperimentRuns},
 }
 
 func newExperiment(name string, created int) *cairn.Experiment {
@@ -349,5 +351,67 @@ func testLatestMetrics(t *testing.T, s cairn.Store) {
 	}
 	if got, err := s.LatestMetrics(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("LatestMetrics(nil) = %v, %v", got, err)
+	}
+}
+
+// Deleting an experiment's runs marks the active ones, of that experiment
+// only; restoring brings back exactly those deleted at that time.
+func testExperimentRuns(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	e := createExperiment(t, s, newExperiment("with-runs", 1))
+	other := createExperiment(t, s, newExperiment("other", 1))
+	for _, r := range []*cairn.Run{newRun("a", e.ID, 2), newRun("b", e.ID, 2), newRun("early", e.ID, 2), newRun("elsewhere", other.ID, 2)} {
+		createRun(t, s, r)
+	}
+	early, err := s.GetRun(ctx, "early")
+	if err != nil {
+		t.Fatal(err)
+	}
+	early.DeletedAt, early.UpdatedAt = ptr(at(3)), at(3)
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateRun(ctx, early) })
+
+	deletedAt := at(4)
+	var n int64
+	update(t, s, func(tx cairn.Tx) (err error) { n, err = tx.DeleteExperimentRuns(ctx, e.ID, deletedAt); return err })
+	if n != 2 {
+		t.Errorf("DeleteExperimentRuns marked %d runs, want 2", n)
+	}
+	state := func() map[string]string {
+		out := map[string]string{}
+		for _, id := range []string{"a", "b", "early", "elsewhere"} {
+			r, err := s.GetRun(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[id] = "active"
+			if r.DeletedAt != nil {
+				out[id] = fmt.Sprintf("deleted at %d, updated at %d", r.DeletedAt.Sub(base)/time.Second, r.UpdatedAt.Sub(base)/time.Second)
+			}
+		}
+		return out
+	}
+	want := map[string]string{"a": "deleted at 4, updated at 4", "b": "deleted at 4, updated at 4", "early": "deleted at 3, updated at 3", "elsewhere": "active"}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Errorf("after DeleteExperimentRuns (-want +got):\n%s", diff)
+	}
+	page, err := s.SearchRuns(ctx, cairn.RunSearch{ExperimentIDs: []string{e.ID}})
+	if err != nil || len(page.Items) != 0 {
+		t.Errorf("active runs of the deleted experiment: %v (%v), want none", page, err)
+	}
+
+	update(t, s, func(tx cairn.Tx) (err error) { n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(5)); return err })
+	if n != 2 {
+		t.Errorf("RestoreExperimentRuns restored %d runs, want 2", n)
+	}
+	want = map[string]string{"a": "active", "b": "active", "early": "deleted at 3, updated at 3", "elsewhere": "active"}
+	if diff := cmp.Diff(want, state()); diff != "" {
+		t.Errorf("after RestoreExperimentRuns (-want +got):\n%s", diff)
+	}
+	if r, err := s.GetRun(ctx, "a"); err != nil || !r.UpdatedAt.Equal(at(5)) {
+		t.Errorf("restored run updated at %v (%v), want %v", r.UpdatedAt, err, at(5))
+	}
+	update(t, s, func(tx cairn.Tx) (err error) { n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(6)); return err })
+	if n != 0 {
+		t.Errorf("restoring again restored %d runs, want 0", n)
 	}
 }
