@@ -39,29 +39,41 @@ func (s *Server) fillFromDatasets(ctx context.Context, model string, spec *cairn
 	if err := s.svc.Authorize(ctx, cairn.RoleWriter, model); err != nil {
 		return err
 	}
+	skipped := 0
 	for _, d := range run.Inputs {
+		// Where the dataset goes, decided first, so that a run that read
+		// more datasets than a record can name makes no versions for
+		// the ones left out.
+		var field *string
+		switch strings.ToLower(d.Tags[datasetContextTag]) {
+		case "training", "train":
+			if spec.TrainingDataset == "" {
+				field = &spec.TrainingDataset
+			}
+		case "validation", "eval", "evaluation":
+			if spec.ValidationDataset == "" {
+				field = &spec.ValidationDataset
+			}
+		}
+		if field == nil && len(spec.Inputs) == cairn.MaxRefs {
+			skipped++
+			continue
+		}
 		ref, err := s.datasetRef(ctx, run.ID, d)
 		if err != nil {
 			return err
 		}
-		if ref == "" {
-			continue
-		}
-		switch strings.ToLower(d.Tags[datasetContextTag]) {
-		case "training", "train":
-			if spec.TrainingDataset == "" {
-				spec.TrainingDataset = ref
-				continue
-			}
-		case "validation", "eval", "evaluation":
-			if spec.ValidationDataset == "" {
-				spec.ValidationDataset = ref
-				continue
-			}
-		}
-		if ref != spec.TrainingDataset && ref != spec.ValidationDataset && !slices.Contains(spec.Inputs, ref) && len(spec.Inputs) < cairn.MaxRefs {
+		switch {
+		case ref == "":
+		case field != nil:
+			*field = ref
+		case ref != spec.TrainingDataset && ref != spec.ValidationDataset && !slices.Contains(spec.Inputs, ref):
 			spec.Inputs = append(spec.Inputs, ref)
 		}
+	}
+	if skipped > 0 {
+		s.log.WarnContext(ctx, "dataset inputs left out of the version's lineage: its record names at most cairn.MaxRefs inputs",
+			slog.String("request_id", cairn.RequestIDFromContext(ctx)), slog.String("run_id", run.ID), slog.Int("left_out", skipped))
 	}
 	return nil
 }

@@ -204,3 +204,34 @@ func TestDatasetVersionOncePerDigest(t *testing.T) {
 		})
 	}
 }
+
+// A run that read more datasets than a record names: the training dataset
+// still fills training_dataset, the first cairn.MaxRefs others fill
+// inputs, and the rest get no version at all.
+func TestDatasetInputsBeyondTheRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	runID, root := e.newRun("many", "")
+	e.put(root+"/model/MLmodel", "flavors: {}\n")
+	var ds [][4]string
+	for i := range cairn.MaxRefs + 2 {
+		ds = append(ds, [4]string{fmt.Sprintf("part-%03d", i), fmt.Sprintf("%08x", i), "s3://data/part", ""})
+	}
+	ds = append(ds, [4]string{"all", "0000ffff", "s3://data/all", "training"})
+	e.logDatasets(runID, ds...)
+	e.ok("POST", "registered-models/create", `{"name": "wide"}`, "")
+	v, err := e.Client.GetVersion(ctx, "wide", e.register("wide", runID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.TrainingDataset != "all@v1" || len(v.Inputs) != cairn.MaxRefs || v.Inputs[0] != "part-000@v1" || v.Inputs[cairn.MaxRefs-1] != fmt.Sprintf("part-%03d@v1", cairn.MaxRefs-1) {
+		t.Errorf("record: training %q, %d inputs %v", v.TrainingDataset, len(v.Inputs), v.Inputs)
+	}
+	if _, err := e.Client.GetModel(ctx, fmt.Sprintf("part-%03d", cairn.MaxRefs)); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("a dataset left out of the record got a model: %v", err)
+	}
+	if !strings.Contains(e.Logs.String(), "dataset inputs left out") {
+		t.Errorf("no warning logged about the datasets left out")
+	}
+}
