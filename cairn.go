@@ -48,6 +48,7 @@ type ctxKey int
 const (
 	actorKey ctxKey = iota
 	requestIDKey
+	fixedJSONKey
 )
 
 // NewContextWithActor returns a context carrying the actor of the request.

@@ -59,6 +59,11 @@ type Version struct {
 	// ApprovalStatus is derived from the version's approval requests:
 	// none, pending, approved or rejected.
 	ApprovalStatus string `json:"approval_status"`
+
+	// FixedJSON is set only on a ready version read for rendering (see
+	// NewContextWithFixedJSON): the pre-encoded fixed fields, Kind through
+	// CreatedAt, which are then left zero. AppendVersionJSON renders it.
+	FixedJSON json.RawMessage `json:"-"`
 }
 
 // Ref returns the version's canonical reference, NAME@vN.

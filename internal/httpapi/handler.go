@@ -174,7 +174,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	b = append(b, '\n')
+	return writeBody(w, status, append(b, '\n'))
+}
+
+// writeBody answers with b, a JSON document.
+func writeBody(w http.ResponseWriter, status int, b []byte) error {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))

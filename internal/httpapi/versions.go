@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,11 +16,11 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.svc.ListVersions(r.Context(), r.PathValue("name"), req)
+	page, err := s.svc.ListVersions(cairn.NewContextWithFixedJSON(r.Context()), r.PathValue("name"), req)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return writeVersionPage(w, page)
 }
 
 // createVersion answers 201 for a new version and 200 when the push was a
@@ -55,14 +57,15 @@ func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) error {
 	}
 	var v *cairn.Version
 	if at.IsZero() {
-		v, err = s.svc.GetVersion(r.Context(), r.PathValue("name"), n)
+		v, err = s.svc.GetVersion(cairn.NewContextWithFixedJSON(r.Context()), r.PathValue("name"), n)
 	} else {
+		// Not to render only: ResolveAt compares the version's created_at.
 		v, err = s.svc.ResolveAt(r.Context(), cairn.VersionRef(r.PathValue("name"), n), at)
 	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return writeVersion(w, v)
 }
 
 func (s *Server) updateVersion(w http.ResponseWriter, r *http.Request) error {
@@ -178,21 +181,58 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
 		v   *cairn.Version
 		err error
 	)
+	ctx := cairn.NewContextWithFixedJSON(r.Context())
 	if r.URL.RawQuery == "" {
-		v, err = s.svc.Resolve(r.Context(), r.PathValue("ref"))
+		v, err = s.svc.Resolve(ctx, r.PathValue("ref"))
 	} else {
 		var at time.Time
 		if at, err = queryTime(r, "at"); err != nil {
 			return err
 		}
 		if at.IsZero() {
-			v, err = s.svc.Resolve(r.Context(), r.PathValue("ref"))
+			v, err = s.svc.Resolve(ctx, r.PathValue("ref"))
 		} else {
-			v, err = s.svc.ResolveAt(r.Context(), r.PathValue("ref"), at)
+			v, err = s.svc.ResolveAt(r.Context(), r.PathValue("ref"), at) // reads created_at
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return writeVersion(w, v)
+}
+
+// The read handlers above ask the store for versions to render
+// (cairn.NewContextWithFixedJSON): a ready version's fixed fields come
+// pre-encoded and are spliced in by cairn.AppendVersionJSON. The bytes are
+// those writeJSON would write for the decoded version.
+
+// writeVersion answers 200 with v.
+func writeVersion(w http.ResponseWriter, v *cairn.Version) error {
+	b, err := cairn.AppendVersionJSON(make([]byte, 0, 2048), v)
+	if err != nil {
+		return err
+	}
+	return writeBody(w, http.StatusOK, append(b, '\n'))
+}
+
+// writeVersionPage answers 200 with page, as json.Marshal(page) writes it.
+func writeVersionPage(w http.ResponseWriter, page *cairn.VersionPage) error {
+	b := make([]byte, 0, 1024*(1+len(page.Items)))
+	b = append(b, `{"items":[`...)
+	for i, v := range page.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = cairn.AppendVersionJSON(b, v); err != nil {
+			return err
+		}
+	}
+	tok, err := json.Marshal(page.NextToken)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	b = append(b, `],"next_page_token":`...)
+	b = append(b, tok...)
+	return writeBody(w, http.StatusOK, append(b, "}\n"...))
 }

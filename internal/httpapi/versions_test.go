@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -297,4 +298,83 @@ func TestSearchVersionsAcrossModels(t *testing.T) {
 	}
 	_, err := e.Client.SearchVersions(ctx, registry.ListRequest{Filter: "nonsense.field = 1"})
 	wantCode(t, err, cairn.EINVALID)
+}
+
+// The read routes render versions from their pre-encoded fixed fields (the
+// fast path) into the very bytes that encoding the decoded version gives
+// (the slow path): resolve, get, a model's list and the search across
+// models, for ready versions and a pending one, after tag, description
+// and alias changes.
+func TestVersionReadsRenderAsDecoded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	spec := cairn.VersionSpec{
+		Metrics: map[string]float64{"auc": 0.91, "tiny": 1e-9}, Params: map[string]string{"html": "<b>&</b>"},
+		Signature: json.RawMessage(` { "inputs" : [ {"name": "x<1>", "type": "double"} ] } `),
+		Framework: "sklearn", SourceCodeVersion: "abcdef1", Source: "s3://b/k?a=1&b=2",
+		Tags: map[string]string{"team": "fraud"}, Description: "<em>first</em> \u2028", Aliases: []string{"champion"},
+	}
+	pushBytes(t, e, "churn", map[string]string{"model.bin": "weights", "deps.txt": "x"}, spec)
+	spec.Aliases = nil
+	pushBytes(t, e, "churn", map[string]string{"model.bin": "weights 2"}, spec)
+	pushBytes(t, e, "fraud", map[string]string{"m.bin": "w"}, cairn.VersionSpec{})
+	if _, err := e.Client.CreateVersion(ctx, "fraud", cairn.VersionSpec{
+		Files: []cairn.File{{Path: "p.bin", Size: 1, Digest: cairn.DigestOf([]byte("p"))}}}); err != nil {
+		t.Fatal(err) // fraud@v2 stays pending
+	}
+	desc := "changed <again>"
+	if _, err := e.Service.UpdateVersion(ctx, "churn", 1, registry.VersionUpdate{Description: &desc,
+		SetTags: map[string]string{"stage": "a&b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.Store.GetVersion(cairn.NewContextWithFixedJSON(ctx), "churn", 1); err != nil || v.FixedJSON == nil {
+		t.Fatalf("churn@v1 read to render: %+v, %v; want FixedJSON set", v, err)
+	}
+
+	get := func(path string) string {
+		t.Helper()
+		resp, body := raw(t, e, "GET", path, "")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d %s", path, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	encode := func(v any) string {
+		t.Helper()
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b) + "\n"
+	}
+	for _, ref := range []string{"churn@champion", "churn@latest", "churn@v1", "fraud@v2", "fraud"} {
+		want, err := e.Service.Resolve(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := get("/api/v1/resolve/" + ref); got != encode(want) {
+			t.Errorf("resolve %s:\n%s\nwant\n%s", ref, got, encode(want))
+		}
+		if got := get(fmt.Sprintf("/api/v1/models/%s/versions/%d", want.Model, want.Number)); got != encode(want) {
+			t.Errorf("get %s:\n%s\nwant\n%s", ref, got, encode(want))
+		}
+	}
+	for _, l := range []struct {
+		path, model string
+		req         registry.ListRequest
+	}{
+		{"/api/v1/models/churn/versions", "churn", registry.ListRequest{}},
+		{"/api/v1/models/churn/versions?page_size=1", "churn", registry.ListRequest{PageSize: 1}},
+		{"/api/v1/versions", "", registry.ListRequest{}},
+		{"/api/v1/versions?filter=metrics.auc+%3E+0.5", "", registry.ListRequest{Filter: "metrics.auc > 0.5"}},
+	} {
+		want, err := e.Service.ListVersions(ctx, l.model, l.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := get(l.path); got != encode(want) {
+			t.Errorf("GET %s:\n%s\nwant\n%s", l.path, got, encode(want))
+		}
+	}
 }

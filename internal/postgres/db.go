@@ -90,7 +90,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{reader: reader{q: pool, pool: pool}, pool: pool}, nil
+	db := &DB{reader: reader{q: pool, pool: pool}, pool: pool}
+	if _, err := db.backfillFixedJSON(ctx); err != nil {
+		pool.Close()
+		return nil, cairn.WrapError(cairn.EINTERNAL, err, "postgres: encode the fixed fields of versions made before this upgrade")
+	}
+	return db, nil
 }
 
 // Close waits for the connections in use to be released and closes the

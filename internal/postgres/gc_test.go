@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -132,7 +133,17 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		t.Fatal(err)
 	}
 	createModel(t, db, "m")
-	if err := db.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m", "weights") }); err != nil {
+	if err := db.Update(ctx, func(tx cairn.Tx) error {
+		if err := insertVersion(ctx, tx, "m", "weights"); err != nil {
+			return err
+		}
+		v, err := tx.GetVersion(ctx, "m", 1)
+		if err != nil {
+			return err
+		}
+		v.Status = cairn.StatusReady
+		return tx.UpdateVersion(ctx, v)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := db.GetVersion(ctx, "m", 1)
@@ -155,6 +166,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP TABLE approval_requests; ALTER TABLE versions DROP COLUMN approval_status; DROP INDEX versions_stage;
 		DROP TABLE logged_models;
 		ALTER TABLE alias_history DROP COLUMN origin;
+		DROP INDEX versions_fixed_json_missing; ALTER TABLE versions DROP COLUMN fixed_json;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +179,17 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	}
 	if len(got) != 2 {
 		t.Errorf("after migrating an existing database: ReferencedAmong = %v, want the manifest and file digests", got)
+	}
+	// 0016: the store's backfill gave the version made ready before it its
+	// fixed_json, and it renders from it as it did decoded.
+	rv, err := db.GetVersion(cairn.NewContextWithFixedJSON(ctx), "m", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(v)
+	gotJSON, err := cairn.AppendVersionJSON(nil, rv)
+	if rv.FixedJSON == nil || err != nil || string(gotJSON) != string(wantJSON) {
+		t.Errorf("after the backfill: FixedJSON %q, rendered %s, %v; want\n%s", rv.FixedJSON, gotJSON, err, wantJSON)
 	}
 	// And the trigger is back: a new version's file counts at once.
 	if err := db.Update(ctx, func(tx cairn.Tx) error { return insertVersion(ctx, tx, "m", "new weights") }); err != nil {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -14,14 +15,44 @@ import (
 // versionColumns are the columns scanVersion reads, from versions v JOIN
 // models m. The version's aliases come along in the same statement, one
 // index lookup (aliases_version) per row, so a page of versions is one
-// query.
+// query. The last column is fixed_json in renderColumns, NULL here.
 const versionColumns = `m.name, v.number, m.kind, v.files, v.digest, v.size,
 	v.run_id, v.source, v.source_code_version, v.training_dataset, v.validation_dataset,
 	v.metrics, v.params, v.signature, v.dependencies, v.framework, v.trained_by,
 	v.derived_from, v.inputs, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
 	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
 	v.evaluates, v.retrained_from, v.flag, v.approval_status,
-	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
+	NULL::text`
+
+// renderColumns is versionColumns for reads that only render versions
+// (cairn.NewContextWithFixedJSON): a ready version's fixed fields come
+// pre-encoded in fixed_json, and its JSON columns are neither sent nor
+// decoded.
+const renderColumns = `m.name, v.number, m.kind,
+	CASE WHEN v.fixed_json IS NULL THEN v.files ELSE '[]' END, v.digest, v.size,
+	v.run_id, v.source, v.source_code_version, v.training_dataset, v.validation_dataset,
+	CASE WHEN v.fixed_json IS NULL THEN v.metrics ELSE '{}' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.params ELSE '{}' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.signature END,
+	v.dependencies, v.framework, v.trained_by,
+	CASE WHEN v.fixed_json IS NULL THEN v.derived_from ELSE '[]' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.inputs ELSE '[]' END,
+	v.created_by, v.created_by_verified, v.created_at, v.updated_at,
+	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
+	CASE WHEN v.fixed_json IS NULL THEN v.evaluates ELSE '[]' END,
+	v.retrained_from, v.flag, v.approval_status,
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
+	v.fixed_json`
+
+// columns is renderColumns for a context from
+// cairn.NewContextWithFixedJSON, else versionColumns.
+func columns(ctx context.Context) string {
+	if cairn.FixedJSONFromContext(ctx) {
+		return renderColumns
+	}
+	return versionColumns
+}
 
 // approvalStatus is v's approval status, none if unset.
 func approvalStatus(v *cairn.Version) string {
@@ -40,6 +71,7 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		created, updated                                   int64
 		deleted                                            *int64
 		aliases                                            []string
+		fixed                                              *string
 	)
 	if err := row.Scan(&v.Model, &v.Number, &kind, &files, &digest, &v.Size,
 		&v.RunID, &v.Source, &v.SourceCodeVersion, &v.TrainingDataset, &v.ValidationDataset,
@@ -47,8 +79,29 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 		&derived, &inputs, &v.CreatedBy, &v.CreatedByVerified, &created, &updated,
 		&tags, &v.Description, &status, &v.StatusMessage, &v.Archived, &stage, &deleted,
 		&evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus,
-		&aliases); err != nil {
+		&aliases, &fixed); err != nil {
 		return nil, err
+	}
+	if fixed != nil {
+		// For rendering: the mutable fields, and the fixed ones as encoded.
+		r := &cairn.Version{Model: v.Model, Number: v.Number, UpdatedAt: fromMicros(updated),
+			Tags: map[string]string{}, Description: v.Description, Aliases: strings0(aliases),
+			Status: cairn.Status(status), StatusMessage: v.StatusMessage, Archived: v.Archived,
+			Stage: cairn.Stage(stage), DeletedAt: fromNullMicros(deleted), ApprovalStatus: v.ApprovalStatus,
+			FixedJSON: json.RawMessage(*fixed)}
+		if string(tags) != "{}" {
+			if err := decodeJSON("versions.tags", tags, &r.Tags); err != nil {
+				return nil, err
+			}
+		}
+		if len(flag) > 0 {
+			r.Flag = new(cairn.Flag)
+			if err := decodeJSON("versions.flag", flag, r.Flag); err != nil {
+				return nil, err
+			}
+			r.Flagged = true
+		}
+		return r, nil
 	}
 	v.Kind, v.Digest, v.Status, v.Stage = cairn.Kind(kind), cairn.Digest(digest), cairn.Status(status), cairn.Stage(stage)
 	v.CreatedAt, v.UpdatedAt, v.DeletedAt = fromMicros(created), fromMicros(updated), fromNullMicros(deleted)
@@ -104,7 +157,7 @@ func collectVersions(rows pgx.Rows) ([]*cairn.Version, error) {
 // GetVersion returns version number of model, deleted or not; ENOTFOUND if
 // there is none.
 func (r reader) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+`
 		FROM versions v JOIN models m ON m.id = v.model_id
 		WHERE m.name = $1 AND v.number = $2`, model, number))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -156,7 +209,7 @@ var stageNames = func() []string {
 // AliasedVersion returns the version alias points at, in one statement;
 // ENOTFOUND if the model or the alias does not exist.
 func (r reader) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+`
 		FROM models m
 		JOIN aliases al ON al.model_id = m.id
 		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
@@ -176,7 +229,7 @@ func (r reader) LatestVersion(ctx context.Context, model string) (*cairn.Version
 	// The LATERAL subquery makes the plan one descent of versions_latest
 	// that stops at the first row; a plain join sorts every ready version
 	// of the model.
-	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+versionColumns+`
+	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+`
 		FROM models m CROSS JOIN LATERAL (
 			SELECT * FROM versions v
 			WHERE v.model_id = m.id AND v.status = 'ready' AND NOT v.archived AND v.deleted_at IS NULL
@@ -226,7 +279,7 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 
 	var sql string
 	if q.Model == "" {
-		sql = `SELECT ` + versionColumns + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
+		sql = `SELECT ` + columns(ctx) + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
 		if !q.IncludeDeleted {
 			sql += ` AND v.deleted_at IS NULL AND m.deleted_at IS NULL`
 		}
@@ -242,7 +295,7 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 		// of the model first, which the planner cannot foresee for a model
 		// with far more versions than the average. The outer ORDER BY
 		// repeats the order (SQL guarantees none otherwise) over one page.
-		sql = `SELECT ` + versionColumns + ` FROM models m CROSS JOIN LATERAL (
+		sql = `SELECT ` + columns(ctx) + ` FROM models m CROSS JOIN LATERAL (
 			SELECT v.* FROM versions v WHERE v.model_id = m.id`
 		if !q.IncludeDeleted {
 			sql += ` AND v.deleted_at IS NULL`
@@ -389,7 +442,13 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		}
 		return cairn.Errorf(cairn.ECONFLICT, "version %s already exists", v.Ref())
 	}
-	return translate(err, "create version %s", v.Ref())
+	if err != nil {
+		return translate(err, "create version %s", v.Ref())
+	}
+	if v.Status == cairn.StatusReady {
+		return t.writeFixedJSON(ctx, id)
+	}
+	return nil
 }
 
 // UpdateVersion writes only v's mutable fields: tags, description, status,
@@ -408,20 +467,113 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	if stage == "" {
 		stage = cairn.StageNone
 	}
-	tag, err := t.q.Exec(ctx, `UPDATE versions v
+	// RETURNING says whether the version still lacks its fixed_json: it
+	// gets it in the update that makes it ready.
+	var (
+		id      int64
+		missing bool
+	)
+	err = t.q.QueryRow(ctx, `UPDATE versions v
 		SET tags = $3, description = $4, status = $5, status_message = $6,
 		    archived = $7, stage = $8, deleted_at = $9, updated_at = $10, flag = $11::jsonb, approval_status = $12
 		FROM models m
-		WHERE m.id = v.model_id AND m.name = $1 AND v.number = $2`,
+		WHERE m.id = v.model_id AND m.name = $1 AND v.number = $2
+		RETURNING v.id, v.fixed_json IS NULL`,
 		v.Model, v.Number, tags, v.Description, string(v.Status), v.StatusMessage,
-		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v))
+		v.Archived, string(stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v)).Scan(&id, &missing)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", v.Ref())
+	}
 	if err != nil {
 		return translate(err, "update version %s", v.Ref())
 	}
-	if tag.RowsAffected() == 0 {
-		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", v.Ref())
+	if missing && v.Status == cairn.StatusReady {
+		return t.writeFixedJSON(ctx, id)
 	}
 	return nil
+}
+
+// writeFixedJSON stores the fixed fields of the ready version with row id
+// id, encoded as a read renders them (cairn.Version.EncodeFixed), in its
+// fixed_json column. The version is read back first, so that the bytes
+// are exactly what a decoding read gives (JSONB, for one, writes numbers
+// and objects its own way).
+func (t *tx) writeFixedJSON(ctx context.Context, id int64) error {
+	_, err := t.storeFixedJSON(ctx, `SELECT v.id, `+versionColumns+`
+		FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = $1`, id)
+	return err
+}
+
+// storeFixedJSON reads the versions query selects (v.id, then
+// versionColumns), encodes their fixed fields and stores them in one
+// statement. It returns how many versions it wrote.
+func (t *tx) storeFixedJSON(ctx context.Context, query string, args ...any) (int, error) {
+	rows, err := t.q.Query(ctx, query, args...)
+	if err != nil {
+		return 0, translate(err, "read versions to encode")
+	}
+	var (
+		ids   []int64
+		fixed []string
+	)
+	for rows.Next() {
+		var id int64
+		v, err := scanVersion(withID{rows, &id})
+		if err != nil {
+			rows.Close()
+			return 0, translate(err, "read versions to encode")
+		}
+		f, err := v.EncodeFixed()
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids, fixed = append(ids, id), append(fixed, string(f))
+	}
+	if err := rows.Err(); err != nil {
+		return 0, translate(err, "read versions to encode")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	_, err = t.q.Exec(ctx, `UPDATE versions SET fixed_json = u.fixed
+		FROM unnest($1::bigint[], $2::text[]) AS u(id, fixed) WHERE versions.id = u.id`, ids, fixed)
+	return len(ids), translate(err, "store the fixed fields of versions")
+}
+
+// withID scans a row of an id followed by versionColumns.
+type withID struct {
+	pgx.Row
+	id *int64
+}
+
+func (w withID) Scan(dest ...any) error { return w.Row.Scan(append([]any{w.id}, dest...)...) }
+
+// backfillBatch is how many versions backfillFixedJSON writes per
+// transaction.
+const backfillBatch = 1000
+
+// backfillFixedJSON gives the ready versions made before migration 0016
+// their fixed_json, a batch per transaction, and returns how many it
+// wrote. It runs on every Open: once done, its first query finds nothing
+// in the (then empty) versions_fixed_json_missing index. Replicas opening
+// at once may encode the same versions twice; both write the same bytes.
+func (db *DB) backfillFixedJSON(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.Update(ctx, func(ct cairn.Tx) error {
+			var err error
+			n, err = ct.(*tx).storeFixedJSON(ctx, `SELECT v.id, `+versionColumns+`
+				FROM versions v JOIN models m ON m.id = v.model_id
+				WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT $1`, backfillBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < backfillBatch {
+			return total, err
+		}
+	}
 }
 
 // encodeFlag encodes a version's flag for the flag column, NULL if none.

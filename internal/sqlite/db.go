@@ -117,7 +117,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, translate(err, "sqlite: open %s", path)
 	}
-	return &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}, nil
+	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
+	if _, err := db.backfillFixedJSON(ctx); err != nil {
+		db.Close()
+		return nil, cairn.WrapError(cairn.EINTERNAL, err, "sqlite: encode the fixed fields of versions made before this upgrade")
+	}
+	return db, nil
 }
 
 // Close closes the database. Transactions in progress are rolled back.

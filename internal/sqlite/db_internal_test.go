@@ -228,15 +228,23 @@ func TestQueryPlans(t *testing.T) {
 		{"GetModel", getModelSQL, []any{"churn"}, nil},
 		{"model aliases", modelAliasesSQL(3), []any{1, 2, 3}, nil},
 		{"GetVersion", getVersionSQL, []any{"churn", 3}, nil},
+		{"GetVersion to render", getVersionRenderSQL, []any{"churn", 3}, nil},
 		{"LatestVersion", latestVersionSQL, []any{"churn"}, nil},
+		{"LatestVersion to render", latestVersionRenderSQL, []any{"churn"}, nil},
 		{"AliasedVersion", aliasedVersionSQL, []any{"churn", "champion"}, nil},
+		{"AliasedVersion to render", aliasedVersionRenderSQL, []any{"churn", "champion"}, nil},
 		{"LatestPerStage", latestPerStageSQL(2), []any{"churn", "fraud"}, []string{"LIST SUBQUERY 5"}},
 		{"GetAlias", getAliasSQL, []any{"churn", "champion"}, nil},
 		{"ListModels", listModelsSQL([]string{"m.deleted_at IS NULL"}, modelOrder.OrderBy), []any{101, 0}, []string{walkModels}},
-		{"ListVersions of a model", listVersionsSQL([]string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+		{"ListVersions of a model", listVersionsSQL(versionColumns, []string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
 			[]any{1, 101, 0}, nil},
-		{"ListVersions of all models", listVersionsSQL([]string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+		{"ListVersions of all models", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
 			[]any{101, 0}, []string{walkModels}},
+		{"ListVersions of all models to render", listVersionsSQL(renderColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+			[]any{101, 0}, []string{walkModels}},
+		{"versions missing fixed_json", `SELECT ` + versionColumns + versionFrom + `
+			WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT ?`, []any{1000},
+			[]string{"SCAN v USING INDEX versions_fixed_json_missing"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rows, err := db.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -48,6 +49,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TABLE approval_requests`, `ALTER TABLE versions DROP COLUMN approval_status`, `DROP INDEX versions_stage`,
 		`DROP TABLE logged_models`,
 		`ALTER TABLE alias_history DROP COLUMN origin`,
+		`DROP INDEX versions_fixed_json_missing`, `ALTER TABLE versions DROP COLUMN fixed_json`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
@@ -71,5 +73,16 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("after migrating an existing database: ReferencedAmong = %v, want %v", got, want)
+	}
+	// 0016: the store's backfill gave the version made ready before it its
+	// fixed_json, and it renders from it as it did decoded.
+	rv, err := db.GetVersion(cairn.NewContextWithFixedJSON(ctx), "churn", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantJSON, _ := json.Marshal(v)
+	gotJSON, err := cairn.AppendVersionJSON(nil, rv)
+	if rv.FixedJSON == nil || err != nil || string(gotJSON) != string(wantJSON) {
+		t.Errorf("after the backfill: FixedJSON %q, rendered %s, %v; want\n%s", rv.FixedJSON, gotJSON, err, wantJSON)
 	}
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -12,29 +13,68 @@ import (
 )
 
 // versionColumns is what scanVersion reads, in order, from
-// versions v JOIN models m ON m.id = v.model_id.
+// versions v JOIN models m ON m.id = v.model_id. The last column is
+// fixed_json in renderColumns and NULL here.
 const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
 	v.digest, v.size, v.files, v.run_id, v.source, v.source_code_version,
 	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
 	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
 	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag, v.approval_status,
-	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
+	NULL`
+
+// renderColumns is versionColumns for reads that only render versions
+// (cairn.NewContextWithFixedJSON): a ready version's fixed fields come
+// pre-encoded in fixed_json, and its JSON columns are not read (SQLite
+// evaluates only the CASE branch taken) nor decoded.
+const renderColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
+	v.digest, v.size, CASE WHEN v.fixed_json IS NULL THEN v.files ELSE '[]' END,
+	v.run_id, v.source, v.source_code_version,
+	v.training_dataset, v.validation_dataset,
+	CASE WHEN v.fixed_json IS NULL THEN v.metrics ELSE '{}' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.params ELSE '{}' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.signature END,
+	v.dependencies, v.framework, v.trained_by,
+	CASE WHEN v.fixed_json IS NULL THEN v.derived_from ELSE '[]' END,
+	CASE WHEN v.fixed_json IS NULL THEN v.inputs ELSE '[]' END,
+	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
+	v.updated_at, v.archived, v.stage, v.deleted_at,
+	CASE WHEN v.fixed_json IS NULL THEN v.evaluates ELSE '[]' END,
+	v.retrained_from, v.flag, v.approval_status,
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
+	v.fixed_json`
 
 const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 
 // The hot read paths, named so that plan_test.go can check that SQLite
-// answers them from indexes.
+// answers them from indexes; each in two forms, for decoding and for
+// rendering (see columns).
 const (
-	getVersionSQL    = `SELECT ` + versionColumns + versionFrom + ` WHERE m.name = ? AND v.number = ?`
-	latestVersionSQL = `SELECT ` + versionColumns + versionFrom + `
+	getVersionWhere     = versionFrom + ` WHERE m.name = ? AND v.number = ?`
+	getVersionSQL       = `SELECT ` + versionColumns + getVersionWhere
+	getVersionRenderSQL = `SELECT ` + renderColumns + getVersionWhere
+	latestVersionWhere  = versionFrom + `
 		WHERE m.name = ? AND v.status = 'ready' AND v.archived = 0 AND v.deleted_at IS NULL
 		ORDER BY v.number DESC LIMIT 1`
-	aliasedVersionSQL = `SELECT ` + versionColumns + ` FROM models m
+	latestVersionSQL       = `SELECT ` + versionColumns + latestVersionWhere
+	latestVersionRenderSQL = `SELECT ` + renderColumns + latestVersionWhere
+	aliasedVersionWhere    = ` FROM models m
 		JOIN aliases al ON al.model_id = m.id
 		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
 		WHERE m.name = ? AND al.name = ?`
+	aliasedVersionSQL       = `SELECT ` + versionColumns + aliasedVersionWhere
+	aliasedVersionRenderSQL = `SELECT ` + renderColumns + aliasedVersionWhere
 )
+
+// columns picks the query that decodes versions or, for a context from
+// cairn.NewContextWithFixedJSON, the one that renders them.
+func columns(ctx context.Context, decode, render string) string {
+	if cairn.FixedJSONFromContext(ctx) {
+		return render
+	}
+	return decode
+}
 
 // listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
 // over models on the outside: in the default order (model name, then
@@ -42,8 +82,8 @@ const (
 // model's (model_id, number) index backwards and stops after a page,
 // instead of sorting every version of every model. sqlfilter's
 // expressions use the same aliases, m and v.
-func listVersionsSQL(where []string, orderBy string) string {
-	q := `SELECT ` + versionColumns + ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
+func listVersionsSQL(cols string, where []string, orderBy string) string {
+	q := `SELECT ` + cols + ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -53,7 +93,9 @@ func listVersionsSQL(where []string, orderBy string) string {
 // scanVersion scans one row of versionColumns and returns the model's row
 // id with it. The version's aliases come in the same row, space-separated
 // (alias names have no spaces), one aliases_version lookup per row, so a
-// version or a page of them is one statement.
+// version or a page of them is one statement. A row with fixed_json (read
+// through renderColumns) becomes a version for rendering: FixedJSON set,
+// the fixed fields zero.
 func scanVersion(s scanner) (int64, *cairn.Version, error) {
 	var (
 		modelID                                      int64
@@ -64,34 +106,19 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		verified, archived                           bool
 		createdAt, updatedAt                         int64
 		deletedAt                                    sql.NullInt64
-		aliases                                      sql.NullString
+		aliases, fixed                               sql.NullString
 	)
 	if err := s.Scan(&modelID, &v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage,
 		&v.Digest, &v.Size, &files, &v.RunID, &v.Source, &v.SourceCodeVersion,
 		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
 		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
 		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
-		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus, &aliases); err != nil {
+		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus, &aliases, &fixed); err != nil {
 		return 0, nil, err
 	}
-	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
-	v.DerivedFrom, v.Inputs, v.Tags, v.Evaluates = []string{}, []string{}, map[string]string{}, []string{}
-	for _, c := range []struct {
-		name, text string
-		dst        any
-	}{
-		{"versions.files", files, &v.Files},
-		{"versions.metrics", metrics, &v.Metrics},
-		{"versions.params", params, &v.Params},
-		{"versions.derived_from", derived, &v.DerivedFrom},
-		{"versions.inputs", inputs, &v.Inputs},
-		{"versions.tags", tag, &v.Tags},
-		{"versions.evaluates", evaluates, &v.Evaluates},
-	} {
-		if c.text == "[]" || c.text == "{}" {
-			continue // dst is empty already; most versions have no inputs or derivations
-		}
-		if err := decodeJSON(c.name, c.text, c.dst); err != nil {
+	v.Tags = map[string]string{}
+	if tag != "{}" {
+		if err := decodeJSON("versions.tags", tag, &v.Tags); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -102,14 +129,42 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		}
 		v.Flagged = true
 	}
-	v.Signature = rawOrNil(signature)
-	v.CreatedByVerified = verified
 	v.Archived = archived
-	v.CreatedAt = fromMicros(createdAt)
 	v.UpdatedAt = fromMicros(updatedAt)
 	v.DeletedAt = fromNullMicros(deletedAt)
 	v.Aliases = strings.Fields(aliases.String)
 	slices.Sort(v.Aliases)
+	if fixed.Valid {
+		// For rendering: the mutable fields, and the fixed ones as encoded.
+		return modelID, &cairn.Version{Model: v.Model, Number: v.Number,
+			UpdatedAt: v.UpdatedAt, Tags: v.Tags, Description: v.Description, Aliases: v.Aliases,
+			Status: v.Status, StatusMessage: v.StatusMessage, Archived: v.Archived, Stage: v.Stage,
+			DeletedAt: v.DeletedAt, Flagged: v.Flagged, Flag: v.Flag, ApprovalStatus: v.ApprovalStatus,
+			FixedJSON: json.RawMessage(fixed.String)}, nil
+	}
+	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
+	v.DerivedFrom, v.Inputs, v.Evaluates = []string{}, []string{}, []string{}
+	for _, c := range []struct {
+		name, text string
+		dst        any
+	}{
+		{"versions.files", files, &v.Files},
+		{"versions.metrics", metrics, &v.Metrics},
+		{"versions.params", params, &v.Params},
+		{"versions.derived_from", derived, &v.DerivedFrom},
+		{"versions.inputs", inputs, &v.Inputs},
+		{"versions.evaluates", evaluates, &v.Evaluates},
+	} {
+		if c.text == "[]" || c.text == "{}" {
+			continue // dst is empty already; most versions have no inputs or derivations
+		}
+		if err := decodeJSON(c.name, c.text, c.dst); err != nil {
+			return 0, nil, err
+		}
+	}
+	v.Signature = rawOrNil(signature)
+	v.CreatedByVerified = verified
+	v.CreatedAt = fromMicros(createdAt)
 	return modelID, &v, nil
 }
 
@@ -148,7 +203,7 @@ func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cair
 }
 
 func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get version", getVersionSQL, model, number)
+	rs, err := t.queryVersions(ctx, "get version", columns(ctx, getVersionSQL, getVersionRenderSQL), model, number)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +263,7 @@ func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.V
 }
 
 func (t *tx) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get aliased version", aliasedVersionSQL, model, alias)
+	rs, err := t.queryVersions(ctx, "get aliased version", columns(ctx, aliasedVersionSQL, aliasedVersionRenderSQL), model, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +281,7 @@ func (db *DB) LatestVersion(ctx context.Context, model string) (*cairn.Version, 
 }
 
 func (t *tx) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get latest version", latestVersionSQL, model)
+	rs, err := t.queryVersions(ctx, "get latest version", columns(ctx, latestVersionSQL, latestVersionRenderSQL), model)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +337,7 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	// key), which follow it in the SQL.
 	args = append(args, c.Args...)
 	args = append(args, size+1, offset)
-	rs, err := t.queryVersions(ctx, "list versions", listVersionsSQL(where, c.OrderBy), args...)
+	rs, err := t.queryVersions(ctx, "list versions", listVersionsSQL(columns(ctx, versionColumns, renderColumns), where, c.OrderBy), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +428,9 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		}
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "version %s was not allocated", v.Ref())
 	}
+	if v.Status == cairn.StatusReady {
+		return t.writeFixedJSON(ctx, v.Model, v.Number)
+	}
 	return nil
 }
 
@@ -388,13 +446,85 @@ func (t *tx) UpdateVersion(ctx context.Context, v *cairn.Version) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, `UPDATE versions
+	// RETURNING says whether the version still lacks its fixed_json: it
+	// gets it in the update that makes it ready.
+	var missing bool
+	err = t.queryRow(ctx, `UPDATE versions
 		SET tags = ?, description = ?, status = ?, status_message = ?, archived = ?,
 		    stage = ?, deleted_at = ?, updated_at = ?, flag = ?, approval_status = ?
-		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?`,
+		WHERE model_id = (SELECT id FROM models WHERE name = ?) AND number = ?
+		RETURNING fixed_json IS NULL`,
 		tags, v.Description, string(v.Status), v.StatusMessage, boolInt(v.Archived),
-		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v), v.Model, v.Number)
-	return expectOne(res, err, "version %s", v.Ref())
+		string(v.Stage), nullMicros(v.DeletedAt), micros(v.UpdatedAt), flag, approvalStatus(v), v.Model, v.Number).Scan(&missing)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", v.Ref())
+	}
+	if err != nil {
+		return translate(err, "update version %s", v.Ref())
+	}
+	if missing && v.Status == cairn.StatusReady {
+		return t.writeFixedJSON(ctx, v.Model, v.Number)
+	}
+	return nil
+}
+
+// writeFixedJSON stores the fixed fields of a ready version, encoded as a
+// read renders them (cairn.Version.EncodeFixed), in its fixed_json column.
+// The version is read back first, so that the bytes are exactly what a
+// decoding read gives.
+func (t *tx) writeFixedJSON(ctx context.Context, model string, number int64) error {
+	rs, err := t.queryVersions(ctx, "read back version", getVersionSQL, model, number)
+	if err != nil {
+		return err
+	}
+	if len(rs) == 0 {
+		return cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
+	}
+	return t.storeFixedJSON(ctx, rs[0])
+}
+
+func (t *tx) storeFixedJSON(ctx context.Context, r versionRow) error {
+	fixed, err := r.v.EncodeFixed()
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `UPDATE versions SET fixed_json = ? WHERE model_id = ? AND number = ?`,
+		string(fixed), r.modelID, r.v.Number)
+	return translate(err, "store the fixed fields of %s", r.v.Ref())
+}
+
+// backfillBatch is how many versions backfillFixedJSON writes per
+// transaction.
+const backfillBatch = 1000
+
+// backfillFixedJSON gives the ready versions made before migration 0016
+// their fixed_json, a batch per transaction, and returns how many it
+// wrote. It runs on every Open: once done, its first query finds nothing
+// in the (then empty) versions_fixed_json_missing index.
+func (db *DB) backfillFixedJSON(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.Update(ctx, func(ct cairn.Tx) error {
+			t := ct.(*tx)
+			rs, err := t.queryVersions(ctx, "find versions without fixed_json", `SELECT `+versionColumns+versionFrom+`
+				WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT ?`, backfillBatch)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if err := t.storeFixedJSON(ctx, r); err != nil {
+					return err
+				}
+			}
+			n = len(rs)
+			return nil
+		})
+		total += n
+		if err != nil || n < backfillBatch {
+			return total, err
+		}
+	}
 }
 
 // approvalStatus is v's approval status, none if unset.

@@ -23,6 +23,7 @@ var versionTests = []test{
 	{"ListIncludeDeleted", testVersionListDeleted},
 	{"StalePending", testVersionStalePending},
 	{"LatestPerStage", testVersionLatestPerStage},
+	{"RenderFixedJSON", testVersionRender},
 }
 
 // LatestPerStage answers, per model, the newest ready and undeleted
@@ -119,6 +120,7 @@ func fullVersion(model string, kind cairn.Kind, n int64) *cairn.Version {
 		Flag: &cairn.Flag{Signal: 7, Kind: "drift", Value: 0.31, Threshold: 0.2, Detail: "PSI on tenure",
 			FlaggedBy: "monitor", FlaggedAt: at(2)},
 		ApprovalStatus: cairn.ApprovalPending,
+		FixedJSON:      json.RawMessage(`"ignored":true`), // the store derives its own
 	}
 }
 
@@ -147,6 +149,7 @@ func testVersionRoundTrip(t *testing.T, s cairn.Store) {
 	moveAlias(t, s, "churn", "beta", 0, 1, at(6))
 	want := *v
 	want.Aliases = []string{"alpha", "beta", "champion"}
+	want.FixedJSON = nil // set only by reads to render
 
 	got, err := s.GetVersion(ctx, "churn", 1)
 	if err != nil {
@@ -215,6 +218,7 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 	createModel(t, s, "churn", cairn.KindModel)
 	orig := createVersion(t, s, "churn", func(v *cairn.Version) {
 		*v = *fullVersion("churn", cairn.KindModel, v.Number)
+		v.FixedJSON = nil
 		v.Aliases = []string{}
 		v.Status, v.StatusMessage, v.Archived, v.Stage, v.DeletedAt = cairn.StatusPending, "", false, cairn.StageNone, nil
 		v.Flag, v.Flagged = nil, false
@@ -260,7 +264,7 @@ func testVersionUpdate(t *testing.T, s cairn.Store) {
 	}
 	want := wantAfterUpdate(t, orig, changed,
 		[]string{"Tags", "Description", "Status", "StatusMessage", "Archived", "Stage", "DeletedAt", "UpdatedAt", "Flag", "Flagged", "ApprovalStatus"},
-		[]string{"Model", "Number", "Aliases"})
+		[]string{"Model", "Number", "Aliases", "FixedJSON"})
 	update(t, s, func(tx cairn.Tx) error { return tx.UpdateVersion(ctx, changed) })
 	got, err := s.GetVersion(ctx, "churn", 1)
 	if err != nil {
@@ -601,6 +605,122 @@ func testVersionStalePending(t *testing.T, s cairn.Store) {
 		}
 		if diff := cmp.Diff(tc.want, versionNumbers(got)); diff != "" {
 			t.Errorf("StalePendingVersions(%v, %d) (-want +got):\n%s", tc.before, tc.limit, diff)
+		}
+	}
+}
+
+// A read for rendering (cairn.NewContextWithFixedJSON) returns ready
+// versions with their fixed fields pre-encoded, and every version renders
+// (cairn.AppendVersionJSON) byte for byte as the decoded version encodes:
+// ready when created, made ready by an update, pending, failed, after
+// updates of the mutable fields and a rename of the model; through every
+// read the API renders from.
+func testVersionRender(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	rctx := cairn.NewContextWithFixedJSON(ctx)
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "fraud", cairn.KindDataset)
+	full := func(status cairn.Status) func(*cairn.Version) {
+		return func(v *cairn.Version) {
+			n := v.Number
+			*v = *fullVersion(v.Model, v.Kind, n)
+			v.FixedJSON, v.Aliases, v.DeletedAt, v.Archived = nil, []string{}, nil, false
+			v.Status, v.Description = status, `<b>"quoted"</b> & `+"\u2028\u2029"
+			v.Signature = json.RawMessage(` { "inputs" : [ { "name": "x<y>", "type": "double" } ] } `)
+			v.Metrics["tiny"], v.Metrics["big"] = 1e-9, 1.5e300
+		}
+	}
+	createVersion(t, s, "churn", full(cairn.StatusReady))                                         // 1: ready at creation
+	pending := createVersion(t, s, "churn", full(cairn.StatusPending))                            // 2: made ready below
+	createVersion(t, s, "churn", full(cairn.StatusFailed))                                        // 3: failed
+	createVersion(t, s, "churn", full(cairn.StatusPending))                                       // 4: pending
+	bare := createVersion(t, s, "fraud", func(v *cairn.Version) { v.Status = cairn.StatusReady }) // fraud@v1
+	update(t, s, func(tx cairn.Tx) error {
+		pending.Status, pending.UpdatedAt = cairn.StatusReady, at(20)
+		if err := tx.UpdateVersion(ctx, pending); err != nil {
+			return err
+		}
+		bare.Tags, bare.Description, bare.Archived, bare.UpdatedAt = map[string]string{"team": "<fraud>"}, "changed", true, at(21)
+		bare.Flag, bare.Flagged = &cairn.Flag{Signal: 1, Kind: "drift", Value: 0.5, Threshold: 0.2, FlaggedBy: "m", FlaggedAt: at(21)}, true
+		return tx.UpdateVersion(ctx, bare)
+	})
+	moveAlias(t, s, "churn", "champion", 0, 2, at(22))
+	moveAlias(t, s, "churn", "beta", 0, 2, at(23))
+	moveAlias(t, s, "fraud", "prod", 0, 1, at(24))
+	update(t, s, func(tx cairn.Tx) error { return tx.RenameModel(ctx, "fraud", "fraud-2", at(25)) })
+
+	check := func(what string, dec, ren *cairn.Version) {
+		t.Helper()
+		want, err := json.Marshal(dec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dec.FixedJSON != nil {
+			t.Errorf("%s: a decoding read set FixedJSON", what)
+		}
+		if (ren.FixedJSON != nil) != (dec.Status == cairn.StatusReady) {
+			t.Errorf("%s (%s): read to render has FixedJSON %q; want it exactly for ready versions", what, dec.Status, ren.FixedJSON)
+		}
+		got, err := cairn.AppendVersionJSON(nil, ren)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s renders as\n%s\nwant\n%s", what, got, want)
+		}
+	}
+	for _, ref := range []struct {
+		model string
+		n     int64
+	}{{"churn", 1}, {"churn", 2}, {"churn", 3}, {"churn", 4}, {"fraud-2", 1}} {
+		dec, err := s.GetVersion(ctx, ref.model, ref.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ren, err := s.GetVersion(rctx, ref.model, ref.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("GetVersion "+cairn.VersionRef(ref.model, ref.n), dec, ren)
+	}
+	for _, a := range []struct{ model, alias string }{{"churn", "champion"}, {"fraud-2", "prod"}} {
+		dec, err := s.AliasedVersion(ctx, a.model, a.alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ren, err := s.AliasedVersion(rctx, a.model, a.alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("AliasedVersion "+a.model+"@"+a.alias, dec, ren)
+	}
+	dec, err := s.LatestVersion(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ren, err := s.LatestVersion(rctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("LatestVersion churn", dec, ren)
+	f, err := cairn.ParseFilter("metrics.auc > 0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []cairn.VersionQuery{{Model: "churn"}, {}, {Filter: f}} {
+		dp, err := s.ListVersions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp, err := s.ListVersions(rctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dp.Items) != len(rp.Items) || len(dp.Items) == 0 {
+			t.Fatalf("ListVersions %+v: %d items decoded, %d to render", q, len(dp.Items), len(rp.Items))
+		}
+		for i := range dp.Items {
+			check(fmt.Sprintf("ListVersions %+v item %d", q, i), dp.Items[i], rp.Items[i])
 		}
 	}
 }

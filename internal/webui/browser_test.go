@@ -656,8 +656,8 @@ func seedVersions(t *testing.T, e *apitest.Env, model string, n int64) {
 		}
 		v := "v." + c
 		switch c {
-		case "id":
-			continue
+		case "id", "fixed_json":
+			continue // fixed_json: version 1's would not fit the copies; they render decoded
 		case "number":
 			v = "n.i"
 		case "created_at", "updated_at":
