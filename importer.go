@@ -25,6 +25,9 @@ type Exporter interface {
 	ExportRuns(ctx context.Context, page Page) (*RunPage, error)
 	// ExportExperiments lists every experiment, deleted ones included, by id.
 	ExportExperiments(ctx context.Context, page Page) (*ExperimentPage, error)
+	// ExportLoggedModels lists every logged model, deleted ones included,
+	// by id.
+	ExportLoggedModels(ctx context.Context, page Page) (*LoggedModelPage, error)
 	// ExportEdges lists every lineage edge in the order the edges were
 	// added, which is the order Lineage breaks ties in.
 	ExportEdges(ctx context.Context, page Page) (*EdgePage, error)
@@ -67,6 +70,10 @@ type Importer interface {
 	// default experiment (id "0", which every store starts with) is
 	// overwritten unless it is equal to e already.
 	ImportExperiment(ctx context.Context, e *Experiment) error
+	// ImportLoggedModel inserts m as it is (id, status, params, tags,
+	// metric points, times, deleted state). ECONFLICT if a logged model
+	// with m.ID exists.
+	ImportLoggedModel(ctx context.Context, m *LoggedModel) error
 	// ImportAudit appends e keeping its Seq, Time, PrevHash and Hash, and
 	// moves the audit counter to e.Seq, so AppendAudit continues the chain.
 	// e must extend the chain: e.Seq is one more than the last entry's,

@@ -28,7 +28,7 @@ import (
 //	models/000001.jsonl …
 //	blobs/sha256/<hex> …      the bytes of the files of the versions that follow
 //	versions/000001.jsonl …   (blobs and versions alternate, a batch at a time)
-//	aliases/…  alias_moves/…  experiments/…  runs/… (each run with its metric history)  lineage_edges/…  signals/…
+//	aliases/…  alias_moves/…  experiments/…  runs/… (each run with its metric history)  logged_models/…  lineage_edges/…  signals/…
 //	policies/…                each policy with every version of it, deleted ones too
 //	approval_requests/…       every approval request, in its state, with its decisions
 //	users/…                   each user with its role bindings and tokens (hashes, never secrets)
@@ -80,7 +80,7 @@ type (
 // phaseOrder is the order of the kinds of chunks in an archive.
 var phaseOrder = map[string]int{
 	KindAudit: 1, KindCheckpoints: 2, KindEvents: 2, KindModels: 3, KindVersions: 4, KindBlobs: 4, KindArtifacts: 4,
-	KindAliases: 5, KindAliasMoves: 5, KindExperiments: 6, KindRuns: 6, KindEdges: 7, KindSignals: 8,
+	KindAliases: 5, KindAliasMoves: 5, KindExperiments: 6, KindRuns: 6, KindLoggedModels: 6, KindEdges: 7, KindSignals: 8,
 	KindPolicies: 9, KindApprovals: 9, KindUsers: 10, KindWebhooks: 11,
 }
 
@@ -165,6 +165,9 @@ func Export(ctx context.Context, src Stores, w io.Writer, opts Options) (*Report
 		runs: func(_ context.Context, rs []runRecord) error { return chunk(KindRuns, len(rs), encodeAll(rs)) },
 		experiments: func(_ context.Context, es []*cairn.Experiment) error {
 			return chunk(KindExperiments, len(es), encodeAll(es))
+		},
+		loggedModels: func(_ context.Context, ms []*cairn.LoggedModel) error {
+			return chunk(KindLoggedModels, len(ms), encodeAll(ms))
 		},
 		edges: func(_ context.Context, es []cairn.Edge) error { return chunk(KindEdges, len(es), encodeAll(es)) },
 		signals: func(_ context.Context, ss []*cairn.Signal) error {
@@ -558,6 +561,17 @@ func (c *copier) importEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Heade
 			}
 		}
 		return c.importExperiments(ctx, es)
+	case KindLoggedModels:
+		ms, err := decodeAll[*cairn.LoggedModel](dec)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m == nil || m.ID == "" {
+				return cairn.Errorf(cairn.EINVALID, "a logged model line without an id")
+			}
+		}
+		return c.importLoggedModels(ctx, ms)
 	case KindEdges:
 		es, err := decodeAll[cairn.Edge](dec)
 		if err != nil {

@@ -86,6 +86,8 @@ const (
 	// are: they sign (seq, hash) pairs the copied chain keeps.
 	KindCheckpoints = "audit_checkpoints"
 	KindExperiments = "experiments"
+	// KindLoggedModels are MLflow 3's logged models, deleted ones too.
+	KindLoggedModels = "logged_models"
 )
 
 // Copy copies the registry in src to dst. dst must be empty, or hold what
@@ -137,16 +139,17 @@ func Copy(ctx context.Context, src, dst Stores, opts Options) (*Report, error) {
 			c.progress()
 			return c.importArtifacts(ctx, as)
 		},
-		aliases:     c.importAliases,
-		aliasMoves:  c.importAliasMoves,
-		runs:        c.importRuns,
-		edges:       c.importEdges,
-		signals:     c.importSignals,
-		policies:    c.importPolicies,
-		approvals:   c.importApprovals,
-		users:       c.importUsers,
-		webhooks:    c.importWebhooks,
-		experiments: c.importExperiments,
+		aliases:      c.importAliases,
+		aliasMoves:   c.importAliasMoves,
+		runs:         c.importRuns,
+		edges:        c.importEdges,
+		signals:      c.importSignals,
+		policies:     c.importPolicies,
+		approvals:    c.importApprovals,
+		users:        c.importUsers,
+		webhooks:     c.importWebhooks,
+		experiments:  c.importExperiments,
+		loggedModels: c.importLoggedModels,
 	})
 	if err == nil {
 		c.setPhase("verify")

@@ -283,6 +283,20 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	}
 	deleteRun(t, ctx, svc, r3.ID)
 
+	// MLflow 3 logged models: one produced by r1, finalized, tagged, with
+	// metrics on a dataset; one deleted.
+	lm, err := svc.CreateLoggedModel(ctx, registry.LoggedModelCreate{ExperimentID: exp.ID, Name: "model", ModelType: "classifier",
+		SourceRunID: r1.ID, Params: map[string]string{"alpha": "0.5"}, Tags: map[string]string{"mlflow.user": "ana"}})
+	check(t, err)
+	check(t, svc.LogRun(ctx, r1.ID, registry.RunLog{Metrics: []cairn.MetricPoint{{Key: "auc", Value: 0.9, Timestamp: time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), Step: 4}},
+		ModelMetrics: map[string][]cairn.LoggedModelMetric{lm.ID: {{Key: "auc", Value: 0.9, Timestamp: time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC), Step: 4, DatasetName: "test", DatasetDigest: "d1"}}}}))
+	ready := cairn.LoggedModelReady
+	_, err = svc.UpdateLoggedModel(ctx, lm.ID, registry.LoggedModelUpdate{Status: &ready, SetTags: map[string]string{"stage": "dev"}})
+	check(t, err)
+	lm2, err := svc.CreateLoggedModel(ctx, registry.LoggedModelCreate{ExperimentID: cairn.DefaultExperimentID, Name: "discarded"})
+	check(t, err)
+	check(t, svc.DeleteLoggedModel(ctx, lm2.ID))
+
 	// The MLflow artifact store: files of a run, one overwritten (its old
 	// blob is garbage) and one deleted.
 	for _, a := range []struct{ path, content string }{
@@ -407,6 +421,7 @@ type dump struct {
 	Runs         []*cairn.Run
 	AllRuns      []*cairn.Run // the store's, deleted ones included
 	Experiments  []*cairn.Experiment
+	LoggedModels []*cairn.LoggedModel // the store's, deleted ones included
 	Metrics      map[string][]cairn.MetricPoint
 	Lineage      map[string]*registry.LineageGraph
 	Audit        []*cairn.AuditEntry
@@ -499,6 +514,14 @@ func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
 	check(t, err)
 	d.Experiments = exps.Items
 	exp := svc.Store().(cairn.Exporter)
+	for token := ""; ; {
+		p, err := exp.ExportLoggedModels(ctx, cairn.Page{Size: 1, Token: token})
+		check(t, err)
+		d.LoggedModels = append(d.LoggedModels, p.Items...)
+		if token = p.NextToken; token == "" {
+			break
+		}
+	}
 	for token := ""; ; {
 		p, err := exp.ExportRuns(ctx, cairn.Page{Size: 2, Token: token})
 		check(t, err)
@@ -684,7 +707,7 @@ func sanity(t *testing.T, d *dump) {
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit), "audit checkpoints": len(d.Checkpoints),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
 		"signals": len(d.Signals), "artifacts": len(d.Artifacts), "webhooks": len(d.Webhooks),
-		"policies": len(d.Policies), "approval requests": len(d.Approvals),
+		"policies": len(d.Policies), "approval requests": len(d.Approvals), "logged models": len(d.LoggedModels),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)
@@ -768,8 +791,8 @@ func TestCopyRoundTrip(t *testing.T) {
 		migrate.KindUsers: 2, migrate.KindTokens: 2, migrate.KindRoles: 3,
 		migrate.KindArtifacts: len(want.Artifacts),
 		migrate.KindWebhooks:  2, migrate.KindDeadLetters: 2,
-		migrate.KindExperiments: len(want.Experiments),
-		migrate.KindPolicies:    2, migrate.KindPolicyVersions: 3, migrate.KindApprovals: len(want.Approvals),
+		migrate.KindExperiments: len(want.Experiments), migrate.KindLoggedModels: len(want.LoggedModels),
+		migrate.KindPolicies: 2, migrate.KindPolicyVersions: 3, migrate.KindApprovals: len(want.Approvals),
 	} {
 		if rep.Copied[kind] != int64(n) || rep.Skipped[kind] != 0 {
 			t.Errorf("report: %d %s copied, %d skipped; want %d and 0", rep.Copied[kind], kind, rep.Skipped[kind], n)
@@ -1346,6 +1369,7 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 	copied := map[string]string{
 		"models": "ImportModel", "versions": "CreateVersion", "aliases": "ImportAlias",
 		"alias_history": "ImportAliasMove", "runs": "ImportRun", "run_metrics": "ImportRun", "experiments": "ImportExperiment",
+		"logged_models": "ImportLoggedModel",
 		"lineage_edges": "AddEdges", "audit_log": "ImportAudit", "events": "ImportEvent",
 		"counters": "ImportAudit and ImportEvent move them",
 		"users":    "CreateUser", "tokens": "CreateToken", "role_bindings": "GrantRole",
@@ -1368,10 +1392,6 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		// A subscription's delivery log records the source's attempts;
 		// the target's starts empty (internal/migrate/webhooks.go).
 		"webhook_deliveries": "the source's delivery log",
-		// MLflow 3 logged models: their files are in the artifact store,
-		// which is copied, and versions registered from them keep their
-		// snapshots; the records themselves are not copied yet.
-		"logged_models": "not copied yet: MLflow 3 logged-model records",
 	}
 	path := filepath.Join(t.TempDir(), "cairn.db")
 	st, err := sqlite.Open(t.Context(), path)

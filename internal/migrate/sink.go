@@ -129,6 +129,21 @@ func (c *copier) importExperiments(ctx context.Context, es []*cairn.Experiment) 
 	})
 }
 
+func (c *copier) importLoggedModels(ctx context.Context, ms []*cairn.LoggedModel) error {
+	return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
+		for _, m := range ms {
+			err := imp.ImportLoggedModel(ctx, m)
+			if cairn.IsCode(err, cairn.ECONFLICT) {
+				err = c.sameLoggedModel(ctx, tx, m)
+			}
+			if err := c.count(KindLoggedModels, err); err != nil {
+				return fmt.Errorf("logged model %q: %w", m.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
 func (c *copier) importRuns(ctx context.Context, rs []runRecord) error {
 	return c.importBatch(ctx, func(tx cairn.Tx, imp cairn.Importer) error {
 		for _, r := range rs {

@@ -74,6 +74,17 @@ func (c *copier) sameRun(ctx context.Context, tx cairn.Tx, r *cairn.Run) error {
 	return cairn.Errorf(cairn.ECONFLICT, "run %q exists", r.ID)
 }
 
+func (c *copier) sameLoggedModel(ctx context.Context, tx cairn.Tx, m *cairn.LoggedModel) error {
+	got, err := tx.GetLoggedModel(ctx, m.ID)
+	if err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(m, got) {
+		return differs("logged model " + m.ID)
+	}
+	return cairn.Errorf(cairn.ECONFLICT, "logged model %q exists", m.ID)
+}
+
 func (c *copier) sameExperiment(ctx context.Context, tx cairn.Tx, e *cairn.Experiment) error {
 	got, err := tx.GetExperiment(ctx, e.ID)
 	if err != nil {

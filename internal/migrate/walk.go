@@ -34,6 +34,9 @@ type visitor struct {
 	users       func(context.Context, []identityRecord) error
 	webhooks    func(context.Context, []webhookRecord) error
 	experiments func(context.Context, []*cairn.Experiment) error
+	// loggedModels receives MLflow 3's logged models (their files are
+	// artifacts, copied with the artifact store).
+	loggedModels func(context.Context, []*cairn.LoggedModel) error
 }
 
 // walker reads a registry in copy order: the audit log first (on a resumed
@@ -67,6 +70,7 @@ func (w *walker) walk(ctx context.Context, auditAfter, eventsAfter int64, v visi
 		{KindAliases, func(ctx context.Context) error { return w.walkAliases(ctx, v.aliases, v.aliasMoves) }},
 		{KindExperiments, func(ctx context.Context) error { return w.walkExperiments(ctx, v.experiments) }},
 		{KindRuns, func(ctx context.Context) error { return w.walkRuns(ctx, v.runs) }},
+		{KindLoggedModels, func(ctx context.Context) error { return w.walkLoggedModels(ctx, v.loggedModels) }},
 		{KindEdges, func(ctx context.Context) error { return w.walkEdges(ctx, v.edges) }},
 		{KindSignals, func(ctx context.Context) error { return w.walkSignals(ctx, v.signals) }},
 		{KindPolicies, func(ctx context.Context) error { return w.walkPolicies(ctx, v.policies) }},
@@ -232,6 +236,26 @@ func (w *walker) walkExperiments(ctx context.Context, fn func(context.Context, [
 	page := cairn.Page{Size: w.batch}
 	for {
 		p, err := w.exp.ExportExperiments(ctx, page)
+		if err != nil {
+			return err
+		}
+		if len(p.Items) > 0 {
+			if err := fn(ctx, p.Items); err != nil {
+				return err
+			}
+		}
+		if p.NextToken == "" {
+			return nil
+		}
+		page.Token = p.NextToken
+	}
+}
+
+// walkLoggedModels reads every logged model, deleted ones included.
+func (w *walker) walkLoggedModels(ctx context.Context, fn func(context.Context, []*cairn.LoggedModel) error) error {
+	page := cairn.Page{Size: w.batch}
+	for {
+		p, err := w.exp.ExportLoggedModels(ctx, page)
 		if err != nil {
 			return err
 		}

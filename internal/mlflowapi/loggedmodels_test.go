@@ -55,6 +55,14 @@ func TestLoggedModelLifecycle(t *testing.T) {
 	if st, body := e.get(dir + "/model.pkl"); st != 200 || body != "weights" {
 		t.Errorf("download: %d %q", st, body)
 	}
+	// Loading models:/<id> lists the model's artifact_uri through the proxy.
+	var listed []string
+	for _, f := range e.list("/api/2.0/mlflow-artifacts/", dir) {
+		listed = append(listed, f.Path)
+	}
+	if strings.Join(listed, " ") != "MLmodel model.pkl" {
+		t.Errorf("listing %s: %v", dir, listed)
+	}
 	r := e.ok("PATCH", "logged-models/"+id, `{"model_id": "`+id+`", "status": "LOGGED_MODEL_READY"}`, "")
 	if st := r.Body["model"].(map[string]any)["info"].(map[string]any)["status"]; st != "LOGGED_MODEL_READY" {
 		t.Errorf("finalized status %v", st)

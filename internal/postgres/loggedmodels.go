@@ -161,3 +161,47 @@ func (r reader) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearc
 	}
 	return page, nil
 }
+
+// ExportLoggedModels lists every logged model, deleted ones included, by
+// id.
+func (r reader) ExportLoggedModels(ctx context.Context, page cairn.Page) (*cairn.LoggedModelPage, error) {
+	size, err := pageSize(page.Size)
+	if err != nil {
+		return nil, err
+	}
+	after := ""
+	if page.Token != "" {
+		c, err := decodeCursor(page.Token)
+		if err != nil {
+			return nil, err
+		}
+		after = c.s
+	}
+	rows, err := r.q.Query(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id > $1 ORDER BY l.id LIMIT $2`, after, size+1)
+	if err != nil {
+		return nil, translate(err, "export logged models")
+	}
+	defer rows.Close()
+	out := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
+	for rows.Next() {
+		m, err := scanLoggedModel(rows)
+		if err != nil {
+			return nil, translate(err, "export logged models")
+		}
+		out.Items = append(out.Items, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "export logged models")
+	}
+	if len(out.Items) > size {
+		out.Items = out.Items[:size]
+		out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
+	}
+	return out, nil
+}
+
+// ImportLoggedModel inserts m as it is; ECONFLICT, without aborting the
+// transaction, if its id exists.
+func (t *tx) ImportLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
+	return t.CreateLoggedModel(ctx, m)
+}

@@ -238,6 +238,9 @@ func (s *Service) LogRun(ctx context.Context, id string, in RunLog) error {
 			for mid, pts := range in.ModelMetrics {
 				for i := range pts {
 					pts[i].RunID = id
+					if pts[i].Timestamp.IsZero() {
+						pts[i].Timestamp = m.now
+					}
 					pts[i].Timestamp = cairn.Timestamp(pts[i].Timestamp)
 				}
 				in.ModelMetrics[mid] = pts

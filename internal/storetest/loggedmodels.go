@@ -14,6 +14,7 @@ var loggedModelTests = []test{
 	{"Update", testLoggedModelUpdate},
 	{"Search", testLoggedModelSearch},
 	{"SearchPages", testLoggedModelSearchPages},
+	{"ExportImport", testLoggedModelExportImport},
 }
 
 // newLoggedModel returns a pending logged model of experiment "0" with
@@ -186,4 +187,48 @@ func testLoggedModelSearchPages(t *testing.T, s cairn.Store) {
 	}
 	_, err := s.SearchLoggedModels(ctx, cairn.LoggedModelSearch{ExperimentIDs: []string{"0"}, Page: cairn.Page{Token: "garbage!"}})
 	wantCode(t, err, cairn.EINVALID)
+}
+
+func testLoggedModelExportImport(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	exp, ok := s.(cairn.Exporter)
+	if !ok {
+		t.Skip("the store does not export")
+	}
+	a, b, c := newLoggedModel(3, 1), newLoggedModel(1, 2), newLoggedModel(2, 3)
+	b.DeletedAt = ptr(at(4))
+	c.Metrics = []cairn.LoggedModelMetric{{Key: "auc", Value: 0.5, Timestamp: at(3), Step: 1, DatasetName: "d"}}
+	createLoggedModels(t, s, a, b, c)
+	var all []*cairn.LoggedModel
+	for tok := ""; ; {
+		p, err := exp.ExportLoggedModels(ctx, cairn.Page{Size: 2, Token: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p.Items...)
+		if tok = p.NextToken; tok == "" {
+			break
+		}
+	}
+	if diff := cmp.Diff([]*cairn.LoggedModel{b, c, a}, all); diff != "" {
+		t.Fatalf("exported, by id, deleted ones too (-want +got):\n%s", diff)
+	}
+	// Import into the same store: each exists, and a conflict leaves the
+	// transaction usable; a new one is imported as it is.
+	d := newLoggedModel(4, 5)
+	d.Status, d.Params = cairn.LoggedModelReady, map[string]string{"p": "1"}
+	update(t, s, func(tx cairn.Tx) error {
+		imp := tx.(cairn.Importer)
+		for _, m := range all {
+			wantCode(t, imp.ImportLoggedModel(ctx, m), cairn.ECONFLICT)
+		}
+		return imp.ImportLoggedModel(ctx, d)
+	})
+	got, err := s.GetLoggedModel(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(d, got); diff != "" {
+		t.Errorf("imported (-want +got):\n%s", diff)
+	}
 }
