@@ -3,6 +3,7 @@ package mlflowapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -452,4 +453,118 @@ func (s *Server) searchLoggedModels(w http.ResponseWriter, r *http.Request) erro
 		Models        []loggedModelJSON `json:"models"`
 		NextPageToken string            `json:"next_page_token,omitempty"`
 	}{out, next})
+}
+
+// maxBatchGet bounds the ids of one logged-models:batchGet (MLflow's UI
+// asks for 100 at a time).
+const maxBatchGet = 100
+
+// batchGetLoggedModels is GET logged-models:batchGet?model_ids=…, which
+// MLflow 3's UI calls to show the models of a page of runs: the logged
+// models among the ids that exist, in the order asked; unknown and
+// deleted ones are left out.
+func (s *Server) batchGetLoggedModels(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.AuthorizeAny(r.Context(), cairn.RoleReader); err != nil {
+		return err
+	}
+	ids, err := p.strings("model_ids")
+	if err != nil {
+		return err
+	}
+	if len(ids) > maxBatchGet {
+		return invalidParam("At most %d model_ids can be fetched at once, got %d", maxBatchGet, len(ids))
+	}
+	out := []loggedModelJSON{}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		lm, err := s.getLoggedModel(r.Context(), id)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.code == codeDoesNotExist {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, toLoggedModel(lm))
+	}
+	return writeJSON(w, map[string]any{"models": out})
+}
+
+// loggedModelRoot returns the directory of Cairn's artifact store that
+// holds a logged model's files, or NOT_IMPLEMENTED for a model whose
+// files are elsewhere (an experiment with an s3://… location).
+func loggedModelRoot(lm *cairn.LoggedModel) (string, error) {
+	root, ok := loggedModelDir(lm)
+	if !ok {
+		return "", &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: sprintf(
+			"Logged model %s keeps its artifacts at %s, outside Cairn's artifact store; read them there", lm.ID, truncate(lm.ArtifactLocation, 200))}
+	}
+	return root, nil
+}
+
+// listLoggedModelArtifacts is GET logged-models/{id}/artifacts/directories
+// ?artifact_directory_path=&page_token=, MLflow 3's listing of a logged
+// model's files (its UI's artifact browser), named relative to the
+// model's artifact root, as artifacts/list names a run's.
+func (s *Server) listLoggedModelArtifacts(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	sub, err := p.str("artifact_directory_path")
+	if err != nil {
+		return err
+	}
+	if sub = strings.TrimSuffix(sub, "/"); sub != "" {
+		if err := checkDecodedPath(sub); err != nil {
+			return err
+		}
+	}
+	token, err := p.str("page_token")
+	if err != nil {
+		return err
+	}
+	lm, err := s.getLoggedModel(r.Context(), r.PathValue("model_id"))
+	if err != nil {
+		return err
+	}
+	root, err := loggedModelRoot(lm)
+	if err != nil {
+		return err
+	}
+	return s.writeArtifactList(w, r, root, lm.ArtifactLocation, sub, token)
+}
+
+// getLoggedModelArtifact is GET logged-models/{id}/artifacts/files
+// ?artifact_file_path=, a file of a logged model (MLflow 3's UI), streamed
+// as the proxy streams files.
+func (s *Server) getLoggedModelArtifact(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return err
+	}
+	file, err := p.required("artifact_file_path")
+	if err != nil {
+		return err
+	}
+	if err := checkDecodedPath(file); err != nil {
+		return err
+	}
+	lm, err := s.getLoggedModel(r.Context(), r.PathValue("model_id"))
+	if err != nil {
+		return err
+	}
+	root, err := loggedModelRoot(lm)
+	if err != nil {
+		return err
+	}
+	return s.downloadArtifact(w, r, root+"/"+file)
 }

@@ -430,3 +430,50 @@ func (e *env) version(name string, mv map[string]any) *cairn.Version {
 	}
 	return v
 }
+
+// What MLflow 3's UI calls around logged models: logged-models:batchGet
+// (unknown and deleted ids left out), and a logged model's files listed
+// (artifacts/directories, paths relative to its artifact root, paged) and
+// read (artifacts/files) under the UI's prefix.
+func TestLoggedModelUIEndpoints(t *testing.T) {
+	e := newEnv(t)
+	run, _ := e.trainedRun()
+	id, dir := e.loggedModelOfRun(run)
+	e.put(dir+"/data/weights.bin", "nested")
+	gone := e.createLoggedModel(`{"experiment_id": "0"}`)["model_id"].(string)
+	e.ok("DELETE", "logged-models/"+gone, "", "")
+
+	r := e.ok("GET", "/ajax-api/2.0/mlflow/logged-models:batchGet", "", q("model_ids", id, "model_ids", gone, "model_ids", "m-0123456789abcdef0123456789abcdef", "model_ids", id))
+	if d := match("batchGet", decodeWant(t, `{"models": [{"info": {"model_id": "`+id+`", "status": "LOGGED_MODEL_READY"}}]}`), r.Body); len(d) > 0 {
+		t.Errorf("batchGet: %v", d)
+	}
+	many := make([]string, 0, 202)
+	for range 101 {
+		many = append(many, "model_ids", id)
+	}
+	wantError(t, e.do("GET", "logged-models:batchGet", "", q(many...)), 400, "INVALID_PARAMETER_VALUE", "At most 100")
+
+	r = e.ok("GET", "/ajax-api/2.0/mlflow/logged-models/"+id+"/artifacts/directories", "", "")
+	if d := match("list", decodeWant(t, `{"root_uri": "mlflow-artifacts:/`+dir+`", "files": [
+		{"path": "MLmodel", "is_dir": false, "file_size": `+fmt.Sprint(len(sklearnMLmodel))+`},
+		{"path": "data", "is_dir": true, "file_size": "<absent>"},
+		{"path": "model.pkl", "is_dir": false, "file_size": 14},
+		{"path": "requirements.txt", "is_dir": false, "file_size": 20}]}`), r.Body); len(d) > 0 {
+		t.Errorf("list: %v", d)
+	}
+	r = e.ok("GET", "logged-models/"+id+"/artifacts/directories", "", q("artifact_directory_path", "data"))
+	if d := match("list data", decodeWant(t, `{"files": [{"path": "data/weights.bin", "is_dir": false, "file_size": 6}]}`), r.Body); len(d) > 0 {
+		t.Errorf("list data: %v", d)
+	}
+	st, _, body := e.raw("GET", "/ajax-api/2.0/mlflow/logged-models/"+id+"/artifacts/files", q("artifact_file_path", "data/weights.bin"), nil)
+	if st != 200 || string(body) != "nested" {
+		t.Errorf("file: %d %q", st, body)
+	}
+	wantError(t, e.do("GET", "logged-models/"+id+"/artifacts/files", "", q("artifact_file_path", "nope")), 404, "RESOURCE_DOES_NOT_EXIST", "")
+	wantError(t, e.do("GET", "logged-models/"+id+"/artifacts/files", "", ""), 400, "INVALID_PARAMETER_VALUE", "'artifact_file_path'")
+	for _, bad := range []string{"../x", "%2e%2e/x", "/etc/passwd", "a\\b"} {
+		wantError(t, e.do("GET", "logged-models/"+id+"/artifacts/files", "", q("artifact_file_path", bad)), 400, "INVALID_PARAMETER_VALUE", "")
+		wantError(t, e.do("GET", "logged-models/"+id+"/artifacts/directories", "", q("artifact_directory_path", bad)), 400, "INVALID_PARAMETER_VALUE", "")
+	}
+	wantError(t, e.do("GET", "logged-models/"+gone+"/artifacts/directories", "", ""), 404, "RESOURCE_DOES_NOT_EXIST", "Logged model with ID")
+}

@@ -228,14 +228,17 @@ var mlflowRules = map[string]rule{
 	"GET artifacts/list":                  {access: anyWhere, need: cairn.RoleReader, query: "run_id={run}"},
 	// Logged models belong to experiments, and are checked as runs are.
 	// {model_id} stays literal: allowed calls on it answer 404.
-	"POST logged-models":                             {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"0","name":"lm"}`},
-	"POST logged-models/search":                      {access: anyWhere, need: cairn.RoleReader, body: `{"experiment_ids":["0"]}`},
-	"GET logged-models/{model_id}":                   {access: anyWhere, need: cairn.RoleReader},
-	"PATCH logged-models/{model_id}":                 {access: anyWhere, need: cairn.RoleWriter, body: `{"status":"LOGGED_MODEL_READY"}`},
-	"DELETE logged-models/{model_id}":                {access: anyWhere, need: cairn.RoleWriter},
-	"PATCH logged-models/{model_id}/tags":            {access: anyWhere, need: cairn.RoleWriter, body: `{"tags":[{"key":"k","value":"v"}]}`},
-	"DELETE logged-models/{model_id}/tags/{tag_key}": {access: anyWhere, need: cairn.RoleWriter},
-	"POST logged-models/{model_id}/params":           {access: anyWhere, need: cairn.RoleWriter, body: `{"params":[{"key":"p","value":"1"}]}`},
+	"POST logged-models":                                 {access: anyWhere, need: cairn.RoleWriter, body: `{"experiment_id":"0","name":"lm"}`},
+	"POST logged-models/search":                          {access: anyWhere, need: cairn.RoleReader, body: `{"experiment_ids":["0"]}`},
+	"GET logged-models/{model_id}":                       {access: anyWhere, need: cairn.RoleReader},
+	"PATCH logged-models/{model_id}":                     {access: anyWhere, need: cairn.RoleWriter, body: `{"status":"LOGGED_MODEL_READY"}`},
+	"DELETE logged-models/{model_id}":                    {access: anyWhere, need: cairn.RoleWriter},
+	"PATCH logged-models/{model_id}/tags":                {access: anyWhere, need: cairn.RoleWriter, body: `{"tags":[{"key":"k","value":"v"}]}`},
+	"DELETE logged-models/{model_id}/tags/{tag_key}":     {access: anyWhere, need: cairn.RoleWriter},
+	"POST logged-models/{model_id}/params":               {access: anyWhere, need: cairn.RoleWriter, body: `{"params":[{"key":"p","value":"1"}]}`},
+	"GET logged-models:batchGet":                         {access: anyWhere, need: cairn.RoleReader, query: "model_ids=m-1"},
+	"GET logged-models/{model_id}/artifacts/directories": {access: anyWhere, need: cairn.RoleReader},
+	"GET logged-models/{model_id}/artifacts/files":       {access: anyWhere, need: cairn.RoleReader, query: "artifact_file_path=MLmodel"},
 }
 
 // caller is one column of the matrix.

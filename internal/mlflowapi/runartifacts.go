@@ -59,6 +59,19 @@ func (s *Server) listRunArtifacts(w http.ResponseWriter, r *http.Request) error 
 		return &apiError{status: http.StatusNotImplemented, code: codeNotImplemented, msg: sprintf(
 			"Run %s keeps its artifacts at %s, outside Cairn's artifact store; list them there", id, truncate(run.ArtifactURI, 200))}
 	}
+	rootURI := run.ArtifactURI
+	if rootURI == "" {
+		rootURI = "mlflow-artifacts:/" + root
+	}
+	return s.writeArtifactList(w, r, root, rootURI, sub, token)
+}
+
+// writeArtifactList answers a listing of directory sub of the artifact
+// directory root (whose URI is rootURI), a page from token on, as
+// {root_uri, files[{path, is_dir, file_size}], next_page_token} with
+// paths relative to root: the shape of artifacts/list and of MLflow 3's
+// logged-models/{id}/artifacts/directories.
+func (s *Server) writeArtifactList(w http.ResponseWriter, r *http.Request, root, rootURI, sub, token string) error {
 	dir := root
 	if sub != "" {
 		dir += "/" + sub
@@ -84,12 +97,9 @@ func (s *Server) listRunArtifacts(w http.ResponseWriter, r *http.Request) error 
 		RootURI       string     `json:"root_uri"`
 		Files         []fileInfo `json:"files,omitempty"`
 		NextPageToken string     `json:"next_page_token,omitempty"`
-	}{RootURI: run.ArtifactURI}
-	if out.RootURI == "" {
-		out.RootURI = "mlflow-artifacts:/" + root
-	}
+	}{RootURI: rootURI}
 	for _, e := range entries {
-		// Relative to the run's root: "model/MLmodel" for path=model.
+		// Relative to the root: "model/MLmodel" for path=model.
 		f := fileInfo{Path: strings.TrimPrefix(e.Path, root+"/"), IsDir: e.IsDir}
 		if !e.IsDir {
 			size := e.Size

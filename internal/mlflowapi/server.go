@@ -171,6 +171,10 @@ func (s *Server) routes() []route {
 		{"PATCH", "logged-models/{model_id}/tags", s.setLoggedModelTags},
 		{"DELETE", "logged-models/{model_id}/tags/{tag_key}", s.deleteLoggedModelTag},
 		{"POST", "logged-models/{model_id}/params", s.logLoggedModelParams},
+		// What MLflow 3's UI calls around them.
+		{"GET", "logged-models:batchGet", s.batchGetLoggedModels},
+		{"GET", "logged-models/{model_id}/artifacts/directories", s.listLoggedModelArtifacts},
+		{"GET", "logged-models/{model_id}/artifacts/files", s.getLoggedModelArtifact},
 	}
 }
 
