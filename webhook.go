@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/textproto"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EventFilter selects events: by type (globs such as "alias.*"), by model
@@ -120,13 +122,123 @@ type Webhook struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	Secret      string          `json:"-"`
+	// Headers are custom request headers sent with every delivery
+	// (Authorization: Bearer …), by canonical name. Their values are
+	// secrets like Secret: never marshalled. HeaderNames lists their names,
+	// sorted, for answers (the registry fills it).
+	Headers     map[string]string `json:"-"`
+	HeaderNames []string          `json:"header_names,omitempty"`
+}
+
+// Limits of a subscription's custom headers.
+const (
+	MaxWebhookHeaders      = 16
+	MaxWebhookHeaderName   = 128
+	MaxWebhookHeaderValue  = 8 << 10
+	maxWebhookHeadersTotal = 32 << 10
+)
+
+// reservedWebhookHeaders are the headers a subscription may not set, by
+// lower-case name, and why.
+var reservedWebhookHeaders = map[string]string{
+	"host":                 "the HTTP client sets it from the URL",
+	"content-length":       "the HTTP client sets it from the body",
+	"transfer-encoding":    "it is a hop-by-hop header the HTTP client manages",
+	"connection":           "it is a hop-by-hop header the HTTP client manages",
+	"keep-alive":           "it is a hop-by-hop header the HTTP client manages",
+	"proxy-connection":     "it is a hop-by-hop header the HTTP client manages",
+	"te":                   "it is a hop-by-hop header the HTTP client manages",
+	"trailer":              "it is a hop-by-hop header the HTTP client manages",
+	"upgrade":              "it is a hop-by-hop header the HTTP client manages",
+	"webhook-id":           "Cairn sets it to identify each delivery (Standard Webhooks)",
+	"webhook-timestamp":    "Cairn sets it to sign each delivery (Standard Webhooks)",
+	"webhook-signature":    "Cairn signs each delivery with it (Standard Webhooks)",
+	"x-mlflow-signature":   "Cairn signs MLflow-style deliveries with it",
+	"x-mlflow-delivery-id": "Cairn sets it to identify MLflow-style deliveries",
+	"x-mlflow-timestamp":   "Cairn sets it to sign MLflow-style deliveries",
+}
+
+// CanonicalWebhookHeaders checks a subscription's custom headers and
+// returns them by canonical name (authorization → Authorization): at most
+// 16, names HTTP tokens of at most 128 bytes and unique whatever their
+// case, values non-empty without control characters (no CR or LF: a
+// header cannot smuggle another) of at most 8 KiB, and none of the
+// transport, hop-by-hop and signature headers (Host, Content-Length,
+// Transfer-Encoding, Connection, webhook-id, webhook-timestamp,
+// webhook-signature, X-MLflow-Signature, …). EINVALID naming the header;
+// a value is never quoted in an error.
+func CanonicalWebhookHeaders(h map[string]string) (map[string]string, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	if len(h) > MaxWebhookHeaders {
+		return nil, Errorf(EINVALID, "a webhook sets at most %d headers; this one %d", MaxWebhookHeaders, len(h))
+	}
+	out := make(map[string]string, len(h))
+	total := 0
+	for _, name := range sortedStringKeys(h) {
+		value := h[name]
+		if name == "" {
+			return nil, Errorf(EINVALID, "webhook header name is empty")
+		}
+		if len(name) > MaxWebhookHeaderName {
+			return nil, Errorf(EINVALID, "webhook header name %q is longer than %d bytes", truncate(name, 60), MaxWebhookHeaderName)
+		}
+		for i := 0; i < len(name); i++ {
+			if !isTokenChar(name[i]) {
+				return nil, Errorf(EINVALID, "webhook header name %q is not an HTTP field name: use letters, digits and !#$%%&'*+-.^_`|~", truncate(name, 60))
+			}
+		}
+		if why, ok := reservedWebhookHeaders[strings.ToLower(name)]; ok {
+			return nil, Errorf(EINVALID, "webhook header %s cannot be set: %s", name, why)
+		}
+		c := textproto.CanonicalMIMEHeaderKey(name)
+		if _, dup := out[c]; dup {
+			return nil, Errorf(EINVALID, "webhook header %s is given twice (header names are case-insensitive)", c)
+		}
+		if value == "" {
+			return nil, Errorf(EINVALID, "webhook header %s has an empty value", c)
+		}
+		if len(value) > MaxWebhookHeaderValue {
+			return nil, Errorf(EINVALID, "webhook header %s: the value is longer than %d bytes", c, MaxWebhookHeaderValue)
+		}
+		if !utf8.ValidString(value) {
+			return nil, Errorf(EINVALID, "webhook header %s: the value is not valid UTF-8", c)
+		}
+		for _, r := range value {
+			if r != '\t' && (r < 0x20 || r == 0x7f) {
+				return nil, Errorf(EINVALID, "webhook header %s: the value contains a control character (CR, LF, NUL, …)", c)
+			}
+		}
+		total += len(c) + len(value)
+		out[c] = value
+	}
+	if total > maxWebhookHeadersTotal {
+		return nil, Errorf(EINVALID, "webhook headers are %d bytes together; the limit is %d", total, maxWebhookHeadersTotal)
+	}
+	return out, nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP field name (RFC
+// 9110's tchar).
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// HeaderNamesOf returns the sorted names of headers, nil for none.
+func HeaderNamesOf(h map[string]string) []string {
+	if len(h) == 0 {
+		return nil
+	}
+	return sortedStringKeys(h)
 }
 
 // MaxMLflowWebhookSecret bounds an MLflow-style subscription's secret.
 const MaxMLflowWebhookSecret = 1024
 
-// Validate checks the URL, the format, the secret, the filter and the
-// template; EINVALID otherwise. A standard subscription's secret is a
+// Validate checks the URL, the format, the secret, the filter, the
+// template and the custom headers (putting their names in canonical form,
+// see CanonicalWebhookHeaders); EINVALID otherwise. A standard subscription's secret is a
 // whsec_ secret (WebhookKey); an MLflow-style one's is any string up to
 // 1 KiB, or none (deliveries are then unsigned, as in MLflow), and its
 // event types are one or more MLflowWebhookEvents.
@@ -171,6 +283,11 @@ func (w *Webhook) Validate() error {
 	default:
 		return Errorf(EINVALID, "webhook format %q: want %q or %q", w.Format, WebhookStandard, WebhookMLflow)
 	}
+	h, err := CanonicalWebhookHeaders(w.Headers)
+	if err != nil {
+		return err
+	}
+	w.Headers = h
 	return w.EventFilter.Validate()
 }
 
@@ -310,8 +427,8 @@ type webhookWriter interface {
 	// that commit after it, its own webhook.created included. ECONFLICT if
 	// the ID is taken.
 	CreateWebhook(ctx context.Context, w *Webhook) error
-	// UpdateWebhook writes w's URL, secret, filter, description, active
-	// flag and updated_at, by ID; ENOTFOUND.
+	// UpdateWebhook writes w's URL, secret, filter, name, format, template,
+	// headers, description, active flag and updated_at, by ID; ENOTFOUND.
 	UpdateWebhook(ctx context.Context, w *Webhook) error
 	// DeleteWebhook deletes a subscription with its state, delivery log and
 	// dead letters; ENOTFOUND.

@@ -106,7 +106,7 @@ type (
 		RemoveAliases bool `json:"remove_aliases,omitempty"`
 	}
 	aliasSetRequest struct {
-		Version   int64  `json:"version"`
+		Version   int64             `json:"version"`
 		IfCurrent *int64            `json:"if_current,omitempty"`
 		Origin    *cairn.MoveOrigin `json:"origin,omitempty"`
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,10 +64,63 @@ func (a *app) readSecret(file string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// headerFlags are --header and --header-file: custom request headers,
+// "Name: value" each, on the command line or a line each in a file.
+type headerFlags struct {
+	headers []string
+	file    string
+}
+
+func (h *headerFlags) add(c *cobra.Command, verb string) {
+	c.Flags().StringArrayVar(&h.headers, "header", nil, "'Name: value': "+verb+" a request header sent with every delivery (repeatable); the value is kept secret")
+	c.Flags().StringVar(&h.file, "header-file", "", "read 'Name: value' headers from this file, one a line (- for stdin), so that tokens stay out of the command line")
+}
+
+// parse returns the headers given, nil for none; a usage error for a
+// line that is not "Name: value".
+func (h *headerFlags) parse(a *app, c *cobra.Command) (map[string]string, error) {
+	lines := slices.Clone(h.headers)
+	if h.file != "" {
+		var b []byte
+		var err error
+		if h.file == "-" {
+			b, err = readAllLimited(a.env.Stdin, 64<<10)
+		} else {
+			b, err = readFileLimited(a.path(h.file), 64<<10)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read --header-file: %w", err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, l := range lines {
+		name, value, ok := strings.Cut(l, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" {
+			// Never echo the line: it may hold a token.
+			return nil, usageErr(c, "a header is 'Name: value', such as 'Authorization: Bearer TOKEN'; got one without a name and a colon")
+		}
+		if _, dup := out[name]; dup {
+			return nil, usageErr(c, "header %s is given twice", name)
+		}
+		out[name] = value
+	}
+	return out, nil
+}
+
 func (a *app) webhooksCreateCommand() *cobra.Command {
 	var in client.WebhookCreate
 	var secretFile, templateFile string
 	var inactive bool
+	var hf headerFlags
 	c := &cobra.Command{
 		Use:   "create URL",
 		Short: "Subscribe a URL to events; prints the signing secret, this once",
@@ -81,10 +135,26 @@ body, with {{type}}, {{model}}, {{payload.version}}… filled in per event
 (for a chat webhook or a CI dispatch endpoint; see docs/webhooks.md).
 --format mlflow sends MLflow 3's payloads and X-MLflow-* headers instead;
 --event then takes MLflow event names (model_version.created, …), --name is
-required and the secret, any string, is optional.`,
+required and the secret, any string, is optional.
+
+--header 'Name: value' (or --header-file, which keeps tokens out of the
+command line and the shell history) adds a request header to every
+delivery, such as the Authorization and Accept that GitHub's
+repository_dispatch wants. Header values are kept like the secret: the
+server shows only their names. Transport headers (Host, Content-Length,
+Transfer-Encoding, Connection, …) and the signature headers (webhook-id,
+webhook-timestamp, webhook-signature, X-MLflow-Signature, …) cannot be set.`,
+		Example: `  cairn webhooks create https://ci.example.com/cairn --model churn --event alias.set
+  cairn webhooks create https://api.github.com/repos/acme/ml/dispatches --event alias.set \
+    --template dispatch.json --header-file github-headers.txt`,
 		Args: exactArgs("URL"),
 		RunE: func(c *cobra.Command, args []string) error {
 			in.URL = args[0]
+			h, err := hf.parse(a, c)
+			if err != nil {
+				return err
+			}
+			in.Headers = h
 			if templateFile != "" {
 				t, err := a.readTemplate(templateFile)
 				if err != nil {
@@ -126,6 +196,7 @@ required and the secret, any string, is optional.`,
 	c.Flags().StringVar(&in.Name, "name", "", "a name for the subscription (required with --format mlflow)")
 	c.Flags().StringVar(&in.Format, "format", "", "delivery format: standard (default) or mlflow")
 	c.Flags().StringVar(&templateFile, "template", "", "read a JSON payload template from this file (- for stdin)")
+	hf.add(c, "add")
 	return c
 }
 
@@ -144,6 +215,9 @@ func (a *app) printWebhook(w *cairn.Webhook, secret string) error {
 	f.add("description", w.Description)
 	if len(w.Template) > 0 {
 		f.add("template", string(w.Template))
+	}
+	if len(w.HeaderNames) > 0 {
+		f.add("headers", strings.Join(w.HeaderNames, ", ")+" (values hidden)")
 	}
 	f.add("active", yesNo(w.Active))
 	f.add("created by", w.CreatedBy)
@@ -220,20 +294,28 @@ func (a *app) webhooksUpdateCommand() *cobra.Command {
 	var (
 		url, model, alias, description, secretFile string
 		name, templateFile                         string
-		events                                     []string
+		events, deleteHeaders                      []string
 		active, rotate, noTemplate                 bool
+		hf                                         headerFlags
 	)
 	c := &cobra.Command{
 		Use:   "update ID",
-		Short: "Change a subscription's URL, filter, secret or active flag",
+		Short: "Change a subscription's URL, filter, headers, secret or active flag",
 		Long: `Change a subscription; only the flags given change. --event replaces the
 list of event type globs (--event '' clears it: every event). --active=false
 pauses delivery: the subscription keeps its place in the feed and catches up
-once active again. --rotate-secret generates a new secret and prints it.`,
+once active again. --rotate-secret generates a new secret and prints it.
+--header 'Name: value' (or --header-file) adds a header or replaces the one
+of that name (a token rotated); --delete-header NAME removes one.`,
 		Args: exactArgs("ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			var in client.WebhookUpdate
 			fs := c.Flags()
+			h, err := hf.parse(a, c)
+			if err != nil {
+				return err
+			}
+			in.SetHeaders, in.DeleteHeaders = h, deleteHeaders
 			if fs.Changed("name") {
 				in.Name = &name
 			}
@@ -289,8 +371,9 @@ once active again. --rotate-secret generates a new secret and prints it.`,
 			if secret != "" {
 				in.Secret = &secret
 			}
-			if !changedAny(fs, "name", "webhook-url", "model", "alias", "description", "active", "event") && in.Template == nil && in.Secret == nil {
-				return usageErr(c, "nothing to change: give --name, --webhook-url, --event, --model, --alias, --description, --template, --no-template, --active, --secret-file or --rotate-secret")
+			if !changedAny(fs, "name", "webhook-url", "model", "alias", "description", "active", "event") && in.Template == nil && in.Secret == nil &&
+				len(in.SetHeaders) == 0 && len(in.DeleteHeaders) == 0 {
+				return usageErr(c, "nothing to change: give --name, --webhook-url, --event, --model, --alias, --description, --template, --no-template, --header, --header-file, --delete-header, --active, --secret-file or --rotate-secret")
 			}
 			cl, err := a.client(c)
 			if err != nil {
@@ -324,6 +407,8 @@ once active again. --rotate-secret generates a new secret and prints it.`,
 	c.Flags().StringVar(&name, "name", "", "new name")
 	c.Flags().StringVar(&templateFile, "template", "", "read a new JSON payload template from this file (- for stdin)")
 	c.Flags().BoolVar(&noTemplate, "no-template", false, "remove the payload template: deliver the standard body")
+	hf.add(c, "add or replace")
+	c.Flags().StringArrayVar(&deleteHeaders, "delete-header", nil, "remove the request header of this name (repeatable)")
 	return c
 }
 

@@ -200,3 +200,98 @@ func TestServeWebhookSettingsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookHeaderFlags: --header and --header-file put custom headers
+// on every delivery; the CLI shows only their names, update replaces
+// and deletes them, and a transport or signature header is refused.
+func TestWebhookHeaderFlags(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []http.Header
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	last := func() http.Header {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 {
+			return nil
+		}
+		return seen[len(seen)-1]
+	}
+	s := serveInProcess(t, t.TempDir(), nil, "--addr", "127.0.0.1:0", "--webhook-allow-cidr", "127.0.0.1/32")
+	tmp := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := cli.Run(context.Background(), append(args, "--url", s.first), cli.Env{
+			Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }, Dir: tmp,
+		})
+		return code, out.String(), errb.String()
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "headers.txt"), []byte("# GitHub\nX-Api-Key: key-from-file\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run("webhooks", "create", rcv.URL+"/hook", "--event", "model.created",
+		"--header", "Authorization: Bearer tok-1", "--header-file", "headers.txt", "--json")
+	var created client.WebhookCreated
+	if err := json.Unmarshal([]byte(out), &created); code != 0 || err != nil ||
+		strings.Join(created.HeaderNames, ",") != "Authorization,X-Api-Key" || strings.Contains(out, "tok-1") || strings.Contains(out, "key-from-file") {
+		t.Fatalf("webhooks create --header = %d, %+v\nstdout: %s\nstderr: %s", code, created, out, errOut)
+	}
+	code, out, _ = run("webhooks", "show", created.ID)
+	if code != 0 || !strings.Contains(out, "Authorization, X-Api-Key (values hidden)") || strings.Contains(out, "tok-1") {
+		t.Errorf("webhooks show = %d:\n%s", code, out)
+	}
+	if code, _, errOut := run("models", "create", "first"); code != 0 {
+		t.Fatalf("models create: %s", errOut)
+	}
+	waitFor(t, "the first delivery", func() bool { return last() != nil })
+	if h := last(); h.Get("Authorization") != "Bearer tok-1" || h.Get("X-Api-Key") != "key-from-file" {
+		t.Errorf("delivery headers: %v", h)
+	}
+
+	code, out, errOut = run("webhooks", "update", created.ID, "--header", "authorization: Bearer tok-2", "--delete-header", "x-api-key", "--json")
+	if code != 0 || !strings.Contains(out, `"header_names": [`) || strings.Contains(out, "tok-2") || strings.Contains(out, "X-Api-Key") {
+		t.Errorf("webhooks update = %d:\n%s%s", code, out, errOut)
+	}
+	mu.Lock()
+	n := len(seen)
+	mu.Unlock()
+	if code, _, errOut := run("models", "create", "second"); code != 0 {
+		t.Fatalf("models create: %s", errOut)
+	}
+	waitFor(t, "the second delivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) > n })
+	if h := last(); h.Get("Authorization") != "Bearer tok-2" || h.Get("X-Api-Key") != "" {
+		t.Errorf("delivery headers after the update: %v", h)
+	}
+
+	if code, _, errOut := run("webhooks", "create", rcv.URL, "--header", "Host: evil.example"); code != 1 ||
+		!strings.Contains(errOut, "cairn: webhook header Host cannot be set") {
+		t.Errorf("--header Host = %d: %s", code, errOut)
+	}
+	if code, _, errOut := run("webhooks", "create", rcv.URL, "--header", "Bearer secret-token"); code != 2 ||
+		!strings.Contains(errOut, "'Name: value'") || strings.Contains(errOut, "secret-token") {
+		t.Errorf("--header without a name = %d: %s", code, errOut)
+	}
+	if code, _, errOut := run("webhooks", "update", created.ID, "--delete-header", "X-Nope"); code != 1 ||
+		!strings.Contains(errOut, `no header "X-Nope"`) {
+		t.Errorf("--delete-header of a missing header = %d: %s", code, errOut)
+	}
+}
+
+// waitFor waits until cond holds, failing after a minute: a bound
+// against hanging, not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

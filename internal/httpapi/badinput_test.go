@@ -39,6 +39,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	hook := must[*registry.WebhookCreated](t)(c.CreateWebhook(ctx, registry.WebhookCreate{
+		URL: "https://ci.example.com/hook", Headers: map[string]string{"X-Api-Key": "k"}}))
+	hookPath := "/api/v1/webhooks/" + hook.ID
+	hookWith := func(headers string) string {
+		return `{"url":"https://ci.example.com/hook","headers":` + headers + `}`
+	}
+
 	d := cairn.DigestOf([]byte("hello"))
 	file := func(p string) string {
 		return `{"files":[{"path":` + jsonString(p) + `,"size":5,"digest":"` + string(d) + `"}]}`
@@ -163,6 +170,25 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"page_size too big", "GET", "/api/v1/models?page_size=1001", ``, nil, 400, cairn.EINVALID, "page_size"},
 		{"unknown query parameter", "GET", "/api/v1/models?colour=red", ``, nil, 400, cairn.EINVALID, `"colour"`},
 		{"misspelt query parameter", "DELETE", "/api/v1/models/m/versions/1?remove_alias=true", ``, nil, 400, cairn.EINVALID, `"remove_alias"`},
+
+		// Webhook custom headers: transport and signature headers, and
+		// anything that could smuggle a header, are refused by name.
+		{"webhook header Host", "POST", "/api/v1/webhooks", hookWith(`{"Host":"evil.example"}`), nil, 400, cairn.EINVALID, "webhook header Host cannot be set: the HTTP client sets it"},
+		{"webhook header Content-Length", "POST", "/api/v1/webhooks", hookWith(`{"content-length":"5"}`), nil, 400, cairn.EINVALID, "webhook header content-length cannot be set"},
+		{"webhook header Transfer-Encoding", "POST", "/api/v1/webhooks", hookWith(`{"Transfer-Encoding":"chunked"}`), nil, 400, cairn.EINVALID, "hop-by-hop"},
+		{"webhook header Connection", "POST", "/api/v1/webhooks", hookWith(`{"Connection":"close"}`), nil, 400, cairn.EINVALID, "hop-by-hop"},
+		{"webhook header webhook-signature", "POST", "/api/v1/webhooks", hookWith(`{"Webhook-Signature":"v1,x"}`), nil, 400, cairn.EINVALID, "Cairn signs each delivery with it"},
+		{"webhook header webhook-id", "POST", "/api/v1/webhooks", hookWith(`{"webhook-id":"x"}`), nil, 400, cairn.EINVALID, "webhook header webhook-id cannot be set"},
+		{"webhook header webhook-timestamp", "POST", "/api/v1/webhooks", hookWith(`{"webhook-timestamp":"1"}`), nil, 400, cairn.EINVALID, "webhook-timestamp cannot be set"},
+		{"webhook header X-MLflow-Signature", "POST", "/api/v1/webhooks", hookWith(`{"X-MLflow-Signature":"x"}`), nil, 400, cairn.EINVALID, "X-MLflow-Signature cannot be set"},
+		{"webhook header value with CRLF", "POST", "/api/v1/webhooks", hookWith(`{"X-A":"a\r\nHost: evil"}`), nil, 400, cairn.EINVALID, "control character"},
+		{"webhook header empty value", "POST", "/api/v1/webhooks", hookWith(`{"X-A":""}`), nil, 400, cairn.EINVALID, "X-A has an empty value"},
+		{"webhook header bad name", "POST", "/api/v1/webhooks", hookWith(`{"X A":"v"}`), nil, 400, cairn.EINVALID, "not an HTTP field name"},
+		{"webhook header twice", "POST", "/api/v1/webhooks", hookWith(`{"x-a":"1","X-A":"2"}`), nil, 400, cairn.EINVALID, "given twice"},
+		{"webhook header value too long", "POST", "/api/v1/webhooks", hookWith(`{"X-A":"` + strings.Repeat("v", 9000) + `"}`), nil, 400, cairn.EINVALID, "longer than 8192"},
+		{"webhook update header Host", "PATCH", hookPath, `{"set_headers":{"Host":"x"}}`, nil, 400, cairn.EINVALID, "webhook header Host cannot be set"},
+		{"webhook delete missing header", "PATCH", hookPath, `{"delete_headers":["Authorization"]}`, nil, 400, cairn.EINVALID, `no header "Authorization"`},
+		{"webhook header set and deleted", "PATCH", hookPath, `{"set_headers":{"x-api-key":"2"},"delete_headers":["X-Api-Key"]}`, nil, 400, cairn.EINVALID, "both set and deleted"},
 
 		// Headers and methods.
 		{"user name too long", "POST", "/api/v1/models", `{"name":"u"}`, []string{"X-Cairn-User: " + strings.Repeat("u", 300)}, 400, cairn.EINVALID, "X-Cairn-User"},

@@ -191,9 +191,9 @@ func (s *Server) routeTable() []route {
 
 		// Webhooks.
 		{Method: "GET", Path: webhooks, ID: "listWebhooks", Summary: "List webhook subscriptions (without secrets)", Status: ok, Resp: webhookList{}, handler: s.listWebhooks},
-		{Method: "POST", Path: webhooks, ID: "createWebhook", Summary: "Subscribe a URL to events; the answer shows the signing secret, this once", Body: registry.WebhookCreate{}, Status: created, Resp: registry.WebhookCreated{}, handler: s.createWebhook},
+		{Method: "POST", Path: webhooks, ID: "createWebhook", Summary: "Subscribe a URL to events, with optional custom request headers (values never shown again); the answer shows the signing secret, this once", Body: registry.WebhookCreate{}, Status: created, Resp: registry.WebhookCreated{}, handler: s.createWebhook},
 		{Method: "GET", Path: webhook, ID: "getWebhook", Summary: "Get a webhook subscription (without its secret) and where its delivery stands", Status: ok, Resp: registry.WebhookStatus{}, handler: s.getWebhook},
-		{Method: "PATCH", Path: webhook, ID: "updateWebhook", Summary: "Change a subscription's URL, secret, filter, description or active flag", Body: registry.WebhookUpdate{}, Status: ok, Resp: cairn.Webhook{}, handler: s.updateWebhook},
+		{Method: "PATCH", Path: webhook, ID: "updateWebhook", Summary: "Change a subscription's URL, secret, filter, headers (set_headers, delete_headers), description or active flag", Body: registry.WebhookUpdate{}, Status: ok, Resp: cairn.Webhook{}, handler: s.updateWebhook},
 		{Method: "DELETE", Path: webhook, ID: "deleteWebhook", Summary: "Delete a subscription with its delivery log and dead letters", Status: none, handler: s.deleteWebhook},
 		{Method: "POST", Path: webhook + "/test", ID: "testWebhook", Summary: "Send a signed webhook.test ping now and return the attempt", Body: emptyRequest{}, OptionalBody: true, Status: ok, Resp: cairn.Delivery{}, handler: s.testWebhook},
 		{Method: "GET", Path: webhook + "/deliveries", ID: "listDeliveries", Summary: "Delivery attempts, newest first", Query: []param{

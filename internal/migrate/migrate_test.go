@@ -321,12 +321,13 @@ func build(t *testing.T, ctx context.Context, svc *registry.Service) {
 	old := must[*registry.NewToken](t)(svc.CreateToken(ctx, "ci", registry.TokenCreate{Name: "old"}))
 	check(t, svc.RevokeToken(ctx, "ci", old.ID))
 
-	// Webhook subscriptions: a standard one with a template, delivered up
-	// to the third event with a dead letter and a queued one, and an
-	// MLflow-style one, paused.
+	// Webhook subscriptions: a standard one with a template and custom
+	// headers, delivered up to the third event with a dead letter and a
+	// queued one, and an MLflow-style one, paused.
 	wh := must[*registry.WebhookCreated](t)(svc.CreateWebhook(ctx, registry.WebhookCreate{
 		URL: "https://ci.example.com/hook", EventTypes: []string{"alias.*"}, Model: "churn*",
 		Template: json.RawMessage(`{"event_type": "{{type}}", "client_payload": {"v": "{{payload.version}}"}}`),
+		Headers:  map[string]string{"Authorization": "Bearer ghp_fixture", "Accept": "application/vnd.github+json"},
 	}))
 	must[*registry.WebhookCreated](t)(svc.CreateWebhook(ctx, registry.WebhookCreate{
 		Name: "mlflow", URL: "https://mlflow.example.com/hook", Format: cairn.WebhookMLflow, Secret: "plain secret",
@@ -443,6 +444,14 @@ type webhookDump struct {
 	Secret      string
 	Cursor      int64
 	DeadLetters []*cairn.DeadLetter
+}
+
+func countHeaders(ws []webhookDump) int {
+	n := 0
+	for _, w := range ws {
+		n += len(w.Webhook.Headers)
+	}
+	return n
 }
 
 func takeDump(t *testing.T, ctx context.Context, svc *registry.Service) *dump {
@@ -707,7 +716,8 @@ func sanity(t *testing.T, d *dump) {
 		"metric histories": len(d.Metrics), "lineage edges": edges, "audit entries": len(d.Audit), "audit checkpoints": len(d.Checkpoints),
 		"events": len(d.Events), "blobs": len(d.Blobs), "users": len(d.Users), "tokens": len(d.Tokens),
 		"signals": len(d.Signals), "artifacts": len(d.Artifacts), "webhooks": len(d.Webhooks),
-		"policies": len(d.Policies), "approval requests": len(d.Approvals), "logged models": len(d.LoggedModels),
+		"webhook headers": countHeaders(d.Webhooks),
+		"policies":        len(d.Policies), "approval requests": len(d.Approvals), "logged models": len(d.LoggedModels),
 	} {
 		if n == 0 {
 			t.Errorf("the fixture has no %s", what)

@@ -19,9 +19,10 @@ import (
 // attempts; `cairn webhooks deliveries` on the target starts empty) and
 // dead letters already redelivered (done with).
 //
-// A subscription's secret signs its deliveries, so it travels too: an
-// archive with subscriptions holds their secrets; keep it like the
-// database it came from.
+// A subscription's secret signs its deliveries, so it travels too, and
+// so do its custom headers' values (tokens, often): an archive with
+// subscriptions holds their secrets; keep it like the database it came
+// from.
 
 // KindWebhooks counts subscriptions in a Report; KindDeadLetters their
 // dead letters.
@@ -30,11 +31,13 @@ const (
 	KindDeadLetters = "dead_letters"
 )
 
-// webhookRecord is one subscription with its secret (which cairn.Webhook
-// never serializes), its cursor and its pending dead letters.
+// webhookRecord is one subscription with its secret and its custom
+// headers' values (which cairn.Webhook never serializes), its cursor and
+// its pending dead letters.
 type webhookRecord struct {
 	Webhook     *cairn.Webhook      `json:"webhook"`
 	Secret      string              `json:"secret"`
+	Headers     map[string]string   `json:"headers,omitempty"`
 	Cursor      int64               `json:"cursor"`
 	DeadLetters []*cairn.DeadLetter `json:"dead_letters"`
 }
@@ -56,7 +59,7 @@ func (w *walker) walkWebhooks(ctx context.Context, fn func(context.Context, []we
 			if err != nil {
 				return err
 			}
-			r := webhookRecord{Webhook: wh, Secret: wh.Secret, Cursor: st.Cursor, DeadLetters: []*cairn.DeadLetter{}}
+			r := webhookRecord{Webhook: wh, Secret: wh.Secret, Headers: wh.Headers, Cursor: st.Cursor, DeadLetters: []*cairn.DeadLetter{}}
 			for _, status := range []string{cairn.DeadLetterDead, cairn.DeadLetterQueued} {
 				dls, err := w.src.Meta.ListDeadLetters(ctx, wh.ID, status, deadLetterPage)
 				if err != nil {
@@ -89,7 +92,7 @@ func (c *copier) importWebhooks(ctx context.Context, rs []webhookRecord) error {
 				return cairn.Errorf(cairn.EINVALID, "a webhook record without a subscription")
 			}
 			w := *r.Webhook
-			w.Secret = r.Secret
+			w.Secret, w.Headers, w.HeaderNames = r.Secret, r.Headers, nil
 			if w.Format == "" {
 				w.Format = cairn.WebhookStandard
 			}
@@ -128,8 +131,20 @@ func (c *copier) importWebhooks(ctx context.Context, rs []webhookRecord) error {
 func sameWebhook(got, w *cairn.Webhook) error {
 	if got.URL != w.URL || got.Secret != w.Secret || got.Format != w.Format || got.Name != w.Name ||
 		!slices.Equal(got.Types, w.Types) || got.Model != w.Model || got.Alias != w.Alias ||
-		string(got.Template) != string(w.Template) || !got.CreatedAt.Equal(w.CreatedAt) {
+		string(got.Template) != string(w.Template) || !sameHeaders(got.Headers, w.Headers) || !got.CreatedAt.Equal(w.CreatedAt) {
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "the target has a different webhook %s", w.ID)
 	}
 	return nil
+}
+
+func sameHeaders(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }

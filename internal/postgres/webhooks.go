@@ -12,16 +12,23 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template`
+const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template, headers`
 
 func scanWebhook(row pgx.Row) (*cairn.Webhook, error) {
 	var (
 		w                  cairn.Webhook
 		types, template    string
+		headers            []byte
 		created, updatedAt int64
 	)
-	if err := row.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &w.Active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template); err != nil {
+	if err := row.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &w.Active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template, &headers); err != nil {
 		return nil, err
+	}
+	if err := decodeJSON("webhooks.headers", headers, &w.Headers); err != nil {
+		return nil, err
+	}
+	if len(w.Headers) == 0 {
+		w.Headers = nil
 	}
 	if err := decodeJSON("event_types", []byte(types), &w.Types); err != nil {
 		return nil, err
@@ -71,9 +78,13 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.Exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	headers, err := encodeJSON("headers", headerMap(w.Headers))
+	if err != nil {
+		return err
+	}
+	_, err = t.q.Exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb)`,
 		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt),
-		w.Name, w.Format, string(w.Template))
+		w.Name, w.Format, string(w.Template), headers)
 	if err != nil {
 		return translate(err, "create webhook %q", w.ID)
 	}
@@ -88,11 +99,23 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
+	headers, err := encodeJSON("headers", headerMap(w.Headers))
+	if err != nil {
+		return err
+	}
 	tag, err := t.q.Exec(ctx, `UPDATE webhooks SET url = $1, secret = $2, event_types = $3, model = $4, alias = $5,
-		description = $6, active = $7, updated_at = $8, name = $9, format = $10, template = $11 WHERE id = $12`,
+		description = $6, active = $7, updated_at = $8, name = $9, format = $10, template = $11, headers = $12::jsonb WHERE id = $13`,
 		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, w.Active, micros(w.UpdatedAt),
-		w.Name, w.Format, string(w.Template), w.ID)
+		w.Name, w.Format, string(w.Template), headers, w.ID)
 	return webhookAffected(tag, err, "webhook %q not found", w.ID)
+}
+
+// headerMap is h, or an empty map for the headers column.
+func headerMap(h map[string]string) map[string]string {
+	if h == nil {
+		return map[string]string{}
+	}
+	return h
 }
 
 // DeleteWebhook deletes a subscription and everything about its delivery.

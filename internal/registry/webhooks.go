@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/textproto"
 	"slices"
 
 	"github.com/cairn-registry/cairn"
@@ -31,6 +32,10 @@ type WebhookCreate struct {
 	Description string `json:"description,omitempty"`
 	// Active defaults to true.
 	Active *bool `json:"active,omitempty"`
+	// Headers are custom request headers sent with every delivery, such as
+	// {"Authorization": "Bearer …"}. Their values are kept like the secret:
+	// answers show only their names (header_names).
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // WebhookCreated answers a creation: the subscription and, this once, its
@@ -52,6 +57,11 @@ type WebhookUpdate struct {
 	Alias       *string         `json:"alias,omitempty"`
 	Description *string         `json:"description,omitempty"`
 	Active      *bool           `json:"active,omitempty"`
+	// SetHeaders adds or replaces custom headers (by case-insensitive
+	// name); DeleteHeaders removes them (a name that is not set is
+	// EINVALID: a typo must not pass for a removal).
+	SetHeaders    map[string]string `json:"set_headers,omitempty"`
+	DeleteHeaders []string          `json:"delete_headers,omitempty"`
 }
 
 // RedeliverRequest asks for dead letters to be delivered again: those with
@@ -68,10 +78,13 @@ type RedeliverResult struct {
 // webhookTarget is the audit target of a subscription.
 func webhookTarget(id string) string { return "webhook:" + id }
 
-// redacted returns w without its secret, for answers and audit states.
+// redacted returns w without its secret and its headers' values, for
+// answers and audit states: the headers are named in HeaderNames.
 func redacted(w *cairn.Webhook) *cairn.Webhook {
 	c := *w
 	c.Secret = ""
+	c.HeaderNames = cairn.HeaderNamesOf(w.Headers)
+	c.Headers = nil
 	c.Types = slices.Clone(w.Types)
 	c.Template = slices.Clone(w.Template)
 	return &c
@@ -85,7 +98,7 @@ func (s *Service) CreateWebhook(ctx context.Context, req WebhookCreate) (*Webhoo
 	}
 	now := cairn.Timestamp(s.now())
 	w := &cairn.Webhook{
-		ID: newID(), Name: req.Name, URL: req.URL, Format: req.Format, Secret: req.Secret,
+		ID: newID(), Name: req.Name, URL: req.URL, Format: req.Format, Secret: req.Secret, Headers: req.Headers,
 		Template: compactTemplate(req.Template), Description: req.Description, Active: true,
 		EventFilter: cairn.EventFilter{Types: nonNilStrings(req.EventTypes), Model: req.Model, Alias: req.Alias},
 		CreatedBy:   cairn.ActorFromContext(ctx).Name, CreatedAt: now, UpdatedAt: now,
@@ -208,6 +221,11 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdat
 		if req.Active != nil {
 			w.Active = *req.Active
 		}
+		if len(req.SetHeaders) > 0 || len(req.DeleteHeaders) > 0 {
+			if w.Headers, err = updateHeaders(w.Headers, req.SetHeaders, req.DeleteHeaders); err != nil {
+				return err
+			}
+		}
 		if err := w.Validate(); err != nil {
 			return err
 		}
@@ -220,6 +238,39 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, req WebhookUpdat
 		return nil
 	})
 	return out, err
+}
+
+// updateHeaders applies a webhook update's header changes to cur (names
+// compared case-insensitively): deletions first, then additions and
+// replacements. EINVALID for a deletion of a header that is not set, or
+// a header both set and deleted.
+func updateHeaders(cur, set map[string]string, del []string) (map[string]string, error) {
+	out := make(map[string]string, len(cur)+len(set))
+	for k, v := range cur {
+		out[textproto.CanonicalMIMEHeaderKey(k)] = v
+	}
+	for _, k := range del {
+		c := textproto.CanonicalMIMEHeaderKey(k)
+		if _, ok := out[c]; !ok {
+			return nil, cairn.Errorf(cairn.EINVALID, "delete_headers: the webhook has no header %q", k)
+		}
+		delete(out, c)
+	}
+	setNames := map[string]bool{}
+	for k, v := range set {
+		c := textproto.CanonicalMIMEHeaderKey(k)
+		for _, d := range del {
+			if textproto.CanonicalMIMEHeaderKey(d) == c {
+				return nil, cairn.Errorf(cairn.EINVALID, "header %s is both set and deleted", c)
+			}
+		}
+		if setNames[c] {
+			return nil, cairn.Errorf(cairn.EINVALID, "set_headers: header %s is given twice (header names are case-insensitive)", c)
+		}
+		setNames[c] = true
+		out[c] = v
+	}
+	return out, nil
 }
 
 // DeleteWebhook deletes a subscription with its delivery log and dead

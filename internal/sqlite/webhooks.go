@@ -11,17 +11,24 @@ import (
 	"github.com/cairn-registry/cairn"
 )
 
-const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template`
+const webhookColumns = `id, url, secret, event_types, model, alias, description, active, created_by, created_at, updated_at, name, format, template, headers`
 
 func scanWebhook(s scanner) (*cairn.Webhook, error) {
 	var (
 		w                  cairn.Webhook
 		types, template    string
+		headers            string
 		active             int
 		created, updatedAt int64
 	)
-	if err := s.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template); err != nil {
+	if err := s.Scan(&w.ID, &w.URL, &w.Secret, &types, &w.Model, &w.Alias, &w.Description, &active, &w.CreatedBy, &created, &updatedAt, &w.Name, &w.Format, &template, &headers); err != nil {
 		return nil, err
+	}
+	if err := decodeJSON("webhooks.headers", headers, &w.Headers); err != nil {
+		return nil, err
+	}
+	if len(w.Headers) == 0 {
+		w.Headers = nil
 	}
 	if err := decodeJSON("event_types", types, &w.Types); err != nil {
 		return nil, err
@@ -79,9 +86,13 @@ func (t *tx) CreateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	headers, err := encodeJSON(headerMap(w.Headers))
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), w.CreatedBy, micros(w.CreatedAt), micros(w.UpdatedAt),
-		w.Name, w.Format, string(w.Template))
+		w.Name, w.Format, string(w.Template), headers)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "webhook %q already exists", w.ID)
 	}
@@ -99,11 +110,23 @@ func (t *tx) UpdateWebhook(ctx context.Context, w *cairn.Webhook) error {
 	if err != nil {
 		return err
 	}
+	headers, err := encodeJSON(headerMap(w.Headers))
+	if err != nil {
+		return err
+	}
 	res, err := t.exec(ctx, `UPDATE webhooks SET url = ?, secret = ?, event_types = ?, model = ?, alias = ?,
-		description = ?, active = ?, updated_at = ?, name = ?, format = ?, template = ? WHERE id = ?`,
+		description = ?, active = ?, updated_at = ?, name = ?, format = ?, template = ?, headers = ? WHERE id = ?`,
 		w.URL, w.Secret, types, w.Model, w.Alias, w.Description, boolInt(w.Active), micros(w.UpdatedAt),
-		w.Name, w.Format, string(w.Template), w.ID)
+		w.Name, w.Format, string(w.Template), headers, w.ID)
 	return t.webhookAffected(res, err, "webhook %q not found", w.ID)
+}
+
+// headerMap is h, or an empty map for the headers column.
+func headerMap(h map[string]string) map[string]string {
+	if h == nil {
+		return map[string]string{}
+	}
+	return h
 }
 
 // DeleteWebhook deletes a subscription and everything about its delivery.

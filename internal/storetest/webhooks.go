@@ -52,6 +52,7 @@ func testWebhookCreateGetList(t *testing.T, s cairn.Store) {
 		return nil
 	})
 	b := newWebhook("b", 1)
+	b.Headers = map[string]string{"Authorization": "Bearer ghp_secret", "Accept": "application/vnd.github+json"}
 	createWebhook(t, s, b)
 	a := newWebhook("a", 2)
 	a.EventFilter = cairn.EventFilter{Types: []string{}}
@@ -89,6 +90,7 @@ func testWebhookUpdateDelete(t *testing.T, s cairn.Store) {
 	createWebhook(t, s, w)
 	w.URL, w.Secret, w.Description, w.Active = "http://other.example/x", "whsec_b3RoZXItb3RoZXItb3RoZXItb3RoZXI=", "", false
 	w.EventFilter = cairn.EventFilter{Types: []string{"*"}}
+	w.Headers = map[string]string{"X-Api-Key": "k1"}
 	w.UpdatedAt = at(5)
 	update(t, s, func(tx cairn.Tx) error { return tx.UpdateWebhook(ctx, w) })
 	got, err := s.GetWebhook(ctx, "w")
@@ -97,6 +99,15 @@ func testWebhookUpdateDelete(t *testing.T, s cairn.Store) {
 	}
 	if diff := cmp.Diff(w, got); diff != "" || got.Secret != w.Secret {
 		t.Errorf("after UpdateWebhook (-want +got):\n%s", diff)
+	}
+	// Headers removed: none (nil) again.
+	w.Headers = nil
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateWebhook(ctx, w) })
+	if got, err = s.GetWebhook(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w, got); diff != "" {
+		t.Errorf("after removing the headers (-want +got):\n%s", diff)
 	}
 	missing := newWebhook("missing", 0)
 	wantCode(t, s.Update(ctx, func(tx cairn.Tx) error { return tx.UpdateWebhook(ctx, missing) }), cairn.ENOTFOUND)

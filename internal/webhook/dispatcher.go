@@ -488,9 +488,7 @@ func (d *Dispatcher) send(ctx context.Context, w *cairn.Webhook, ev *cairn.Event
 // time at, in w's format.
 func buildRequest(w *cairn.Webhook, ev *cairn.Event, at time.Time) ([]byte, http.Header, error) {
 	ts := at.Unix()
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", "Cairn-Webhooks/1")
+	h := baseHeader(w)
 	if w.Format == cairn.WebhookMLflow {
 		body, err := mlflowBody(ev)
 		if err != nil {
@@ -524,6 +522,21 @@ func buildRequest(w *cairn.Webhook, ev *cairn.Event, at time.Time) ([]byte, http
 	h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	h.Set("webhook-signature", Sign(key, ev.ID, ts, body))
 	return body, h, nil
+}
+
+// baseHeader returns the headers every delivery to w starts with: the
+// content type and user agent, then the subscription's custom headers
+// (which may replace those two; the ones that identify and sign a
+// delivery are refused when a subscription is written, and set after).
+// The custom values are secrets: nothing logs a request's headers.
+func baseHeader(w *cairn.Webhook) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "Cairn-Webhooks/1")
+	for k, v := range w.Headers {
+		h.Set(k, v)
+	}
+	return h
 }
 
 // post sends one request and fills res with what came of it.
@@ -617,9 +630,7 @@ func (d *Dispatcher) TestEvent(ctx context.Context, id, mlflowEvent string) (*ca
 			return nil, err
 		}
 		deliveryID := mlflowDeliveryID(&cairn.Event{})
-		header = http.Header{}
-		header.Set("Content-Type", "application/json")
-		header.Set("User-Agent", "Cairn-Webhooks/1")
+		header = baseHeader(w)
 		header.Set(MLflowDeliveryIDHeader, deliveryID)
 		header.Set(MLflowTimestampHeader, strconv.FormatInt(res.at.Unix(), 10))
 		if w.Secret != "" {
