@@ -22,6 +22,12 @@ const (
 	KindOther      Kind = "other"
 )
 
+// DatasetDigestTag is the tag holding the digest of the dataset a dataset
+// version records (MLflow's dataset digest). Stores index it per model
+// (Reader.VersionsWithDatasetDigest); the SQL of the index and the query
+// spell it out, so it must not change.
+const DatasetDigestTag = "mlflow.dataset.digest"
+
 // ParseKind validates a kind; "" means model.
 func ParseKind(s string) (Kind, error) {
 	switch Kind(s) {

@@ -37,6 +37,13 @@ type Reader interface {
 	// undeleted version of the model: what NAME@latest resolves to.
 	LatestVersion(ctx context.Context, model string) (*Version, error)
 	ListVersions(ctx context.Context, q VersionQuery) (*VersionPage, error)
+	// VersionsWithDatasetDigest returns the undeleted versions of the model
+	// whose tag DatasetDigestTag is digest, in number order, at most 100:
+	// how a dataset version (one per name and digest) is found again. It
+	// reads an index on the model and that tag, not the model's versions,
+	// which grow without bound for a name many datasets share. ENOTFOUND if
+	// the model does not exist.
+	VersionsWithDatasetDigest(ctx context.Context, model, digest string) ([]*Version, error)
 	// LatestPerStage returns, for each of the named models, the
 	// highest-numbered ready, undeleted version in each stage that has one
 	// (MLflow's latest_versions of a page of registered models), in one

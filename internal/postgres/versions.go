@@ -169,6 +169,34 @@ func (r reader) GetVersion(ctx context.Context, model string, number int64) (*ca
 	return v, nil
 }
 
+// VersionsWithDatasetDigest returns the undeleted versions of model whose
+// cairn.DatasetDigestTag tag is digest, in number order, at most 100, from
+// the versions_dataset_digest index (migration 0018), whose expression the
+// query spells exactly.
+func (r reader) VersionsWithDatasetDigest(ctx context.Context, model, digest string) ([]*cairn.Version, error) {
+	var id int64
+	if err := r.q.QueryRow(ctx, `SELECT id FROM models WHERE name = $1`, model).Scan(&id); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", model)
+		}
+		return nil, translate(err, "find versions of %q by dataset digest", model)
+	}
+	rows, err := r.q.Query(ctx, `SELECT `+versionColumns+`
+		FROM versions v JOIN models m ON m.id = v.model_id
+		WHERE v.model_id = $1 AND (v.tags ->> 'mlflow.dataset.digest') = $2
+		AND (v.tags ->> 'mlflow.dataset.digest') IS NOT NULL
+		AND v.deleted_at IS NULL
+		ORDER BY v.number LIMIT 100`, id, digest)
+	if err != nil {
+		return nil, translate(err, "find versions of %q by dataset digest", model)
+	}
+	vs, err := collectVersions(rows)
+	if err != nil {
+		return nil, translate(err, "find versions of %q by dataset digest", model)
+	}
+	return vs, nil
+}
+
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model and
 // stage, one descent of the versions_stage index.

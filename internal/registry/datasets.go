@@ -23,7 +23,7 @@ import (
 // Tags of a dataset version, from MLflow's dataset record.
 const (
 	DatasetNameTag       = "mlflow.dataset.name"
-	DatasetDigestTag     = "mlflow.dataset.digest"
+	DatasetDigestTag     = cairn.DatasetDigestTag
 	DatasetSourceTypeTag = "mlflow.dataset.source_type"
 	DatasetSourceTag     = "mlflow.dataset.source"
 	DatasetSchemaTag     = "mlflow.dataset.schema"
@@ -157,20 +157,14 @@ func (s *Service) datasetVersion(ctx context.Context, m *mutation, name string, 
 	if model.Kind != cairn.KindDataset {
 		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "model %q holds kind %q, not dataset", name, model.Kind)
 	}
-	eq := func(tag, v string) cairn.Expr {
-		return &cairn.CmpExpr{Field: cairn.Field{Namespace: cairn.FieldTag, Name: tag}, Op: "=", Value: cairn.Value{Kind: cairn.ValueString, Str: v}}
-	}
-	page, err := m.tx.ListVersions(ctx, cairn.VersionQuery{
-		Model:   name,
-		Filter:  &cairn.Filter{Root: &cairn.AndExpr{L: eq(DatasetDigestTag, d.Digest), R: eq(DatasetNameTag, d.Name)}},
-		OrderBy: []cairn.OrderBy{{Field: "version"}},
-		Page:    cairn.Page{Size: 10},
-	})
+	// An indexed lookup by digest: the model may hold very many dataset
+	// versions (MLflow's default dataset name is "dataset").
+	found, err := m.tx.VersionsWithDatasetDigest(ctx, name, d.Digest)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range page.Items {
-		if v.Status == cairn.StatusReady {
+	for _, v := range found {
+		if v.Status == cairn.StatusReady && v.Tags[DatasetNameTag] == d.Name {
 			return v, nil
 		}
 	}

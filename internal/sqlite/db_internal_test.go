@@ -242,6 +242,7 @@ func TestQueryPlans(t *testing.T) {
 			[]any{101, 0}, []string{walkModels}},
 		{"ListVersions of all models to render", listVersionsSQL(renderColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
 			[]any{101, 0}, []string{walkModels}},
+		{"VersionsWithDatasetDigest", versionsWithDatasetDigestSQL, []any{1, "sha"}, nil},
 		{"versions missing fixed_json", `SELECT ` + versionColumns + versionFrom + `
 			WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT ?`, []any{1000},
 			[]string{"SCAN v USING INDEX versions_fixed_json_missing"}},

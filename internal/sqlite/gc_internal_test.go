@@ -50,6 +50,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TABLE logged_models`,
 		`ALTER TABLE alias_history DROP COLUMN origin`,
 		`DROP INDEX versions_fixed_json_missing`, `ALTER TABLE versions DROP COLUMN fixed_json`,
+		`DROP INDEX versions_dataset_digest`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

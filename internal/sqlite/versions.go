@@ -213,6 +213,38 @@ func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn
 	return rs[0].v, nil
 }
 
+// versionsWithDatasetDigestSQL finds a model's versions by their dataset
+// digest tag through the versions_dataset_digest index (migration 0018):
+// its expression is spelled exactly as the index's, or SQLite would not
+// use it.
+const versionsWithDatasetDigestSQL = `SELECT ` + versionColumns + versionFrom + `
+	WHERE v.model_id = ? AND json_extract(v.tags, '$."mlflow.dataset.digest"') = ?
+	AND json_extract(v.tags, '$."mlflow.dataset.digest"') IS NOT NULL
+	AND v.deleted_at IS NULL
+	ORDER BY v.number LIMIT 100`
+
+// VersionsWithDatasetDigest returns the undeleted versions of model whose
+// cairn.DatasetDigestTag tag is digest, in number order, at most 100.
+func (db *DB) VersionsWithDatasetDigest(ctx context.Context, model, digest string) ([]*cairn.Version, error) {
+	return view(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.VersionsWithDatasetDigest(ctx, model, digest) })
+}
+
+func (t *tx) VersionsWithDatasetDigest(ctx context.Context, model, digest string) ([]*cairn.Version, error) {
+	id, err := t.modelID(ctx, model)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := t.queryVersions(ctx, "find versions by dataset digest", versionsWithDatasetDigestSQL, id, digest)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*cairn.Version, len(rs))
+	for i, r := range rs {
+		out[i] = r.v
+	}
+	return out, nil
+}
+
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model, one
 // versions_stage index descent per stage.

@@ -24,6 +24,65 @@ var versionTests = []test{
 	{"StalePending", testVersionStalePending},
 	{"LatestPerStage", testVersionLatestPerStage},
 	{"RenderFixedJSON", testVersionRender},
+	{"WithDatasetDigest", testVersionWithDatasetDigest},
+}
+
+// VersionsWithDatasetDigest finds the undeleted versions of one model
+// whose dataset digest tag matches exactly, in number order, inside and
+// outside a transaction; other models, other tags and other digests do
+// not match.
+func testVersionWithDatasetDigest(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	createModel(t, s, "dataset", cairn.KindDataset)
+	createModel(t, s, "other", cairn.KindDataset)
+	tagged := func(digest string) func(*cairn.Version) {
+		return func(v *cairn.Version) {
+			v.Tags = map[string]string{cairn.DatasetDigestTag: digest, "mlflow.dataset.name": "d"}
+		}
+	}
+	createVersion(t, s, "dataset", tagged("aaa"))                                                         // v1
+	createVersion(t, s, "dataset", tagged("bbb"))                                                         // v2
+	createVersion(t, s, "dataset", func(v *cairn.Version) { v.Tags = map[string]string{"x": "aaa"} })     // v3
+	createVersion(t, s, "dataset", nil)                                                                   // v4
+	want := createVersion(t, s, "dataset", tagged("aaa"))                                                 // v5
+	createVersion(t, s, "dataset", func(v *cairn.Version) { tagged("aaa")(v); v.DeletedAt = ptr(at(9)) }) // v6
+	want.Evaluates, want.ApprovalStatus = []string{}, cairn.ApprovalNone // as read back
+	createVersion(t, s, "other", tagged("aaa"))
+	createVersion(t, s, "dataset", tagged("AAA")) // v7
+
+	check := func(r cairn.Reader) {
+		t.Helper()
+		for _, tc := range []struct {
+			model, digest string
+			want          []string
+		}{
+			{"dataset", "aaa", []string{"dataset@v1", "dataset@v5"}},
+			{"dataset", "bbb", []string{"dataset@v2"}},
+			{"dataset", "AAA", []string{"dataset@v7"}},
+			{"dataset", "aa", []string{}},
+			{"dataset", "", []string{}},
+			{"other", "aaa", []string{"other@v1"}},
+		} {
+			got, err := r.VersionsWithDatasetDigest(ctx, tc.model, tc.digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, versionNumbers(got)); diff != "" {
+				t.Errorf("%s, digest %q (-want +got):\n%s", tc.model, tc.digest, diff)
+			}
+		}
+		got, err := r.VersionsWithDatasetDigest(ctx, "dataset", "aaa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got[1]); diff != "" {
+			t.Errorf("dataset@v5 as found (-want +got):\n%s", diff)
+		}
+		_, err = r.VersionsWithDatasetDigest(ctx, "missing", "aaa")
+		wantCode(t, err, cairn.ENOTFOUND)
+	}
+	check(s)
+	update(t, s, func(tx cairn.Tx) error { check(tx); return nil })
 }
 
 // LatestPerStage answers, per model, the newest ready and undeleted
