@@ -477,3 +477,118 @@ func TestLoggedModelUIEndpoints(t *testing.T) {
 	}
 	wantError(t, e.do("GET", "logged-models/"+gone+"/artifacts/directories", "", ""), 404, "RESOURCE_DOES_NOT_EXIST", "Logged model with ID")
 }
+
+// The MLflow 3 client's call sequences of MLFLOW.md §4, request by
+// request: (a) log_model with registered_model_name in a run, (b)
+// register_model("runs:/<run>/model") finding the logged model by search,
+// and (d) loading models:/name@alias.
+func TestMLflow3CallSequences(t *testing.T) {
+	e := newEnv(t)
+	body := func(r *response, path ...string) any {
+		t.Helper()
+		var v any = r.Body
+		for _, k := range path {
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%s: no %q in %s", strings.Join(path, "."), k, r.Raw)
+			}
+			v = m[k]
+		}
+		return v
+	}
+	// (a) 1–2: set_experiment, start_run, runs/get.
+	if r := e.do("GET", "experiments/get-by-name", "", q("experiment_name", "churn")); r.Status != 404 {
+		t.Fatalf("get-by-name of a new experiment: %d", r.Status)
+	}
+	expID := body(e.ok("POST", "experiments/create", `{"name": "churn"}`, ""), "experiment_id").(string)
+	runID := body(e.ok("POST", "runs/create", `{"experiment_id": "`+expID+`", "tags": [{"key": "mlflow.user", "value": "ada"}]}`, ""), "run", "info", "run_id").(string)
+	e.ok("POST", "runs/log-batch", `{"run_id": "`+runID+`", "params": [{"key": "C", "value": "1.0"}], "metrics": [{"key": "acc", "value": 0.9, "timestamp": 1700000000000, "step": 0}]}`, "")
+	e.ok("GET", "runs/get", "", q("run_id", runID))
+	// 3: the logged model, with the run's params merged in.
+	info := body(e.ok("POST", "logged-models", `{"experiment_id": "`+expID+`", "name": "model", "source_run_id": "`+runID+`",
+		"params": [{"key": "C", "value": "1.0"}], "tags": [{"key": "mlflow.user", "value": "ada"}]}`, ""), "model", "info").(map[string]any)
+	id, loc := info["model_id"].(string), info["artifact_uri"].(string)
+	// 4–5: the run's output, its metrics copied onto the model.
+	e.ok("POST", "runs/outputs", `{"run_id": "`+runID+`", "models": [{"model_id": "`+id+`", "step": 0}]}`, "")
+	e.ok("GET", "runs/get", "", q("run_id", runID))
+	hist := body(e.ok("GET", "metrics/get-history", "", q("run_id", runID, "metric_key", "acc")), "metrics").([]any)
+	if len(hist) != 1 {
+		t.Fatalf("history: %v", hist)
+	}
+	e.ok("POST", "runs/log-batch", `{"run_id": "`+runID+`", "metrics": [{"key": "acc", "value": 0.9, "timestamp": 1700000000000, "step": 0, "model_id": "`+id+`"}]}`, "")
+	// 6: the files, uploaded to the artifact_uri the model answers.
+	if got := body(e.ok("GET", "logged-models/"+id, "", ""), "model", "info", "artifact_uri"); got != loc {
+		t.Fatalf("artifact_uri %v, then %v", loc, got)
+	}
+	dir := strings.TrimPrefix(loc, "mlflow-artifacts:/")
+	for name, content := range map[string]string{"MLmodel": sklearnMLmodel, "model.pkl": "pickled", "conda.yaml": "dependencies: []\n",
+		"python_env.yaml": "python: 3.11\n", "requirements.txt": "scikit-learn\n"} {
+		e.put(dir+"/"+name, content)
+	}
+	// 7: finalize.
+	e.ok("PATCH", "logged-models/"+id, `{"model_id": "`+id+`", "status": "LOGGED_MODEL_READY"}`, "")
+	// 8: registration; RESOURCE_ALREADY_EXISTS on a second create is what
+	// the client tolerates.
+	e.ok("POST", "registered-models/create", `{"name": "rm"}`, "")
+	wantError(t, e.do("POST", "registered-models/create", `{"name": "rm"}`, ""), 400, "RESOURCE_ALREADY_EXISTS", "")
+	mv := body(e.ok("POST", "model-versions/create", `{"name": "rm", "source": "models:/`+id+`", "model_id": "`+id+`"}`, ""), "model_version").(map[string]any)
+	if st := body(e.ok("GET", "model-versions/get", "", q("name", "rm", "version", mv["version"].(string))), "model_version", "status"); st != "READY" {
+		t.Fatalf("polled status %v", st)
+	}
+	tags := body(e.ok("GET", "logged-models/"+id, "", ""), "model", "info", "tags")
+	e.ok("PATCH", "logged-models/"+id+"/tags", `{"tags": [{"key": "mlflow.modelVersions", "value": "[{\"name\": \"rm\", \"version\": \"1\"}]"}]}`, "")
+	// 9: end_run.
+	e.ok("POST", "runs/update", `{"run_id": "`+runID+`", "status": "FINISHED", "end_time": 1700000001000}`, "")
+	if !strings.Contains(fmt.Sprint(tags), `"name":"rm"`) {
+		t.Errorf("the server did not list the version on the logged model: %v", tags)
+	}
+	outs := body(e.ok("GET", "runs/get", "", q("run_id", runID)), "run", "outputs", "model_outputs")
+	if d := match("outputs", decodeWant(t, `[{"model_id": "`+id+`", "step": 0}]`), outs); len(d) > 0 {
+		t.Errorf("run outputs: %v", d)
+	}
+
+	// (b) register_model("runs:/<run>/model"): the run has no such
+	// directory, so the client searches the experiment's logged models for
+	// the one the run produced under that name.
+	if files := e.list("/api/2.0/mlflow-artifacts/", expID+"/"+runID+"/artifacts/model"); len(files) != 0 {
+		t.Fatalf("the run's model directory lists %v, want nothing", files)
+	}
+	var found string
+	token := ""
+	for range 10 {
+		req := `{"experiment_ids": ["` + expID + `"], "max_results": 1`
+		if token != "" {
+			req += `, "page_token": "` + token + `"`
+		}
+		r := e.ok("POST", "logged-models/search", req+"}", "")
+		for _, m := range r.Body["models"].([]any) {
+			in := m.(map[string]any)["info"].(map[string]any)
+			if in["source_run_id"] == runID && in["name"] == "model" {
+				found = in["model_id"].(string)
+			}
+		}
+		if token, _ = r.Body["next_page_token"].(string); token == "" {
+			break
+		}
+	}
+	if found != id {
+		t.Fatalf("search found %q, want %s", found, id)
+	}
+	mv2 := body(e.ok("POST", "model-versions/create", `{"name": "rm", "source": "models:/`+found+`", "model_id": "`+found+`"}`, ""), "model_version").(map[string]any)
+
+	// (d) loading models:/rm@champion.
+	e.ok("POST", "registered-models/alias", `{"name": "rm", "alias": "champion", "version": "`+mv2["version"].(string)+`"}`, "")
+	v := body(e.ok("GET", "registered-models/alias", "", q("name", "rm", "alias", "champion")), "model_version").(map[string]any)
+	uri := body(e.ok("GET", "model-versions/get-download-uri", "", q("name", "rm", "version", v["version"].(string))), "artifact_uri").(string)
+	root := strings.TrimPrefix(uri, "mlflow-artifacts:/")
+	var names []string
+	for _, f := range e.list("/api/2.0/mlflow-artifacts/", root) {
+		names = append(names, f.Path)
+	}
+	if strings.Join(names, " ") != "MLmodel conda.yaml model.pkl python_env.yaml requirements.txt" {
+		t.Errorf("files of models:/rm@champion at %s: %v", uri, names)
+	}
+	if st, b := e.get(root + "/model.pkl"); st != 200 || b != "pickled" {
+		t.Errorf("model.pkl of models:/rm@champion: %d %q", st, b)
+	}
+}
