@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cairn-registry/cairn/internal/httpapi"
+	"github.com/cairn-registry/cairn/internal/mlflowapi"
 	"github.com/cairn-registry/cairn/internal/registry"
 )
 
@@ -28,17 +29,24 @@ import (
 func BenchmarkHandler(b *testing.B) {
 	ctx := context.Background()
 	store, blobs := openSQLite(b)
-	if _, err := Seed(ctx, store, blobs, SeedOptions{Models: 10, Versions: 5000}); err != nil {
+	if _, err := Seed(ctx, store, blobs, SeedOptions{Models: 200, Versions: 5000}); err != nil {
 		b.Fatal(err)
 	}
 	svc := registry.New(store, blobs, registry.Options{})
-	h := httpapi.New(svc, httpapi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	api := httpapi.New(svc, httpapi.Options{Logger: logger})
+	mlflowapi.New(svc, mlflowapi.Options{Logger: logger}).Register(api.Mount)
+	h := api.Handler()
 	page := strconv.Itoa(PageSize)
 	for _, bc := range []struct{ name, target string }{
 		{"resolve", "/api/v1/resolve/bench-00003@champion"},
-		{"get", "/api/v1/models/bench-00003/versions/250"},
+		{"get", "/api/v1/models/bench-00003/versions/20"},
 		{"list", "/api/v1/models/bench-00003/versions?page_size=" + page},
 		{"search", "/api/v1/versions?" + url.Values{"filter": {SearchFilter}, "page_size": {page}}.Encode()},
+		{"models", "/api/v1/models?page_size=" + page},
+		{"mlflow-alias", "/api/2.0/mlflow/registered-models/alias?name=bench-00003&alias=champion"},
+		{"mlflow-get", "/api/2.0/mlflow/model-versions/get?name=bench-00003&version=20"},
+		{"mlflow-search", "/api/2.0/mlflow/registered-models/search?max_results=" + page},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

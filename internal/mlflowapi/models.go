@@ -2,7 +2,6 @@ package mlflowapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
 	"github.com/cairn-registry/cairn"
@@ -429,20 +428,17 @@ func (s *Server) getModelVersionByAlias(w http.ResponseWriter, r *http.Request) 
 	}
 	// MLflow's stores answer INVALID_PARAMETER_VALUE for an alias they
 	// cannot find, also when the model does not exist (MLflow 2.17,
-	// recorded in testdata/fixtures/registry.json), not 404.
-	m, err := s.getModel(r.Context(), name)
-	var ae *apiError
-	if errors.As(err, &ae) && ae.code == codeDoesNotExist {
-		return invalidParam("Registered model alias %s not found.", alias)
+	// recorded in testdata/fixtures/registry.json), not 404. A name Cairn
+	// could not hold has no alias; anything else resolves as NAME@ALIAS
+	// does on the native API, in one read.
+	notFound := invalidParam("Registered model alias %s not found.", alias)
+	if cairn.ValidateModelName(name) != nil || cairn.ValidateAliasName(alias) != nil {
+		return notFound
 	}
-	if err != nil {
-		return err
+	v, err := s.svc.Resolve(r.Context(), name+"@"+alias)
+	if cairn.IsCode(err, cairn.ENOTFOUND) {
+		return notFound
 	}
-	n, ok := m.Aliases[alias]
-	if !ok {
-		return invalidParam("Registered model alias %s not found.", alias)
-	}
-	v, err := s.getVersion(r.Context(), name, n)
 	if err != nil {
 		return err
 	}
