@@ -45,6 +45,18 @@ const renderColumns = `m.name, v.number, m.kind,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
 	v.fixed_json`
 
+// summaryColumns is versionColumns without the record's bulk (files,
+// metrics, params, signature, dependencies, derivations, inputs and
+// evaluations, sent as empty values): what LatestPerStage answers.
+const summaryColumns = `m.name, v.number, m.kind, '[]'::jsonb, v.digest, v.size,
+	v.run_id, v.source, v.source_code_version, v.training_dataset, v.validation_dataset,
+	'{}'::jsonb, '{}'::jsonb, NULL::jsonb, '', v.framework, v.trained_by,
+	'[]'::jsonb, '[]'::jsonb, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
+	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
+	'[]'::jsonb, v.retrained_from, v.flag, v.approval_status,
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
+	NULL::text`
+
 // columns is renderColumns for a context from
 // cairn.NewContextWithFixedJSON, else versionColumns.
 func columns(ctx context.Context) string {
@@ -199,12 +211,13 @@ func (r reader) VersionsWithDatasetDigest(ctx context.Context, model, digest str
 
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model and
-// stage, one descent of the versions_stage index.
+// stage, one descent of the versions_stage index. The versions are
+// summaries (see summaryColumns).
 func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	if len(models) == 0 {
 		return []*cairn.Version{}, nil
 	}
-	rows, err := r.q.Query(ctx, `SELECT `+versionColumns+`
+	rows, err := r.q.Query(ctx, `SELECT `+summaryColumns+`
 		FROM models m
 		CROSS JOIN unnest($2::text[]) AS st(stage)
 		CROSS JOIN LATERAL (

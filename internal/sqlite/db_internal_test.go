@@ -226,7 +226,6 @@ func TestQueryPlans(t *testing.T) {
 		allow []string
 	}{
 		{"GetModel", getModelSQL, []any{"churn"}, nil},
-		{"model aliases", modelAliasesSQL(3), []any{1, 2, 3}, nil},
 		{"GetVersion", getVersionSQL, []any{"churn", 3}, nil},
 		{"GetVersion to render", getVersionRenderSQL, []any{"churn", 3}, nil},
 		{"LatestVersion", latestVersionSQL, []any{"churn"}, nil},

@@ -4,23 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairn-registry/cairn"
 )
 
-// modelColumns is what scanModel reads, in order, from models m.
-const modelColumns = `m.id, m.name, m.kind, m.description, m.tags, m.latest_version,
-	m.archived, m.created_by, m.created_at, m.updated_at, m.deleted_at`
+// modelColumns is what scanModel reads, in order, from models m. The
+// model's aliases come in the same row as "name:version" pairs separated by
+// spaces (alias names have neither), so a model or a page of them is one
+// statement.
+const modelColumns = `m.name, m.kind, m.description, m.tags, m.latest_version,
+	m.archived, m.created_by, m.created_at, m.updated_at, m.deleted_at,
+	(SELECT group_concat(a.name || ':' || a.version, ' ') FROM aliases a WHERE a.model_id = m.id)`
 
 // The hot read paths, named so that plan_test.go can check their plans.
 const getModelSQL = `SELECT ` + modelColumns + ` FROM models m WHERE m.name = ?`
-
-// modelAliasesSQL selects the aliases of n models, by row id.
-func modelAliasesSQL(n int) string {
-	return `SELECT model_id, name, version FROM aliases WHERE model_id IN (` + placeholders(n) + `)`
-}
 
 // listModelsSQL selects a page of models; in the default order, by name,
 // SQLite walks the name index and stops after a page.
@@ -32,31 +32,38 @@ func listModelsSQL(where []string, orderBy string) string {
 	return q + ` ORDER BY ` + orderBy + ` LIMIT ? OFFSET ?`
 }
 
-// scanModel scans one row of modelColumns and returns the model's row id
-// with it. Aliases is left empty for the caller to fill.
-func scanModel(s scanner) (int64, *cairn.Model, error) {
+// scanModel scans one row of modelColumns.
+func scanModel(s scanner) (*cairn.Model, error) {
 	var (
-		id                   int64
 		m                    cairn.Model
 		tags                 string
 		archived             bool
 		createdAt, updatedAt int64
 		deletedAt            sql.NullInt64
+		aliases              sql.NullString
 	)
-	if err := s.Scan(&id, &m.Name, &m.Kind, &m.Description, &tags, &m.LatestVersion,
-		&archived, &m.CreatedBy, &createdAt, &updatedAt, &deletedAt); err != nil {
-		return 0, nil, err
+	if err := s.Scan(&m.Name, &m.Kind, &m.Description, &tags, &m.LatestVersion,
+		&archived, &m.CreatedBy, &createdAt, &updatedAt, &deletedAt, &aliases); err != nil {
+		return nil, err
 	}
 	m.Tags = map[string]string{}
 	if err := decodeJSON("models.tags", tags, &m.Tags); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	m.Archived = archived
 	m.CreatedAt = fromMicros(createdAt)
 	m.UpdatedAt = fromMicros(updatedAt)
 	m.DeletedAt = fromNullMicros(deletedAt)
 	m.Aliases = map[string]int64{}
-	return id, &m, nil
+	for _, pair := range strings.Fields(aliases.String) {
+		name, number, ok := strings.Cut(pair, ":")
+		n, err := strconv.ParseInt(number, 10, 64)
+		if !ok || err != nil {
+			return nil, cairn.Errorf(cairn.EINTERNAL, "models: alias %q of model %q is not name:version", pair, m.Name)
+		}
+		m.Aliases[name] = n
+	}
+	return &m, nil
 }
 
 // modelID returns the row id of a model, or ENOTFOUND.
@@ -79,15 +86,12 @@ func (db *DB) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
 }
 
 func (t *tx) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
-	id, m, err := scanModel(t.queryRow(ctx, getModelSQL, name))
+	m, err := scanModel(t.queryRow(ctx, getModelSQL, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "model %q not found", name)
 	}
 	if err != nil {
 		return nil, translate(err, "get model %q", name)
-	}
-	if err := t.fillModelAliases(ctx, map[int64]*cairn.Model{id: m}); err != nil {
-		return nil, err
 	}
 	return m, nil
 }
@@ -97,35 +101,6 @@ func (t *tx) GetModel(ctx context.Context, name string) (*cairn.Model, error) {
 // IMMEDIATE), which serializes every writer.
 func (t *tx) LockModel(ctx context.Context, name string) (*cairn.Model, error) {
 	return t.GetModel(ctx, name)
-}
-
-// fillModelAliases sets the Aliases of the given models, by row id, in one
-// query.
-func (t *tx) fillModelAliases(ctx context.Context, byID map[int64]*cairn.Model) error {
-	if len(byID) == 0 {
-		return nil
-	}
-	args := make([]any, 0, len(byID))
-	for id := range byID {
-		args = append(args, id)
-	}
-	rows, err := t.query(ctx, modelAliasesSQL(len(args)), args...)
-	if err != nil {
-		return translate(err, "list aliases")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			id      int64
-			name    string
-			version int64
-		)
-		if err := rows.Scan(&id, &name, &version); err != nil {
-			return translate(err, "list aliases")
-		}
-		byID[id].Aliases[name] = version
-	}
-	return translate(rows.Err(), "list aliases")
 }
 
 // CreateModel inserts m. ECONFLICT if the name is taken, also by a deleted
@@ -242,9 +217,8 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 	}
 	defer rows.Close()
 	page := &cairn.ModelPage{Items: []*cairn.Model{}}
-	byID := map[int64]*cairn.Model{}
 	for rows.Next() {
-		id, m, err := scanModel(rows)
+		m, err := scanModel(rows)
 		if err != nil {
 			return nil, translate(err, "list models")
 		}
@@ -253,14 +227,9 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 			break
 		}
 		page.Items = append(page.Items, m)
-		byID[id] = m
 	}
 	if err := rows.Err(); err != nil {
 		return nil, translate(err, "list models")
-	}
-	rows.Close()
-	if err := t.fillModelAliases(ctx, byID); err != nil {
-		return nil, err
 	}
 	return page, nil
 }

@@ -24,6 +24,19 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
 	NULL`
 
+// summaryColumns is versionColumns without the record's bulk (files,
+// metrics, params, signature, dependencies, derivations, inputs and
+// evaluations, read as empty values, so neither read from the row nor
+// decoded): what LatestPerStage answers.
+const summaryColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
+	v.digest, v.size, '[]', v.run_id, v.source, v.source_code_version,
+	v.training_dataset, v.validation_dataset, '{}', '{}', NULL,
+	'', v.framework, v.trained_by, '[]', '[]',
+	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
+	v.updated_at, v.archived, v.stage, v.deleted_at, '[]', v.retrained_from, v.flag, v.approval_status,
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
+	NULL`
+
 // renderColumns is versionColumns for reads that only render versions
 // (cairn.NewContextWithFixedJSON): a ready version's fixed fields come
 // pre-encoded in fixed_json, and its JSON columns are not read (SQLite
@@ -247,7 +260,8 @@ func (t *tx) VersionsWithDatasetDigest(ctx context.Context, model, digest string
 
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model, one
-// versions_stage index descent per stage.
+// versions_stage index descent per stage. The versions are summaries (see
+// summaryColumns).
 func (db *DB) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	return single(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.LatestPerStage(ctx, models) })
 }
@@ -274,7 +288,7 @@ func (t *tx) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Vers
 // latestPerStageSQL selects the latest version per stage of n models.
 func latestPerStageSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`SELECT ` + versionColumns + versionFrom + ` WHERE m.name IN (`)
+	b.WriteString(`SELECT ` + summaryColumns + versionFrom + ` WHERE m.name IN (`)
 	b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
 	b.WriteString(`) AND v.number IN (`)
 	for i, st := range cairn.Stages {
