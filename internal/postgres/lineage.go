@@ -126,22 +126,43 @@ func (t *tx) AddEdges(ctx context.Context, edges []cairn.Edge) error {
 }
 
 // Lineage returns the edges reachable from n in direction dir, up to depth
-// hops, in one recursive query over the lineage_edges indexes: the nearest
-// first, each edge once. ENOTFOUND if n does not exist.
+// hops, nearest first and, at one depth, in the order they were added,
+// each once. ENOTFOUND if n does not exist.
+//
+// The walk is breadth first, one query a level in one read transaction,
+// and keeps the nodes it has reached: each node is expanded once, at the
+// least depth it is reached at, and each edge read once, through the edge
+// index of the walk's direction. A recursive query cannot keep such a set
+// (its recursive term may name the walk only once), and on a graph of
+// diamonds — nodes reached along many paths of different lengths — it
+// expands a node once for every depth it is reached at, which made a
+// 50-hop walk over 7,000 edges take seconds. The versions among the ends
+// are named in one query at the end.
 func (r reader) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
 	if depth < 1 {
 		return nil, cairn.Errorf(cairn.EINVALID, "lineage depth must be at least 1, not %d", depth)
 	}
-	// near is the side of an edge that touches the walk so far, far the
-	// side the walk continues from.
-	var nearV, nearR, farV, farR string
+	// near is the side of an edge that touches the walk so far. It comes
+	// from this fixed pair, never from input.
+	var near string
 	switch dir {
 	case cairn.Downstream:
-		nearV, nearR, farV, farR = "from_version_id", "from_run_id", "to_version_id", "to_run_id"
+		near = "from"
 	case cairn.Upstream:
-		nearV, nearR, farV, farR = "to_version_id", "to_run_id", "from_version_id", "from_run_id"
+		near = "to"
 	default:
 		return nil, cairn.Errorf(cairn.EINVALID, "lineage direction must be %q or %q, not %q", cairn.Upstream, cairn.Downstream, dir)
+	}
+	const cols = `e.id, e.from_version_id, e.from_run_id, e.to_version_id, e.to_run_id, e.type, e.created_by, e.created_at`
+	step := `SELECT ` + cols + ` FROM lineage_edges e WHERE e.` + near + `_version_id = ANY($1::bigint[])
+		UNION ALL
+		SELECT ` + cols + ` FROM lineage_edges e WHERE e.` + near + `_run_id = ANY($2::text[])
+		ORDER BY 1`
+	type walked struct {
+		fromV, toV     *int64
+		fromR, toR     *string
+		typ, createdBy string
+		createdAt      int64
 	}
 	edges := []cairn.Edge{}
 	err := r.view(ctx, func(q querier) error {
@@ -149,50 +170,96 @@ func (r reader) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, 
 		if err != nil {
 			return err
 		}
-		// UNION (not UNION ALL) drops rows already seen at the same depth,
-		// and the depth bound ends the walk on cycles.
-		rows, err := q.Query(ctx, `WITH RECURSIVE walk (id, vid, rid, depth) AS (
-				SELECT e.id, e.`+farV+`, e.`+farR+`, 1
-				FROM lineage_edges e
-				WHERE e.`+nearV+` = $1 OR e.`+nearR+` = $2
-			UNION
-				SELECT e.id, e.`+farV+`, e.`+farR+`, w.depth + 1
-				FROM walk w JOIN lineage_edges e ON e.`+nearV+` = w.vid OR e.`+nearR+` = w.rid
-				WHERE w.depth < $3
-			), reached AS (
-				SELECT id, MIN(depth) AS depth FROM walk GROUP BY id
-			)
-			SELECT fm.name, fv.number, e.from_run_id, tm.name, tv.number, e.to_run_id,
-			       e.type, e.created_by, e.created_at
-			FROM reached
-			JOIN lineage_edges e ON e.id = reached.id
-			LEFT JOIN versions fv ON fv.id = e.from_version_id
-			LEFT JOIN models fm ON fm.id = fv.model_id
-			LEFT JOIN versions tv ON tv.id = e.to_version_id
-			LEFT JOIN models tm ON tm.id = tv.model_id
-			ORDER BY reached.depth, e.id`, start.versionID, start.runID, depth)
-		if err != nil {
-			return translate(err, "lineage of %s", n)
+		var (
+			ws       []walked
+			ids      []int64 // versions at the ends of the edges, once each
+			named    = map[int64]bool{}
+			seenV    = map[int64]bool{}
+			seenR    = map[string]bool{}
+			versions = []int64{}
+			runs     = []string{}
+		)
+		if start.versionID != nil {
+			versions, seenV[*start.versionID] = append(versions, *start.versionID), true
+		} else {
+			runs, seenR[*start.runID] = append(runs, *start.runID), true
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				fromModel, toModel *string
-				fromNum, toNum     *int64
-				fromRun, toRun     *string
-				typ, createdBy     string
-				createdAt          int64
-			)
-			if err := rows.Scan(&fromModel, &fromNum, &fromRun, &toModel, &toNum, &toRun,
-				&typ, &createdBy, &createdAt); err != nil {
+		for level := 1; level <= depth && len(versions)+len(runs) > 0; level++ {
+			rows, err := q.Query(ctx, step, versions, runs)
+			if err != nil {
 				return translate(err, "lineage of %s", n)
 			}
-			edges = append(edges, cairn.Edge{
-				From: node(fromModel, fromNum, fromRun), To: node(toModel, toNum, toRun),
-				Type: cairn.EdgeType(typ), CreatedBy: createdBy, CreatedAt: fromMicros(createdAt),
-			})
+			nextV, nextR := []int64{}, []string{}
+			for rows.Next() {
+				var (
+					w  walked
+					id int64
+				)
+				if err := rows.Scan(&id, &w.fromV, &w.fromR, &w.toV, &w.toR, &w.typ, &w.createdBy, &w.createdAt); err != nil {
+					rows.Close()
+					return translate(err, "lineage of %s", n)
+				}
+				for _, v := range []*int64{w.fromV, w.toV} {
+					if v != nil && !named[*v] {
+						named[*v] = true
+						ids = append(ids, *v)
+					}
+				}
+				farV, farR := w.toV, w.toR
+				if dir == cairn.Upstream {
+					farV, farR = w.fromV, w.fromR
+				}
+				switch {
+				case farV != nil && !seenV[*farV]:
+					seenV[*farV] = true
+					nextV = append(nextV, *farV)
+				case farR != nil && !seenR[*farR]:
+					seenR[*farR] = true
+					nextR = append(nextR, *farR)
+				}
+				ws = append(ws, w)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return translate(err, "lineage of %s", n)
+			}
+			versions, runs = nextV, nextR
 		}
-		return translate(rows.Err(), "lineage of %s", n)
+		names := make(map[int64]cairn.Node, len(ids))
+		if len(ids) > 0 {
+			rows, err := q.Query(ctx, `SELECT v.id, m.name, v.number FROM versions v JOIN models m ON m.id = v.model_id
+				WHERE v.id = ANY($1)`, ids)
+			if err != nil {
+				return translate(err, "lineage of %s: name its versions", n)
+			}
+			for rows.Next() {
+				var (
+					id, number int64
+					model      string
+				)
+				if err := rows.Scan(&id, &model, &number); err != nil {
+					rows.Close()
+					return translate(err, "lineage of %s: name its versions", n)
+				}
+				names[id] = cairn.VersionNode(model, number)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return translate(err, "lineage of %s: name its versions", n)
+			}
+		}
+		end := func(v *int64, run *string) cairn.Node {
+			if run != nil {
+				return cairn.RunNode(*run)
+			}
+			return names[*v]
+		}
+		edges = make([]cairn.Edge, len(ws))
+		for i, w := range ws {
+			edges[i] = cairn.Edge{From: end(w.fromV, w.fromR), To: end(w.toV, w.toR),
+				Type: cairn.EdgeType(w.typ), CreatedBy: w.createdBy, CreatedAt: fromMicros(w.createdAt)}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -734,3 +734,14 @@ func BenchmarkLineage(b *testing.B) {
 	defer db.Close()
 	storetest.BenchLineage(b, db)
 }
+
+// BenchmarkLineageDiamonds: the same walks over a graph of diamonds
+// (see storetest.BenchLineageDiamonds).
+func BenchmarkLineageDiamonds(b *testing.B) {
+	db, err := Open(context.Background(), testenv.PostgresURL(b), Options{MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchLineageDiamonds(b, db)
+}

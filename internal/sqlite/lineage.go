@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 
 	"github.com/cairn-registry/cairn"
@@ -103,47 +104,45 @@ func cycleError(e cairn.Edge) error {
 	return cairn.Errorf(cairn.EINVALID, "lineage edge %s -%s-> %s would close a cycle: %s already leads to %s", e.From, e.Type, e.To, e.To, e.From)
 }
 
-// lineageQueries walk the graph from a start node with one recursive query.
-// walk holds (edge, node reached, hops); the two recursive members follow
-// edges out of a reached version and out of a reached run, each through
-// its partial index. UNION drops repeated rows, and the depth bound ends
-// the walk even on a cycle. An edge reached at several depths is reported
-// once. The start condition's column is chosen from the fixed pair below,
-// never from input.
-func lineageQuery(dir cairn.Direction, start string) string {
-	near, far := "from", "to" // downstream: follow edges out of a node
+// lineageStep reads one level of a walk: the edges out of a set of
+// nodes (version row ids and run ids, each a JSON array), through the edge
+// indexes, in the order they were added. The near and far columns come
+// from a fixed pair, never from input.
+func lineageStep(dir cairn.Direction) string {
+	near := "from" // downstream: follow edges out of a node
 	if dir == cairn.Upstream {
-		near, far = "to", "from"
+		near = "to"
 	}
-	return `WITH RECURSIVE walk(edge_id, vid, rid, depth) AS (
-		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, 1
-			FROM lineage_edges e WHERE e.` + near + `_` + start + ` = ?
-		UNION
-		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, w.depth + 1
-			FROM walk w JOIN lineage_edges e ON e.` + near + `_version_id = w.vid
-			WHERE w.depth < ?
-		UNION
-		SELECT e.id, e.` + far + `_version_id, e.` + far + `_run_id, w.depth + 1
-			FROM walk w JOIN lineage_edges e ON e.` + near + `_run_id = w.rid
-			WHERE w.depth < ?
-	)
-	SELECT fm.name, fv.number, e.from_run_id, tm.name, tv.number, e.to_run_id,
-		e.type, e.created_by, e.created_at
-	FROM (SELECT edge_id, MIN(depth) AS depth FROM walk GROUP BY edge_id) w
-	JOIN lineage_edges e ON e.id = w.edge_id
-	LEFT JOIN versions fv ON fv.id = e.from_version_id
-	LEFT JOIN models fm ON fm.id = fv.model_id
-	LEFT JOIN versions tv ON tv.id = e.to_version_id
-	LEFT JOIN models tm ON tm.id = tv.model_id
-	ORDER BY w.depth, e.id`
+	const cols = `e.id, e.from_version_id, e.from_run_id, e.to_version_id, e.to_run_id, e.type, e.created_by, e.created_at`
+	return `SELECT ` + cols + ` FROM lineage_edges e WHERE e.` + near + `_version_id IN (SELECT value FROM json_each(?1))
+		UNION ALL
+		SELECT ` + cols + ` FROM lineage_edges e WHERE e.` + near + `_run_id IN (SELECT value FROM json_each(?2))
+		ORDER BY 1`
 }
 
 // Lineage returns the edges reachable from n in the direction dir, up to
-// depth hops (at most maxLineageDepth), nearest first. Edges keep their own
-// direction (From was used to make To) whichever way the walk goes.
-// EINVALID if depth < 1, ENOTFOUND if n does not exist.
+// depth hops (at most maxLineageDepth), nearest first and, at one depth,
+// in the order they were added. Edges keep their own direction (From was
+// used to make To) whichever way the walk goes. EINVALID if depth < 1,
+// ENOTFOUND if n does not exist.
+//
+// The walk is breadth first, one query a level in one read transaction
+// (queries cost no round trip here), and keeps the nodes it has reached:
+// each node is expanded once, at the least depth it is reached at, and
+// each edge read once. A recursive query cannot keep such a set, and on a
+// graph of diamonds — nodes reached along many paths of different lengths
+// — it expands a node once for every depth it is reached at. The versions
+// among the ends are named in one query at the end.
 func (db *DB) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
 	return view(ctx, db, func(t *tx) ([]cairn.Edge, error) { return t.Lineage(ctx, n, dir, depth) })
+}
+
+// lineageEdge is an edge as the walk reads it: its ends as row ids.
+type lineageEdge struct {
+	fromV, toV     sql.NullInt64
+	fromR, toR     sql.NullString
+	typ, createdBy string
+	createdAt      int64
 }
 
 func (t *tx) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, depth int) ([]cairn.Edge, error) {
@@ -158,41 +157,125 @@ func (t *tx) Lineage(ctx context.Context, n cairn.Node, dir cairn.Direction, dep
 	if err != nil {
 		return nil, err
 	}
+	step := lineageStep(dir)
 	var (
-		query string
-		start any
+		walked     []lineageEdge
+		ids        []int64 // versions at the ends of the edges, once each
+		named      = map[int64]bool{}
+		seenV      = map[int64]bool{}
+		seenR      = map[string]bool{}
+		versions   []int64  // the level's nodes: versions
+		runs       []string // and runs
+		nextV      []int64
+		nextRuns   []string
+		addVersion = func(v sql.NullInt64) {
+			if v.Valid && !named[v.Int64] {
+				named[v.Int64] = true
+				ids = append(ids, v.Int64)
+			}
+		}
 	)
 	if key.versionID.Valid {
-		query, start = lineageQuery(dir, "version_id"), key.versionID.Int64
+		versions, seenV[key.versionID.Int64] = []int64{key.versionID.Int64}, true
 	} else {
-		query, start = lineageQuery(dir, "run_id"), key.runID.String
+		runs, seenR[key.runID.String] = []string{key.runID.String}, true
 	}
-	rows, err := t.query(ctx, query, start, depth, depth)
+	for level := 1; level <= depth && len(versions)+len(runs) > 0; level++ {
+		vs, err := json.Marshal(versions)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := json.Marshal(runs)
+		if err != nil {
+			return nil, err
+		}
+		if versions == nil {
+			vs = []byte("[]")
+		}
+		if runs == nil {
+			rs = []byte("[]")
+		}
+		rows, err := t.query(ctx, step, string(vs), string(rs))
+		if err != nil {
+			return nil, translate(err, "query lineage of %s", n)
+		}
+		for rows.Next() {
+			var (
+				e  lineageEdge
+				id int64
+			)
+			if err := rows.Scan(&id, &e.fromV, &e.fromR, &e.toV, &e.toR, &e.typ, &e.createdBy, &e.createdAt); err != nil {
+				rows.Close()
+				return nil, translate(err, "query lineage of %s", n)
+			}
+			addVersion(e.fromV)
+			addVersion(e.toV)
+			farV, farR := e.toV, e.toR
+			if dir == cairn.Upstream {
+				farV, farR = e.fromV, e.fromR
+			}
+			switch {
+			case farV.Valid && !seenV[farV.Int64]:
+				seenV[farV.Int64] = true
+				nextV = append(nextV, farV.Int64)
+			case farR.Valid && !seenR[farR.String]:
+				seenR[farR.String] = true
+				nextRuns = append(nextRuns, farR.String)
+			}
+			walked = append(walked, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, translate(err, "query lineage of %s", n)
+		}
+		versions, runs, nextV, nextRuns = nextV, nextRuns, nil, nil
+	}
+	nodes, err := t.lineageNodes(ctx, ids)
 	if err != nil {
 		return nil, translate(err, "query lineage of %s", n)
 	}
-	defer rows.Close()
-	out := []cairn.Edge{}
-	for rows.Next() {
-		var (
-			fromModel, fromRun, toModel, toRun sql.NullString
-			fromNum, toNum                     sql.NullInt64
-			e                                  cairn.Edge
-			at                                 int64
-		)
-		if err := rows.Scan(&fromModel, &fromNum, &fromRun, &toModel, &toNum, &toRun,
-			&e.Type, &e.CreatedBy, &at); err != nil {
-			return nil, translate(err, "query lineage of %s", n)
-		}
-		e.From = edgeNode(fromModel, fromNum, fromRun)
-		e.To = edgeNode(toModel, toNum, toRun)
-		e.CreatedAt = fromMicros(at)
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "query lineage of %s", n)
+	out := make([]cairn.Edge, len(walked))
+	for i, e := range walked {
+		out[i] = cairn.Edge{From: edgeEnd(nodes, e.fromV, e.fromR), To: edgeEnd(nodes, e.toV, e.toR),
+			Type: cairn.EdgeType(e.typ), CreatedBy: e.createdBy, CreatedAt: fromMicros(e.createdAt)}
 	}
 	return out, nil
+}
+
+// lineageNodes names the versions with the given row ids, in one query.
+func (t *tx) lineageNodes(ctx context.Context, ids []int64) (map[int64]cairn.Node, error) {
+	nodes := make(map[int64]cairn.Node, len(ids))
+	if len(ids) == 0 {
+		return nodes, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(ctx, `SELECT v.id, m.name, v.number FROM versions v JOIN models m ON m.id = v.model_id
+		WHERE v.id IN (SELECT value FROM json_each(?))`, string(list))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id, number int64
+			model      string
+		)
+		if err := rows.Scan(&id, &model, &number); err != nil {
+			return nil, err
+		}
+		nodes[id] = cairn.VersionNode(model, number)
+	}
+	return nodes, rows.Err()
+}
+
+func edgeEnd(nodes map[int64]cairn.Node, v sql.NullInt64, run sql.NullString) cairn.Node {
+	if run.Valid {
+		return cairn.RunNode(run.String)
+	}
+	return nodes[v.Int64]
 }
 
 func edgeNode(model sql.NullString, number sql.NullInt64, run sql.NullString) cairn.Node {

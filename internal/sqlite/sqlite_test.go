@@ -269,3 +269,11 @@ func BenchmarkLineage(b *testing.B) {
 	defer db.Close()
 	storetest.BenchLineage(b, db)
 }
+
+// BenchmarkLineageDiamonds: the same walks over a graph of diamonds
+// (see storetest.BenchLineageDiamonds).
+func BenchmarkLineageDiamonds(b *testing.B) {
+	db := open(b, filepath.Join(b.TempDir(), "cairn.db"))
+	defer db.Close()
+	storetest.BenchLineageDiamonds(b, db)
+}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,6 +15,7 @@ var lineageTests = []test{
 	{"Walk", testLineageWalk},
 	{"Errors", testLineageErrors},
 	{"Cycles", testLineageCycles},
+	{"Diamonds", testLineageDiamonds},
 }
 
 // edgeSummary describes edges as "from -type-> to", sorted: Lineage's order
@@ -218,5 +221,129 @@ func testLineageCycles(t *testing.T, s cairn.Store) {
 	}
 	if diff := cmp.Diff(want, edgeSummary(got)); diff != "" {
 		t.Errorf("graph after the refusals (-want +got):\n%s", diff)
+	}
+}
+
+// A lattice of diamonds: 8 layers of 3 versions, each derived from every
+// version of the layer above, with skip edges two layers down and a run
+// in the middle, so that most nodes are reached along many paths of
+// different lengths. Lineage reports each reachable edge once, nearest
+// first (at the least depth it is reached at) and, at one depth, in the
+// order the edges were added; a reference walk computes what that is.
+func testLineageDiamonds(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	const layers, width = 8, 3
+	createModel(t, s, "lattice", cairn.KindModel)
+	grid := make([][]cairn.Node, layers)
+	for l := range layers {
+		for range width {
+			v := createVersion(t, s, "lattice", nil)
+			grid[l] = append(grid[l], cairn.VersionNode("lattice", v.Number))
+		}
+	}
+	createRun(t, s, newRun("mid", "0", 0))
+	run := cairn.RunNode("mid")
+	var edges []cairn.Edge // in the order added
+	add := func(from, to cairn.Node, typ cairn.EdgeType) {
+		edges = append(edges, cairn.Edge{From: from, To: to, Type: typ, CreatedBy: "alice", CreatedAt: at(len(edges))})
+	}
+	for l := layers - 1; l > 0; l-- { // added bottom up, so ids do not follow depth
+		for _, to := range grid[l] {
+			for _, from := range grid[l-1] {
+				add(from, to, cairn.EdgeDerivedFrom)
+			}
+			if l >= 2 {
+				add(grid[l-2][0], to, cairn.EdgeInput)
+			}
+		}
+	}
+	add(grid[3][1], run, cairn.EdgeConsumedBy)
+	add(run, grid[6][2], cairn.EdgeProduced)
+	update(t, s, func(tx cairn.Tx) error { return tx.AddEdges(ctx, edges) })
+
+	// reference walks breadth first: an edge's depth is one more than the
+	// least depth of its near end.
+	reference := func(start cairn.Node, dir cairn.Direction, depth int) []string {
+		dist := map[cairn.Node]int{start: 0}
+		frontier := []cairn.Node{start}
+		type found struct{ depth, order int }
+		reached := map[int]found{}
+		for d := 1; d <= depth && len(frontier) > 0; d++ {
+			var next []cairn.Node
+			for _, n := range frontier {
+				for i, e := range edges {
+					near, far := e.From, e.To
+					if dir == cairn.Upstream {
+						near, far = e.To, e.From
+					}
+					if near != n {
+						continue
+					}
+					reached[i] = found{d, i}
+					if _, ok := dist[far]; !ok {
+						dist[far] = d
+						next = append(next, far)
+					}
+				}
+			}
+			frontier = next
+		}
+		idx := make([]int, 0, len(reached))
+		for i := range reached {
+			idx = append(idx, i)
+		}
+		sort.Slice(idx, func(a, b int) bool {
+			if reached[idx[a]].depth != reached[idx[b]].depth {
+				return reached[idx[a]].depth < reached[idx[b]].depth
+			}
+			return idx[a] < idx[b]
+		})
+		out := make([]string, len(idx))
+		for k, i := range idx {
+			out[k] = fmt.Sprintf("%d %s -%s-> %s", reached[i].depth, edges[i].From, edges[i].Type, edges[i].To)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		start cairn.Node
+		dir   cairn.Direction
+		depth int
+	}{
+		{"down from the top, all the way", grid[0][0], cairn.Downstream, 20},
+		{"down from the top, 3 hops", grid[0][1], cairn.Downstream, 3},
+		{"up from the bottom, all the way", grid[layers-1][2], cairn.Upstream, 20},
+		{"up from the bottom, 2 hops", grid[layers-1][0], cairn.Upstream, 2},
+		{"down from the run", run, cairn.Downstream, 5},
+		{"up from the run", run, cairn.Upstream, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.Lineage(ctx, tc.start, tc.dir, tc.depth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := reference(tc.start, tc.dir, tc.depth)
+			if len(want) == 0 {
+				t.Fatal("the reference walk found nothing: the fixture is wrong")
+			}
+			// Depths are not part of an edge: check the order by
+			// comparing the edges, and the depths through the reference.
+			gotS := make([]string, len(got))
+			wantS := make([]string, len(want))
+			for i, e := range got {
+				gotS[i] = e.From.String() + " -" + string(e.Type) + "-> " + e.To.String()
+			}
+			for i, w := range want {
+				_, wantS[i], _ = strings.Cut(w, " ")
+			}
+			if diff := cmp.Diff(wantS, gotS); diff != "" {
+				t.Errorf("edges in order (-want +got):\n%s\nwith depths: %v", diff, want)
+			}
+			for _, e := range got {
+				if e.CreatedBy != "alice" {
+					t.Errorf("edge %s -> %s: created by %q", e.From, e.To, e.CreatedBy)
+				}
+			}
+		})
 	}
 }
