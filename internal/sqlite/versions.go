@@ -13,16 +13,14 @@ import (
 )
 
 // versionColumns is what scanVersion reads, in order, from
-// versions v JOIN models m ON m.id = v.model_id. The last column is
-// fixed_json in renderColumns and NULL here.
+// versions v JOIN models m ON m.id = v.model_id.
 const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
 	v.digest, v.size, v.files, v.run_id, v.source, v.source_code_version,
 	v.training_dataset, v.validation_dataset, v.metrics, v.params, v.signature,
 	v.dependencies, v.framework, v.trained_by, v.derived_from, v.inputs,
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
 	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag, v.approval_status,
-	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
-	NULL`
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
 // summaryColumns is versionColumns without the record's bulk (files,
 // metrics, params, signature, dependencies, derivations, inputs and
@@ -34,27 +32,16 @@ const summaryColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	'', v.framework, v.trained_by, '[]', '[]',
 	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
 	v.updated_at, v.archived, v.stage, v.deleted_at, '[]', v.retrained_from, v.flag, v.approval_status,
-	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
-	NULL`
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
-// renderColumns is versionColumns for reads that only render versions
-// (cairn.NewContextWithFixedJSON): a ready version's fixed fields come
-// pre-encoded in fixed_json, and its JSON columns are not read (SQLite
-// evaluates only the CASE branch taken) nor decoded.
-const renderColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
-	v.digest, v.size, CASE WHEN v.fixed_json IS NULL THEN v.files ELSE '[]' END,
-	v.run_id, v.source, v.source_code_version,
-	v.training_dataset, v.validation_dataset,
-	CASE WHEN v.fixed_json IS NULL THEN v.metrics ELSE '{}' END,
-	CASE WHEN v.fixed_json IS NULL THEN v.params ELSE '{}' END,
-	CASE WHEN v.fixed_json IS NULL THEN v.signature END,
-	v.dependencies, v.framework, v.trained_by,
-	CASE WHEN v.fixed_json IS NULL THEN v.derived_from ELSE '[]' END,
-	CASE WHEN v.fixed_json IS NULL THEN v.inputs ELSE '[]' END,
-	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
-	v.updated_at, v.archived, v.stage, v.deleted_at,
-	CASE WHEN v.fixed_json IS NULL THEN v.evaluates ELSE '[]' END,
-	v.retrained_from, v.flag, v.approval_status,
+// renderColumns is what scanRendered reads, for reads that only render
+// versions (cairn.NewContextWithFixedJSON): the mutable fields and
+// fixed_json, which holds the fixed ones pre-encoded, so that neither the
+// JSON columns nor the fixed text columns are read or decoded. A version
+// without fixed_json (pending or failed) is read again with
+// versionColumns.
+const renderColumns = `v.model_id, m.name, v.number, v.status, v.status_message,
+	v.tags, v.description, v.updated_at, v.archived, v.stage, v.deleted_at, v.flag, v.approval_status,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
 	v.fixed_json`
 
@@ -62,7 +49,7 @@ const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 
 // The hot read paths, named so that plan_test.go can check that SQLite
 // answers them from indexes; each in two forms, for decoding and for
-// rendering (see columns).
+// rendering (see readVersions).
 const (
 	getVersionWhere     = versionFrom + ` WHERE m.name = ? AND v.number = ?`
 	getVersionSQL       = `SELECT ` + versionColumns + getVersionWhere
@@ -80,13 +67,14 @@ const (
 	aliasedVersionRenderSQL = `SELECT ` + renderColumns + aliasedVersionWhere
 )
 
-// columns picks the query that decodes versions or, for a context from
-// cairn.NewContextWithFixedJSON, the one that renders them.
-func columns(ctx context.Context, decode, render string) string {
+// readVersions runs decode, a query selecting versionColumns, or, for a
+// context from cairn.NewContextWithFixedJSON, render, the same query
+// selecting renderColumns.
+func (t *tx) readVersions(ctx context.Context, what, decode, render string, args ...any) ([]versionRow, error) {
 	if cairn.FixedJSONFromContext(ctx) {
-		return render
+		return t.queryRendered(ctx, what, render, args...)
 	}
-	return decode
+	return t.queryVersions(ctx, what, decode, args...)
 }
 
 // listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
@@ -106,9 +94,7 @@ func listVersionsSQL(cols string, where []string, orderBy string) string {
 // scanVersion scans one row of versionColumns and returns the model's row
 // id with it. The version's aliases come in the same row, space-separated
 // (alias names have no spaces), one aliases_version lookup per row, so a
-// version or a page of them is one statement. A row with fixed_json (read
-// through renderColumns) becomes a version for rendering: FixedJSON set,
-// the fixed fields zero.
+// version or a page of them is one statement.
 func scanVersion(s scanner) (int64, *cairn.Version, error) {
 	var (
 		modelID                                      int64
@@ -119,41 +105,18 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 		verified, archived                           bool
 		createdAt, updatedAt                         int64
 		deletedAt                                    sql.NullInt64
-		aliases, fixed                               sql.NullString
+		aliases                                      sql.NullString
 	)
 	if err := s.Scan(&modelID, &v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage,
 		&v.Digest, &v.Size, &files, &v.RunID, &v.Source, &v.SourceCodeVersion,
 		&v.TrainingDataset, &v.ValidationDataset, &metrics, &params, &signature,
 		&v.Dependencies, &v.Framework, &v.TrainedBy, &derived, &inputs,
 		&tag, &v.Description, &v.CreatedBy, &verified, &createdAt,
-		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus, &aliases, &fixed); err != nil {
+		&updatedAt, &archived, &v.Stage, &deletedAt, &evaluates, &v.RetrainedFrom, &flag, &v.ApprovalStatus, &aliases); err != nil {
 		return 0, nil, err
 	}
-	v.Tags = map[string]string{}
-	if tag != "{}" {
-		if err := decodeJSON("versions.tags", tag, &v.Tags); err != nil {
-			return 0, nil, err
-		}
-	}
-	if flag.Valid {
-		v.Flag = new(cairn.Flag)
-		if err := decodeJSON("versions.flag", flag.String, v.Flag); err != nil {
-			return 0, nil, err
-		}
-		v.Flagged = true
-	}
-	v.Archived = archived
-	v.UpdatedAt = fromMicros(updatedAt)
-	v.DeletedAt = fromNullMicros(deletedAt)
-	v.Aliases = strings.Fields(aliases.String)
-	slices.Sort(v.Aliases)
-	if fixed.Valid {
-		// For rendering: the mutable fields, and the fixed ones as encoded.
-		return modelID, &cairn.Version{Model: v.Model, Number: v.Number,
-			UpdatedAt: v.UpdatedAt, Tags: v.Tags, Description: v.Description, Aliases: v.Aliases,
-			Status: v.Status, StatusMessage: v.StatusMessage, Archived: v.Archived, Stage: v.Stage,
-			DeletedAt: v.DeletedAt, Flagged: v.Flagged, Flag: v.Flag, ApprovalStatus: v.ApprovalStatus,
-			FixedJSON: json.RawMessage(fixed.String)}, nil
+	if err := finishMutable(&v, tag, flag, archived, updatedAt, deletedAt, aliases); err != nil {
+		return 0, nil, err
 	}
 	v.Files, v.Metrics, v.Params = []cairn.File{}, map[string]float64{}, map[string]string{}
 	v.DerivedFrom, v.Inputs, v.Evaluates = []string{}, []string{}, []string{}
@@ -179,6 +142,60 @@ func scanVersion(s scanner) (int64, *cairn.Version, error) {
 	v.CreatedByVerified = verified
 	v.CreatedAt = fromMicros(createdAt)
 	return modelID, &v, nil
+}
+
+// scanRendered scans one row of renderColumns: a version for rendering,
+// with FixedJSON set and the fixed fields zero, or, if the row has no
+// fixed_json, only its model's row id and number (FixedJSON nil), to be
+// read again whole.
+func scanRendered(s scanner) (int64, *cairn.Version, error) {
+	var (
+		modelID     int64
+		v           cairn.Version
+		tag         string
+		flag, fixed sql.NullString
+		archived    bool
+		updatedAt   int64
+		deletedAt   sql.NullInt64
+		aliases     sql.NullString
+	)
+	if err := s.Scan(&modelID, &v.Model, &v.Number, &v.Status, &v.StatusMessage,
+		&tag, &v.Description, &updatedAt, &archived, &v.Stage, &deletedAt, &flag, &v.ApprovalStatus,
+		&aliases, &fixed); err != nil {
+		return 0, nil, err
+	}
+	if !fixed.Valid {
+		return modelID, &cairn.Version{Model: v.Model, Number: v.Number}, nil
+	}
+	if err := finishMutable(&v, tag, flag, archived, updatedAt, deletedAt, aliases); err != nil {
+		return 0, nil, err
+	}
+	v.FixedJSON = json.RawMessage(fixed.String)
+	return modelID, &v, nil
+}
+
+// finishMutable sets a scanned version's mutable fields from their columns.
+func finishMutable(v *cairn.Version, tags string, flag sql.NullString, archived bool, updatedAt int64,
+	deletedAt sql.NullInt64, aliases sql.NullString) error {
+	v.Tags = map[string]string{}
+	if tags != "{}" {
+		if err := decodeJSON("versions.tags", tags, &v.Tags); err != nil {
+			return err
+		}
+	}
+	if flag.Valid {
+		v.Flag = new(cairn.Flag)
+		if err := decodeJSON("versions.flag", flag.String, v.Flag); err != nil {
+			return err
+		}
+		v.Flagged = true
+	}
+	v.Archived = archived
+	v.UpdatedAt = fromMicros(updatedAt)
+	v.DeletedAt = fromNullMicros(deletedAt)
+	v.Aliases = strings.Fields(aliases.String)
+	slices.Sort(v.Aliases)
+	return nil
 }
 
 // versionRow is a scanned version with its model's row id, the key of the
@@ -209,6 +226,54 @@ func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any)
 	return out, nil
 }
 
+// queryRendered runs a query selecting renderColumns. Versions without
+// fixed_json are read again whole, by model row id and number, in the same
+// transaction if there is one; one gone meanwhile (purged) is left out.
+func (t *tx) queryRendered(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	var (
+		out   []versionRow
+		whole int
+	)
+	for rows.Next() {
+		id, v, err := scanRendered(rows)
+		if err != nil {
+			rows.Close()
+			return nil, translate(err, "%s", what)
+		}
+		if v.FixedJSON == nil {
+			whole++
+		}
+		out = append(out, versionRow{id, v})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	if whole == 0 {
+		return out, nil
+	}
+	kept := out[:0]
+	for _, r := range out {
+		if r.v.FixedJSON == nil {
+			rs, err := t.queryVersions(ctx, what, `SELECT `+versionColumns+versionFrom+` WHERE v.model_id = ? AND v.number = ?`,
+				r.modelID, r.v.Number)
+			if err != nil {
+				return nil, err
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			r = rs[0]
+		}
+		kept = append(kept, r)
+	}
+	return kept, nil
+}
+
 // GetVersion returns a version with its aliases, deleted or not; ENOTFOUND
 // if the model or the version does not exist.
 func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
@@ -216,7 +281,7 @@ func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cair
 }
 
 func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get version", columns(ctx, getVersionSQL, getVersionRenderSQL), model, number)
+	rs, err := t.readVersions(ctx, "get version", getVersionSQL, getVersionRenderSQL, model, number)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +374,7 @@ func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.V
 }
 
 func (t *tx) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get aliased version", columns(ctx, aliasedVersionSQL, aliasedVersionRenderSQL), model, alias)
+	rs, err := t.readVersions(ctx, "get aliased version", aliasedVersionSQL, aliasedVersionRenderSQL, model, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -327,7 +392,7 @@ func (db *DB) LatestVersion(ctx context.Context, model string) (*cairn.Version, 
 }
 
 func (t *tx) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
-	rs, err := t.queryVersions(ctx, "get latest version", columns(ctx, latestVersionSQL, latestVersionRenderSQL), model)
+	rs, err := t.readVersions(ctx, "get latest version", latestVersionSQL, latestVersionRenderSQL, model)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +448,8 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	// key), which follow it in the SQL.
 	args = append(args, c.Args...)
 	args = append(args, size+1, offset)
-	rs, err := t.queryVersions(ctx, "list versions", listVersionsSQL(columns(ctx, versionColumns, renderColumns), where, c.OrderBy), args...)
+	rs, err := t.readVersions(ctx, "list versions",
+		listVersionsSQL(versionColumns, where, c.OrderBy), listVersionsSQL(renderColumns, where, c.OrderBy), args...)
 	if err != nil {
 		return nil, err
 	}
