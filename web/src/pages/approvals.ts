@@ -68,7 +68,7 @@ export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearc
         const mine = me?.auth && me.name === a.requested_by;
         return [
           h('code', null, a.id),
-          h('span', { 'data-approval': a.id }, link('/models/' + seg(a.model), a.model), ' ', target, ': ', a.from_version ? [link(versionPath(a.model, a.from_version), `v${a.from_version}`), ' → '] : '', link(versionPath(a.model, a.version), `v${a.version}`)),
+          h('span', { 'data-approval': a.id }, link('/models/' + seg(a.model), a.model), ' ', target, ': ', a.from_version ? [link(versionPath(a.model, a.from_version), `v${a.from_version}`), ' → '] : '', a.version ? link(versionPath(a.model, a.version), `v${a.version}`) : 'deleted'),
           h('span', null, badge(a.status, a.status === 'pending' ? 'pending' : a.status === 'applied' ? 'ready' : 'failed'), a.status_message ? h('div', { class: 'muted small' }, a.status_message) : '', (a.policies ?? []).length ? h('div', { class: 'muted small' }, 'policy: ' + (a.policies ?? []).join(', ')) : ''),
           h('span', null, `${(a.approvals ?? []).length}${a.required ? ' of ' + a.required : ''}`, (a.approvals ?? []).length ? h('span', { class: 'muted small' }, ' (' + (a.approvals ?? []).map((x) => x.actor).join(', ') + ')') : ''),
           h('span', null, a.requested_by, h('br'), h('span', { class: 'muted small' }, fmtTime(a.created_at)), a.status === 'pending' && a.expires_at ? h('div', { class: 'muted small' }, 'expires ' + fmtTime(a.expires_at)) : ''),
