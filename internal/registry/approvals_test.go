@@ -139,9 +139,9 @@ func TestApprovalHappyPathTwoOfThree(t *testing.T) {
 	if err := f.svc.DeleteVersion(f.ctx, "churn", 2, false); err != nil {
 		t.Fatalf("deleting a version that never held production: %v", err)
 	}
-	if _, err := f.svc.ArchiveVersion(f.ctx, "churn", 1, true); err != nil {
-		t.Fatalf("archiving it: %v", err)
-	}
+	// Archiving it with its aliases would delete production past its gate.
+	_, err = f.svc.ArchiveVersion(f.ctx, "churn", 1, true)
+	wantCode(t, err, cairn.EFAILEDPRECONDITION, "churn@production is protected")
 	err = f.svc.DeleteModelAndAliases(f.ctx, "churn")
 	wantCode(t, err, cairn.EFAILEDPRECONDITION, "policy prod keeps")
 }

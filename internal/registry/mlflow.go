@@ -223,6 +223,11 @@ func (s *Service) DeleteModelAndAliases(ctx context.Context, name string) error 
 			return err
 		}
 		for _, a := range sortedKeys(model.Aliases) {
+			if err := s.checkUngated(ctx, m, name, a, "delete model "+name); err != nil {
+				return err
+			}
+		}
+		for _, a := range sortedKeys(model.Aliases) {
 			if _, err := s.moveAlias(ctx, m, name, a, 0, nil); err != nil {
 				return err
 			}

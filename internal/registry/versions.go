@@ -707,11 +707,30 @@ func (s *Service) releaseAliases(ctx context.Context, m *mutation, v *cairn.Vers
 		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s %s: %s at it; move them first or ask to remove them", verb, v.Ref(), what)
 	}
 	for _, a := range v.Aliases {
+		if err := s.checkUngated(ctx, m, v.Model, a, verb+" "+v.Ref()); err != nil {
+			return err
+		}
+	}
+	for _, a := range v.Aliases {
 		if _, err := s.moveAlias(ctx, m, v.Model, a, 0, nil); err != nil {
 			return err
 		}
 	}
 	v.Aliases = []string{}
+	return nil
+}
+
+// checkUngated refuses to remove alias of model on the way (doing what)
+// when a gate that needs approvals protects it: removing it is a delete of
+// the alias, which goes through DeleteAlias and its approvals.
+func (s *Service) checkUngated(ctx context.Context, m *mutation, model, alias, what string) error {
+	g, err := s.gateFor(ctx, m.tx, model, alias, "")
+	if err != nil {
+		return err
+	}
+	if g != nil && g.required > 0 {
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s: alias %s@%s is protected (%d approval(s) to delete it); delete the alias first, through its approval", what, model, alias, g.required)
+	}
 	return nil
 }
 
