@@ -84,24 +84,30 @@ const seedBlobs = 64
 //     idle two-core machine: the service reads each version back several
 //     times, about 30 statements a version, and the SQLite store prepares
 //     every statement anew.
-//   - otherwise (the default, about 2.5 times faster: 640 versions/s
-//     there, 12 statements a version): through the store's
-//     transaction methods directly, writing what the service's create and
-//     finalize would write: the spec is validated as the service validates
-//     it, the number comes from AllocateVersion under LockModel, the version
-//     row is inserted already ready, and the same two audit entries and
-//     events are appended (version.created with the pending state as
-//     "after", version.ready with pending → ready). What it skips are the
-//     service's reads: the checksum-versioning lookup (every seeded version
-//     has distinct metrics, so none would match) and the per-version blob
-//     stat (the blobs are put once, first). TestSeedMatchesService holds
-//     the two paths to the same result.
+//   - otherwise (the default): written in bulk, writing what the
+//     service's create and finalize would write: the spec is validated as
+//     the service validates it, a model's run of versions in the batch
+//     gets its numbers from one AllocateVersions under LockModel, the
+//     version rows are inserted already ready with their fixed fields
+//     encoded, and the same two audit entries and events a version are
+//     appended (version.created with the pending state as "after",
+//     version.ready with pending → ready), chained and numbered in memory,
+//     through the store's bulkTx methods: multi-row INSERTs on SQLite,
+//     COPY on PostgreSQL. Held versions are written before the service
+//     writes anything else, so the audit trail has the service path's
+//     order. On SQLite the store's BulkMode (bulkStore) is on for the
+//     seed. What it skips are the service's reads: the
+//     checksum-versioning lookup (every seeded version has distinct
+//     metrics, so none would match) and the per-version blob stat (the
+//     blobs are put once, first). TestSeedMatchesService holds the two
+//     paths to the same result. A store without bulkTx gets the same
+//     records one statement at a time (createReady).
 //
 // Each version has one small file (one of 64 shared blobs, put into blobs
 // first), metrics auc, accuracy and loss, params, a framework, a code
 // version and tags team and env. On an error the current batch rolls back
 // and earlier batches stay.
-func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts SeedOptions) (*SeedResult, error) {
+func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts SeedOptions) (res *SeedResult, err error) {
 	if opts.Models <= 0 {
 		opts.Models = 1000
 	}
@@ -128,7 +134,18 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 	if err != nil {
 		return nil, err
 	}
-	res := &SeedResult{Models: opts.Models}
+	if b, ok := store.(bulkStore); ok && !opts.ViaService {
+		restore, err := b.BulkMode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("bench: seed: %w", err)
+		}
+		defer func() {
+			if rerr := restore(context.WithoutCancel(ctx)); rerr != nil && err == nil {
+				err = fmt.Errorf("bench: seed: %w", rerr)
+			}
+		}()
+	}
+	res = &SeedResult{Models: opts.Models}
 	rng := rand.New(rand.NewPCG(opts.RandSeed, opts.RandSeed))
 	name := func(i int) string { return fmt.Sprintf("%s%05d", opts.Prefix, i) }
 	perModel := func(i int) int64 {
@@ -168,14 +185,27 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 		err := store.Update(ctx, func(tx cairn.Tx) error {
 			svc := registry.New(joinedStore{tx}, blobs, registry.Options{})
 			locked := map[string]bool{}
+			// The direct path holds versions back and writes them in bulk
+			// (see bulkTx), always before the service writes anything
+			// else, so the audit trail stays in the service path's order.
+			bulk, _ := tx.(bulkTx)
+			var held []heldVersion
+			flush := func() error {
+				err := writeHeld(ctx, bulk, actor, held)
+				held = held[:0]
+				return err
+			}
 			for n := 0; n < opts.Batch; {
 				s, ok := next()
 				if !ok {
 					done = true
-					return nil
+					break
 				}
 				m := name(s.model)
 				if s.alias {
+					if err := flush(); err != nil {
+						return err
+					}
 					mod, err := svc.GetModel(ctx, m)
 					if err != nil {
 						return err
@@ -208,6 +238,9 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 					if !locked[m] {
 						if _, err := tx.LockModel(ctx, m); cairn.IsCode(err, cairn.ENOTFOUND) {
 							// The service creates the model, as a push would.
+							if err := flush(); err != nil {
+								return err
+							}
 							if _, err := svc.CreateModel(ctx, registry.ModelCreate{Name: m}); err != nil {
 								return fmt.Errorf("create model %s: %w", m, err)
 							}
@@ -219,14 +252,20 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 						}
 						locked[m] = true
 					}
-					if err := createReady(ctx, tx, actor, m, spec); err != nil {
+					cairn.SortFiles(spec.Files)
+					if err := spec.Validate(); err != nil {
+						return err
+					}
+					if bulk != nil {
+						held = append(held, heldVersion{model: m, spec: spec})
+					} else if err := createReady(ctx, tx, actor, m, spec); err != nil {
 						return err
 					}
 				}
 				batchVersions++
 				n++
 			}
-			return nil
+			return flush()
 		})
 		if err != nil {
 			return res, fmt.Errorf("bench: seed: %w", err)
@@ -248,16 +287,34 @@ func Seed(ctx context.Context, store cairn.Store, blobs cairn.BlobStore, opts Se
 // has locked, and the records the service's CreateVersion and
 // FinalizeVersion would append for it.
 func createReady(ctx context.Context, tx cairn.Tx, actor cairn.Actor, model string, spec cairn.VersionSpec) error {
-	cairn.SortFiles(spec.Files)
-	if err := spec.Validate(); err != nil {
-		return err
-	}
 	number, err := tx.AllocateVersion(ctx, model)
 	if err != nil {
 		return err
 	}
-	now := cairn.Timestamp(time.Now())
-	v := &cairn.Version{
+	v, pending, ready, err := readyVersion(actor, model, number, spec, cairn.Timestamp(time.Now()))
+	if err != nil {
+		return err
+	}
+	if err := tx.CreateVersion(ctx, v); err != nil {
+		return err
+	}
+	for _, r := range versionRecords(actor, v, pending, ready) {
+		if err := tx.AppendAudit(ctx, r.audit); err != nil {
+			return fmt.Errorf("append audit entry: %w", err)
+		}
+		if err := tx.AppendEvent(ctx, r.event); err != nil {
+			return fmt.Errorf("append event: %w", err)
+		}
+	}
+	return nil
+}
+
+// readyVersion returns the version record the service's CreateVersion and
+// FinalizeVersion make of spec (validated, its files sorted), as number of
+// model, ready, and its JSON as the service records it before and after
+// finalizing: pending, then ready.
+func readyVersion(actor cairn.Actor, model string, number int64, spec cairn.VersionSpec, now time.Time) (v *cairn.Version, pending, ready json.RawMessage, err error) {
+	v = &cairn.Version{
 		Model: model, Number: number, Kind: cairn.KindModel,
 		Files: spec.Files, Digest: cairn.ManifestDigest(spec.Files), Size: cairn.TotalSize(spec.Files),
 		SourceCodeVersion: spec.SourceCodeVersion, Metrics: spec.Metrics, Params: spec.Params,
@@ -265,38 +322,107 @@ func createReady(ctx context.Context, tx cairn.Tx, actor cairn.Actor, model stri
 		CreatedBy: actor.Name, CreatedByVerified: actor.Verified, CreatedAt: now, UpdatedAt: now,
 		Tags: spec.Tags, Aliases: []string{}, Status: cairn.StatusPending, Stage: cairn.StageNone, ApprovalStatus: cairn.ApprovalNone,
 	}
-	pending, err := json.Marshal(v)
-	if err != nil {
-		return err
+	if pending, err = json.Marshal(v); err != nil {
+		return nil, nil, nil, err
 	}
 	v.Status = cairn.StatusReady
-	ready, err := json.Marshal(v)
-	if err != nil {
-		return err
+	if ready, err = json.Marshal(v); err != nil {
+		return nil, nil, nil, err
 	}
-	if err := tx.CreateVersion(ctx, v); err != nil {
-		return err
-	}
-	for _, r := range []struct {
+	return v, pending, ready, nil
+}
+
+// versionRecord is one audit entry and its event.
+type versionRecord struct {
+	audit *cairn.AuditEntry
+	event *cairn.Event
+}
+
+// versionRecords are what the service appends for a version it creates
+// and finalizes: version.created with the pending state as "after", then
+// version.ready with pending → ready, each with its event.
+func versionRecords(actor cairn.Actor, v *cairn.Version, pending, ready json.RawMessage) [2]versionRecord {
+	var out [2]versionRecord
+	for i, r := range []struct {
 		action        string
 		before, after json.RawMessage
 	}{
 		{cairn.EventVersionCreated, nil, pending},
 		{cairn.EventVersionReady, pending, ready},
 	} {
-		if err := tx.AppendAudit(ctx, &cairn.AuditEntry{
-			Time: now, Actor: actor.Name, ActorVerified: actor.Verified,
-			Action: r.action, Target: v.Ref(), Before: r.before, After: r.after,
-		}); err != nil {
-			return fmt.Errorf("append audit entry: %w", err)
-		}
-		if err := tx.AppendEvent(ctx, &cairn.Event{
-			ID: newEventID(), Type: r.action, Time: now, Actor: actor.Name, Model: model, Payload: r.after,
-		}); err != nil {
-			return fmt.Errorf("append event: %w", err)
+		out[i] = versionRecord{
+			audit: &cairn.AuditEntry{
+				Time: v.CreatedAt, Actor: actor.Name, ActorVerified: actor.Verified,
+				Action: r.action, Target: v.Ref(), Before: r.before, After: r.after,
+			},
+			event: &cairn.Event{
+				ID: newEventID(), Type: r.action, Time: v.CreatedAt, Actor: actor.Name, Model: v.Model, Payload: r.after,
+			},
 		}
 	}
-	return nil
+	return out
+}
+
+// bulkTx is what a store's write transaction offers the seeder to write
+// many versions in a few statements (internal/sqlite and
+// internal/postgres implement it): AllocateVersions reserves n numbers of
+// a model at once and returns the first; CreateVersionsBulk inserts ready
+// versions with their fixed fields encoded and appends the audit entries
+// and events in order, filling their sequence numbers and hash chain as
+// AppendAudit and AppendEvent would.
+type bulkTx interface {
+	AllocateVersions(ctx context.Context, model string, n int64) (int64, error)
+	CreateVersionsBulk(ctx context.Context, vs []*cairn.Version, audit []*cairn.AuditEntry, events []*cairn.Event) error
+}
+
+// bulkStore is a store with settings for a bulk load (internal/sqlite
+// has them): BulkMode applies them and returns what restores the ones
+// before, which Seed calls when it is done.
+type bulkStore interface {
+	BulkMode(ctx context.Context) (restore func(context.Context) error, err error)
+}
+
+// heldVersion is a version the direct path has yet to write.
+type heldVersion struct {
+	model string
+	spec  cairn.VersionSpec
+}
+
+// writeHeld writes held versions through bulk: each run of one model's
+// versions gets its numbers in one allocation, and all of them, their
+// audit entries and their events go in one CreateVersionsBulk, in the
+// order createReady would write them one by one.
+func writeHeld(ctx context.Context, bulk bulkTx, actor cairn.Actor, held []heldVersion) error {
+	if len(held) == 0 {
+		return nil
+	}
+	now := cairn.Timestamp(time.Now())
+	vs := make([]*cairn.Version, 0, len(held))
+	audit := make([]*cairn.AuditEntry, 0, 2*len(held))
+	events := make([]*cairn.Event, 0, 2*len(held))
+	for i := 0; i < len(held); {
+		j := i + 1
+		for j < len(held) && held[j].model == held[i].model {
+			j++
+		}
+		first, err := bulk.AllocateVersions(ctx, held[i].model, int64(j-i))
+		if err != nil {
+			return err
+		}
+		for k := i; k < j; k++ {
+			v, pending, ready, err := readyVersion(actor, held[k].model, first+int64(k-i), held[k].spec, now)
+			if err != nil {
+				return err
+			}
+			vs = append(vs, v)
+			for _, r := range versionRecords(actor, v, pending, ready) {
+				audit = append(audit, r.audit)
+				events = append(events, r.event)
+			}
+		}
+		i = j
+	}
+	return bulk.CreateVersionsBulk(ctx, vs, audit, events)
 }
 
 // newEventID returns 32 random hex digits, the shape of the service's ids.

@@ -310,7 +310,8 @@ Each version has one small file (64 distinct blobs are shared), metrics
 auc, accuracy and loss, params, a framework and tags team and env: the
 bench's search filter matches about a fifth of them.
 
-On SQLite it adds several hundred versions a second on two cores. A server
+On a loaded two-core machine it adds about a thousand versions a second,
+on SQLite and on PostgreSQL (the CPU cost is about 0.35 ms a version). A server
 may run on the same data meanwhile; its writes wait for each batch.`,
 		Args: exactArgs(),
 		RunE: func(c *cobra.Command, _ []string) error { return a.runBenchSeed(c, s) },
