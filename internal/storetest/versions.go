@@ -46,7 +46,9 @@ func testVersionWithDatasetDigest(t *testing.T, s cairn.Store) {
 	createVersion(t, s, "dataset", nil)                                                                   // v4
 	want := createVersion(t, s, "dataset", tagged("aaa"))                                                 // v5
 	createVersion(t, s, "dataset", func(v *cairn.Version) { tagged("aaa")(v); v.DeletedAt = ptr(at(9)) }) // v6
-	want.Evaluates, want.ApprovalStatus = []string{}, cairn.ApprovalNone // as read back
+
+	// As read back.
+	want.Evaluates, want.ApprovalStatus = []string{}, cairn.ApprovalNone
 	createVersion(t, s, "other", tagged("aaa"))
 	createVersion(t, s, "dataset", tagged("AAA")) // v7
 
