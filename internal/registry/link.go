@@ -84,8 +84,18 @@ func (s *Service) LinkVersion(ctx context.Context, dest string, in LinkRequest) 
 		}
 		m.record(cairn.EventVersionReady, v.Ref(), dest, "", before, v)
 		for _, a := range in.Aliases {
-			if _, err := s.moveAlias(ctx, m, dest, a, v.Number, nil); err != nil {
+			// A protected alias passes its gate: its conditions here; one
+			// that needs approvals is moved by SetAlias, which opens the
+			// request, not by a link.
+			if err := s.checkUngated(ctx, m, dest, a, "link "+src.Ref()+" into "+dest+" with alias "+a); err != nil {
 				return err
+			}
+			pending, err := s.gatedMove(ctx, m, dest, a, "", v.Number, nil, false)
+			if err != nil {
+				return err
+			}
+			if pending != nil {
+				return pendingError(pending)
 			}
 		}
 		out, err = m.tx.GetVersion(ctx, dest, v.Number)

@@ -720,16 +720,16 @@ func (s *Service) releaseAliases(ctx context.Context, m *mutation, v *cairn.Vers
 	return nil
 }
 
-// checkUngated refuses to remove alias of model on the way (doing what)
-// when a gate that needs approvals protects it: removing it is a delete of
-// the alias, which goes through DeleteAlias and its approvals.
+// checkUngated refuses to change alias of model on the way (doing what)
+// when a gate that needs approvals protects it: moving or removing it goes
+// through SetAlias or DeleteAlias and their approval requests.
 func (s *Service) checkUngated(ctx context.Context, m *mutation, model, alias, what string) error {
 	g, err := s.gateFor(ctx, m.tx, model, alias, "")
 	if err != nil {
 		return err
 	}
 	if g != nil && g.required > 0 {
-		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s: alias %s@%s is protected (%d approval(s) to delete it); delete the alias first, through its approval", what, model, alias, g.required)
+		return cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot %s: alias %s@%s is protected (changing it needs %d approval(s)); move or delete the alias on its own, through its approval request", what, model, alias, g.required)
 	}
 	return nil
 }
