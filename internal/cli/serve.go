@@ -53,7 +53,7 @@ every one at the same PostgreSQL database and S3 bucket:
 Each setting comes from its flag, else its CAIRN_* environment variable
 (CAIRN_ADDR, CAIRN_DATA, CAIRN_DB, CAIRN_BLOBS, CAIRN_PG_MAX_CONNS,
 CAIRN_PRESIGN_DOWNLOADS, CAIRN_GC_INTERVAL, CAIRN_GC_GRACE,
-CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_AUTH,
+CAIRN_WEBHOOK_ALLOW_CIDRS, CAIRN_WEBHOOK_RETRY_WINDOW, CAIRN_AUTH, CAIRN_AUTH_CACHE_TTL,
 CAIRN_AUDIT_KEY, CAIRN_AUDIT_CHECKPOINT_EVERY, CAIRN_AUDIT_CHECKPOINT_INTERVAL,
 CAIRN_LOG_LEVEL, CAIRN_LOG_FORMAT), else the config file (--config or
 CAIRN_CONFIG), else its default. The config file holds key = value lines
@@ -154,7 +154,16 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 			return cairn.Errorf(cairn.EINVALID, "approval-ttl %q: want a duration of at least 1m, such as 72h", s.approvalTTL)
 		}
 	}
-	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key, ApprovalTTL: approvalTTL})
+	var authCacheTTL time.Duration
+	if s.authCacheTTL != "" {
+		if authCacheTTL, err = time.ParseDuration(s.authCacheTTL); err != nil || authCacheTTL < 0 || authCacheTTL > time.Minute {
+			return cairn.Errorf(cairn.EINVALID, "auth-cache-ttl %q: want a duration from 0 (off) to 1m, such as 5s", s.authCacheTTL)
+		}
+		if authCacheTTL == 0 {
+			authCacheTTL = -1 // off
+		}
+	}
+	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key, ApprovalTTL: approvalTTL, AuthCacheTTL: authCacheTTL})
 	if auth {
 		if err := a.bootstrapAdmin(ctx, svc, logger); err != nil {
 			return err

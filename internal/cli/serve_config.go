@@ -38,7 +38,7 @@ type serveSettings struct {
 	presign, gcInterval, gcGrace, auth                     string
 	webhookAllow, webhookWindow                            string
 	auditKey, auditEvery, auditInterval                    string
-	approvalTTL                                            string
+	approvalTTL, authCacheTTL                              string
 	config                                                 string
 	list                                                   []*setting
 }
@@ -70,6 +70,8 @@ func newServeSettings() *serveSettings {
 			usage: "close an approval request that has not got its approvals after this long (default 168h)"},
 		{key: "auth", env: "CAIRN_AUTH", value: &s.auth, def: "false",
 			usage: "require authentication (tokens, or user and password) and enforce roles; the first start with no users creates an admin and prints its token once (alone: true)"},
+		{key: "auth-cache-ttl", env: "CAIRN_AUTH_CACHE_TTL", value: &s.authCacheTTL,
+			usage: "with --auth, reuse an authenticated token's or password's principal and roles this long without reading the database (0 turns it off, at most 1m); changes made on this replica apply at once, on other replicas within this long (default 5s)"},
 		{key: "audit-key", env: "CAIRN_AUDIT_KEY", value: &s.auditKey,
 			usage: "ed25519 private key file (PEM, from cairn audit keygen) that signs audit checkpoints; without it no checkpoints are written"},
 		{key: "audit-checkpoint-every", env: "CAIRN_AUDIT_CHECKPOINT_EVERY", value: &s.auditEvery, def: "1000",

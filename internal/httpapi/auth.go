@@ -28,12 +28,12 @@ import (
 // description.
 var publicPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true, apiPrefix + "/openapi.json": true}
 
-// Cost, to measure before optimizing: a token costs an indexed lookup by
-// hash, the user row and its bindings (and a write at most once a minute
-// per token); a password costs the same lookups plus PBKDF2 the first time
-// in five minutes. On the resolve hot path that is two or three queries per
-// request; a short-lived principal cache is the lever if the benchmarks
-// (internal/bench) show it.
+// Cost: credentials that authenticated within the last few seconds are
+// answered from the registry service's principal cache
+// (registry/authcache.go), without a query; otherwise a token costs an
+// indexed lookup by hash and the user row with its bindings (and a write
+// at most once a minute per token), a password the same lookups plus
+// PBKDF2 the first time in five minutes.
 
 // authenticate establishes the request's principal. It returns the request
 // to serve, or an error to answer with.

@@ -171,64 +171,91 @@ const tokenTouchEvery = time.Minute
 // Authenticate checks credentials and returns the principal with its role
 // bindings. EUNAUTHENTICATED, with one message whatever was wrong (unknown
 // user, wrong password, revoked or expired token, disabled user), so that
-// a caller learns nothing about which accounts exist.
+// a caller learns nothing about which accounts exist. Credentials that
+// authenticated within the last Options.AuthCacheTTL are answered from
+// memory (authcache.go).
 func (s *Service) Authenticate(ctx context.Context, c Credentials) (*cairn.Principal, error) {
-	bad := cairn.Errorf(cairn.EUNAUTHENTICATED, "invalid credentials")
+	if c.Token == "" && c.User != "" && strings.HasPrefix(c.Password, cairn.TokenPrefix) {
+		c = Credentials{Token: c.Password, User: c.User}
+	}
 	now := s.now()
+	key := principalKey(c)
+	p, gen := s.principals.get(key, c.User, now)
+	if p != nil {
+		return p, nil
+	}
+	p, owner, expires, err := s.authenticate(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
+	s.principals.put(key, gen, p, owner, now, expires)
+	return p, nil
+}
+
+// authenticate checks credentials against the database. It returns the
+// principal, the name it authenticated as, and the token's expiry (zero
+// for none or a password).
+func (s *Service) authenticate(ctx context.Context, c Credentials, now time.Time) (_ *cairn.Principal, owner string, expires time.Time, _ error) {
+	bad := cairn.Errorf(cairn.EUNAUTHENTICATED, "invalid credentials")
 	var u *cairn.User
 	switch {
 	case c.Token != "":
 		tk, err := s.store.GetTokenByHash(ctx, cairn.HashToken(c.Token))
 		if cairn.IsCode(err, cairn.ENOTFOUND) {
-			return nil, bad
+			return nil, "", expires, bad
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", expires, err
 		}
 		if !tk.Active(now) || (c.User != "" && c.User != tk.User) {
-			return nil, bad
+			return nil, "", expires, bad
+		}
+		if tk.ExpiresAt != nil {
+			expires = *tk.ExpiresAt
 		}
 		if u, err = s.store.GetUser(ctx, tk.User); err != nil {
 			if cairn.IsCode(err, cairn.ENOTFOUND) {
-				return nil, bad
+				return nil, "", expires, bad
 			}
-			return nil, err
+			return nil, "", expires, err
 		}
+		// Written in the request, at most once per tokenTouchEvery per
+		// token: with the principal cache a token is read from the
+		// database once per TTL, so last_used lags by at most
+		// tokenTouchEvery plus the TTL, and no write is pending in memory
+		// to be lost on shutdown.
 		if tk.LastUsedAt == nil || now.Sub(*tk.LastUsedAt) >= tokenTouchEvery {
 			if err := s.store.Update(ctx, func(tx cairn.Tx) error {
 				return tx.TouchToken(ctx, tk.ID, cairn.Timestamp(now), tokenTouchEvery)
 			}); err != nil {
-				return nil, err
+				return nil, "", expires, err
 			}
 		}
 	case c.User != "":
-		if strings.HasPrefix(c.Password, cairn.TokenPrefix) {
-			return s.Authenticate(ctx, Credentials{Token: c.Password, User: c.User})
-		}
 		var err error
 		u, err = s.store.GetUser(ctx, c.User)
 		if cairn.IsCode(err, cairn.ENOTFOUND) {
 			// Spend the time a real check would, so that timing does not
 			// tell which names exist.
 			cairn.CheckPassword(s.dummyHash(), c.Password)
-			return nil, bad
+			return nil, "", expires, bad
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", expires, err
 		}
 		if !s.pwCache.check(u.Name, c.Password, u.PasswordHash, now) {
 			if !cairn.CheckPassword(u.PasswordHash, c.Password) {
-				return nil, bad
+				return nil, "", expires, bad
 			}
 			s.pwCache.add(u.Name, c.Password, u.PasswordHash, now)
 		}
 	default:
-		return nil, bad
+		return nil, "", expires, bad
 	}
 	if u.Disabled {
-		return nil, bad
+		return nil, "", expires, bad
 	}
-	return &cairn.Principal{Name: u.Name, Kind: u.Kind, Roles: u.Roles}, nil
+	return &cairn.Principal{Name: u.Name, Kind: u.Kind, Roles: u.Roles}, u.Name, expires, nil
 }
 
 // dummyHash is a valid hash of nothing anyone knows, computed once.

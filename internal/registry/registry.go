@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +53,13 @@ type Options struct {
 	// AuditKey signs audit checkpoints (Checkpoint, RunCheckpoints) and
 	// its public half verifies them (VerifyAudit). Nil: no checkpoints.
 	AuditKey ed25519.PrivateKey
+	// AuthCacheTTL is how long an authenticated principal (a token's or a
+	// user name and password's owner, with its role bindings) is reused
+	// without reading the database again; 0 means DefaultAuthCacheTTL,
+	// negative turns the cache off. Changes made through this Service
+	// apply at once; on other replicas they apply within this long (see
+	// authcache.go and docs/security.md).
+	AuthCacheTTL time.Duration
 }
 
 // Defaults for Options.
@@ -76,6 +84,7 @@ type Service struct {
 	pwCache    passwordCache
 	dummyOnce  sync.Once
 	dummy      string
+	principals *principalCache
 
 	spoolDir    string
 	maxArtifact int64
@@ -114,6 +123,11 @@ func New(store cairn.Store, blobs cairn.BlobStore, opts Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	ttl := opts.AuthCacheTTL
+	if ttl == 0 {
+		ttl = DefaultAuthCacheTTL
+	}
+	s.principals = newPrincipalCache(ttl, authCacheSize)
 	return s
 }
 
@@ -160,12 +174,21 @@ func (m *mutation) audit(action, target string, before, after any) {
 func (s *Service) update(ctx context.Context, fn func(m *mutation) error) error {
 	actor := cairn.ActorFromContext(ctx)
 	reqID := cairn.RequestIDFromContext(ctx)
+	identity := false
+	defer func() {
+		// Users, tokens or role bindings changed (or may have, if the
+		// commit failed late): authenticate from the database again.
+		if identity {
+			s.principals.invalidate()
+		}
+	}()
 	return s.store.Update(ctx, func(tx cairn.Tx) error {
 		m := &mutation{tx: tx, actor: actor, reqID: reqID, now: cairn.Timestamp(s.now())}
 		if err := fn(m); err != nil {
 			return err
 		}
 		for _, r := range m.records {
+			identity = identity || isIdentityChange(r.action)
 			before, err := marshalState(r.before)
 			if err != nil {
 				return err
@@ -199,6 +222,12 @@ func (s *Service) update(ctx context.Context, fn func(m *mutation) error) error 
 		}
 		return nil
 	})
+}
+
+// isIdentityChange reports whether an audit action changes who may
+// authenticate or what a principal may do.
+func isIdentityChange(action string) bool {
+	return strings.HasPrefix(action, "user.") || strings.HasPrefix(action, "token.") || strings.HasPrefix(action, "role.")
 }
 
 // MaxStateFiles is the largest manifest that audit entries and events
