@@ -106,6 +106,16 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 		}
 	}
 
+	var authCacheTTL time.Duration
+	if s.authCacheTTL != "" {
+		if authCacheTTL, err = time.ParseDuration(s.authCacheTTL); err != nil || authCacheTTL < 0 || authCacheTTL > time.Minute {
+			return usageErr(c, "auth-cache-ttl %q: want a duration from 0 (off) to 1m, such as 5s", s.authCacheTTL)
+		}
+		if authCacheTTL == 0 {
+			authCacheTTL = -1 // off
+		}
+	}
+
 	store, storeDesc, err := a.openStore(ctx, s, pgMaxConns)
 	if err != nil {
 		return err
@@ -152,15 +162,6 @@ func (a *app) serve(c *cobra.Command, s *serveSettings) error {
 	if s.approvalTTL != "" {
 		if approvalTTL, err = time.ParseDuration(s.approvalTTL); err != nil || approvalTTL < time.Minute {
 			return cairn.Errorf(cairn.EINVALID, "approval-ttl %q: want a duration of at least 1m, such as 72h", s.approvalTTL)
-		}
-	}
-	var authCacheTTL time.Duration
-	if s.authCacheTTL != "" {
-		if authCacheTTL, err = time.ParseDuration(s.authCacheTTL); err != nil || authCacheTTL < 0 || authCacheTTL > time.Minute {
-			return cairn.Errorf(cairn.EINVALID, "auth-cache-ttl %q: want a duration from 0 (off) to 1m, such as 5s", s.authCacheTTL)
-		}
-		if authCacheTTL == 0 {
-			authCacheTTL = -1 // off
 		}
 	}
 	svc := registry.New(store, blobs, registry.Options{Auth: auth, Logger: logger, AuditKey: audit.key, ApprovalTTL: approvalTTL, AuthCacheTTL: authCacheTTL})

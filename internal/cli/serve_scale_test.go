@@ -27,6 +27,9 @@ func TestServeScaleSettingsRefused(t *testing.T) {
 		{"gc interval", []string{"--gc-interval", "soon"}, nil, "gc-interval"},
 		{"gc interval too short", nil, map[string]string{"CAIRN_GC_INTERVAL": "1s"}, "at least 1m"},
 		{"gc grace", []string{"--gc-interval", "1h", "--gc-grace", "-5m"}, nil, "gc-grace"},
+		{"auth cache ttl", []string{"--auth", "--auth-cache-ttl", "soon"}, nil, "auth-cache-ttl"},
+		{"auth cache ttl too long", []string{"--auth", "--auth-cache-ttl", "2m"}, nil, "0 (off) to 1m"},
+		{"auth cache ttl negative", []string{"--auth"}, map[string]string{"CAIRN_AUTH_CACHE_TTL": "-1s"}, "auth-cache-ttl"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
