@@ -28,8 +28,8 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The bytes writeJSON would write, encoded without reflection: an edge
-	// is about 200 bytes, a node 40.
-	b, err := g.AppendJSON(make([]byte, 0, 64+48*len(g.Nodes)+224*len(g.Edges)))
+	// is about 200 bytes, a node 50.
+	b, err := g.AppendJSON(make([]byte, 0, 64+64*len(g.Nodes)+256*len(g.Edges)))
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
