@@ -417,7 +417,7 @@ func (u *uploader) multipart(p *pool, f *localFile) error {
 		return err
 	}
 	if resumed && len(up.Parts) > 0 {
-		if ps, ok := sessionPartSize(up, f.size); ok {
+		if ps, ok := sessionPartSize(up, f.size, partSize); ok {
 			partSize = ps
 		} else {
 			// Parts we cannot continue (a layout that does not add up):
@@ -464,28 +464,46 @@ func (u *uploader) multipart(p *pool, f *localFile) error {
 }
 
 // sessionPartSize infers the part size of a resumed session from the parts
-// it holds: every part but the last of the file must have one size (at
-// least MinPartSize), and the parts must fit the file.
-func sessionPartSize(up *cairn.Upload, size int64) (int64, bool) {
-	var ps int64
+// it holds. Part 1, if held, gives it (every part but the file's last has
+// that size). A push cut off midway may hold later parts without part 1
+// (its uploads run in parallel); then the size is one under which every
+// held part has the length of its place in the file: the push's own part
+// size if it fits, else the size of one of the held parts. The part size
+// must be at least MinPartSize, and the parts must fit the file.
+func sessionPartSize(up *cairn.Upload, size, want int64) (int64, bool) {
+	fits := func(ps int64, exact bool) bool {
+		if ps < cairn.MinPartSize || ps > cairn.MaxPartSize {
+			return false
+		}
+		n := int((size + ps - 1) / ps)
+		if n > cairn.MaxParts {
+			return false
+		}
+		for _, p := range up.Parts {
+			if p.Number < 1 || p.Number > n {
+				return false
+			}
+			if exact && p.Size != min(ps, size-int64(p.Number-1)*ps) {
+				return false
+			}
+		}
+		return true
+	}
 	for _, p := range up.Parts {
 		if p.Number == 1 {
-			ps = p.Size
+			return p.Size, fits(p.Size, false)
 		}
 	}
-	if ps < cairn.MinPartSize || ps > cairn.MaxPartSize {
-		return 0, false
-	}
-	n := int((size + ps - 1) / ps)
-	if n > cairn.MaxParts {
-		return 0, false
-	}
+	candidates := []int64{want}
 	for _, p := range up.Parts {
-		if p.Number < 1 || p.Number > n {
-			return 0, false
+		candidates = append(candidates, p.Size)
+	}
+	for _, ps := range candidates {
+		if fits(ps, true) {
+			return ps, true
 		}
 	}
-	return ps, true
+	return 0, false
 }
 
 // sendPart sends part n of f unless the session already holds exactly
