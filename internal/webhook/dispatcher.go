@@ -11,9 +11,12 @@
 //   - A dispatcher serves a subscription only while it holds the lease
 //     "webhook:<id>" (cairn.Tx.AcquireLease), renewed in the transaction
 //     that records each attempt; a result is recorded only if the lease is
-//     still held. So replicas do not send the same event twice in the
-//     normal case, and a crashed replica's subscriptions resume elsewhere
-//     once its lease runs out.
+//     still held and the delivery state is still the one the attempt
+//     started from (a dispatcher whose lease ran out while it waited, and
+//     which another took and gave back meanwhile, would otherwise get the
+//     lease again and move the cursor back). So replicas do not send the
+//     same event twice in the normal case, and a crashed replica's
+//     subscriptions resume elsewhere once its lease runs out.
 //   - A failed attempt is retried with exponential backoff and jitter,
 //     honouring Retry-After, until the retry window since the first
 //     attempt is over; then the event becomes a dead letter and the cursor
@@ -311,6 +314,7 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	read := *st
 	evs, err := d.store.ListEvents(ctx, st.Cursor, batch)
 	if err != nil {
 		return false, err
@@ -329,14 +333,14 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 	if head == nil {
 		if moved {
 			st.HeadSeq, st.Attempts, st.FirstAttempt, st.NextAttempt = 0, 0, time.Time{}, time.Time{}
-			return len(evs) == batch, d.record(ctx, w.ID, st, nil, nil)
+			return len(evs) == batch, d.record(ctx, w.ID, &read, st, nil, nil)
 		}
 		return false, nil
 	}
 	now := d.now()
 	if st.HeadSeq == head.Seq && now.Before(st.NextAttempt) {
 		if moved {
-			return false, d.record(ctx, w.ID, st, nil, nil)
+			return false, d.record(ctx, w.ID, &read, st, nil, nil)
 		}
 		return false, nil
 	}
@@ -370,7 +374,7 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 		st.Cursor = head.Seq
 		st.HeadSeq, st.Attempts, st.FirstAttempt, st.NextAttempt = 0, 0, time.Time{}, time.Time{}
 	}
-	if err := d.record(ctx, w.ID, st, del, dead); err != nil {
+	if err := d.record(ctx, w.ID, &read, st, del, dead); err != nil {
 		return false, err
 	}
 	d.metrics.observe(del.Outcome, res.latency)
@@ -399,7 +403,7 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 	} else {
 		del.Outcome, dl.Status, dl.LastError = cairn.DeliveryDead, cairn.DeadLetterDead, res.summary()
 	}
-	if err := d.record(ctx, w.ID, nil, del, dl); err != nil {
+	if err := d.record(ctx, w.ID, nil, nil, del, dl); err != nil {
 		return err
 	}
 	d.metrics.observe(del.Outcome, res.latency)
@@ -408,8 +412,13 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 
 // record writes the outcome of a step in one transaction that first
 // renews the lease: if another dispatcher holds it now, nothing is
-// written (errLeaseLost).
-func (d *Dispatcher) record(ctx context.Context, id string, st *cairn.WebhookState, del *cairn.Delivery, dl *cairn.DeadLetter) error {
+// written (errLeaseLost). read, if not nil, is the delivery state the
+// step started from: if the state is no longer that, another dispatcher
+// took the lease while this one's had run out and recorded attempts of
+// its own (then maybe gave the lease back, so renewing it succeeded):
+// this step's result is stale and nothing is written (errLeaseLost), so
+// the cursor never moves back.
+func (d *Dispatcher) record(ctx context.Context, id string, read, st *cairn.WebhookState, del *cairn.Delivery, dl *cairn.DeadLetter) error {
 	return d.store.Update(ctx, func(tx cairn.Tx) error {
 		now := d.now()
 		ok, err := tx.AcquireLease(ctx, leaseName(id), d.holder, now, now.Add(d.leaseTTL))
@@ -418,6 +427,15 @@ func (d *Dispatcher) record(ctx context.Context, id string, st *cairn.WebhookSta
 		}
 		if !ok {
 			return errLeaseLost
+		}
+		if read != nil {
+			cur, err := tx.GetWebhookState(ctx, id)
+			if err != nil {
+				return err
+			}
+			if !sameState(cur, read) {
+				return errLeaseLost
+			}
 		}
 		if del != nil {
 			if err := tx.AppendDelivery(ctx, del); err != nil {
@@ -434,6 +452,12 @@ func (d *Dispatcher) record(ctx context.Context, id string, st *cairn.WebhookSta
 		}
 		return nil
 	})
+}
+
+// sameState reports whether two delivery states are the same.
+func sameState(a, b *cairn.WebhookState) bool {
+	return a.Cursor == b.Cursor && a.HeadSeq == b.HeadSeq && a.Attempts == b.Attempts &&
+		a.FirstAttempt.Equal(b.FirstAttempt) && a.NextAttempt.Equal(b.NextAttempt)
 }
 
 // Payload is the body of a delivery: the event as the feed has it, in the

@@ -2,8 +2,13 @@ package webhook
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,5 +108,88 @@ func TestHasWork(t *testing.T) {
 	})
 	if d.hasWork(ctx, "w") {
 		t.Error("caught up: has work")
+	}
+}
+
+// TestStaleAttemptKeepsCursor: a dispatcher whose lease ran out during a
+// slow attempt, while another took the lease, caught up and gave it
+// back, records nothing when its attempt ends: renewing the lease
+// succeeds (nobody holds it), but the state is no longer the one the
+// attempt started from, so the cursor does not move back and no event
+// is sent again.
+func TestStaleAttemptKeepsCursor(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cairn.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var clockMu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+
+	var mu sync.Mutex
+	var got []int64
+	blocked, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p Payload
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			t.Errorf("receiver: %v", err)
+			return
+		}
+		mu.Lock()
+		got = append(got, p.Data.Seq)
+		mu.Unlock()
+		if first.CompareAndSwap(false, true) {
+			close(blocked)
+			<-release
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	w := &cairn.Webhook{ID: "w", URL: srv.URL, Secret: cairn.NewWebhookSecret(), Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := st.Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		for i := range 3 {
+			if err := tx.AppendEvent(ctx, &cairn.Event{ID: fmt.Sprint("e", i), Type: "model.created", Time: now, Payload: json.RawMessage(`{}`)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(st, Options{Holder: "a", Now: clock, Client: srv.Client()})
+	b := New(st, Options{Holder: "b", Now: clock, Client: srv.Client()})
+
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.serve(ctx, "w") }()
+	<-blocked // a is sending event 1
+	clockMu.Lock()
+	now = now.Add(a.leaseTTL + time.Second) // a's lease has run out
+	clockMu.Unlock()
+	if err := b.serve(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	state, err := st.GetWebhookState(ctx, "w")
+	if err != nil || state.Cursor != 3 {
+		t.Fatalf("after b: state %+v (%v), want the cursor at 3", state, err)
+	}
+	close(release)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if state, err = st.GetWebhookState(ctx, "w"); err != nil || state.Cursor != 3 {
+		t.Errorf("after a's stale attempt: state %+v (%v), want the cursor still at 3", state, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got, []int64{1, 1, 2, 3}) {
+		t.Errorf("the receiver got %v, want [1 1 2 3] (a's stale attempt, then b's)", got)
 	}
 }
