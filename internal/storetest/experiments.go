@@ -399,7 +399,10 @@ func testExperimentRuns(t *testing.T, s cairn.Store) {
 		t.Errorf("active runs of the deleted experiment: %v (%v), want none", page, err)
 	}
 
-	update(t, s, func(tx cairn.Tx) (err error) { n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(5)); return err })
+	update(t, s, func(tx cairn.Tx) (err error) {
+		n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(5))
+		return err
+	})
 	if n != 2 {
 		t.Errorf("RestoreExperimentRuns restored %d runs, want 2", n)
 	}
@@ -410,7 +413,10 @@ func testExperimentRuns(t *testing.T, s cairn.Store) {
 	if r, err := s.GetRun(ctx, "a"); err != nil || !r.UpdatedAt.Equal(at(5)) {
 		t.Errorf("restored run updated at %v (%v), want %v", r.UpdatedAt, err, at(5))
 	}
-	update(t, s, func(tx cairn.Tx) (err error) { n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(6)); return err })
+	update(t, s, func(tx cairn.Tx) (err error) {
+		n, err = tx.RestoreExperimentRuns(ctx, e.ID, deletedAt, at(6))
+		return err
+	})
 	if n != 0 {
 		t.Errorf("restoring again restored %d runs, want 0", n)
 	}
