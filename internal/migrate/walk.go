@@ -132,22 +132,13 @@ func (w *walker) walkEvents(ctx context.Context, after int64, fn func(context.Co
 // eachModelPage calls fn with every page of the source's models, deleted
 // ones included, by name.
 func (w *walker) eachModelPage(ctx context.Context, fn func(context.Context, []*cairn.Model) error) error {
-	page := cairn.Page{Size: w.batch}
-	for {
+	return eachPage(ctx, w.batch, fn, func(ctx context.Context, page cairn.Page) ([]*cairn.Model, string, error) {
 		p, err := w.src.Meta.ListModels(ctx, cairn.ModelQuery{IncludeDeleted: true, Page: page})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		if len(p.Items) > 0 {
-			if err := fn(ctx, p.Items); err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
+		return p.Items, p.NextToken, nil
+	})
 }
 
 // walkVersions reads every version, deleted ones included, model by model
@@ -233,42 +224,24 @@ func (w *walker) walkAliases(ctx context.Context, aliases func(context.Context, 
 
 // walkExperiments reads every experiment, deleted ones included.
 func (w *walker) walkExperiments(ctx context.Context, fn func(context.Context, []*cairn.Experiment) error) error {
-	page := cairn.Page{Size: w.batch}
-	for {
+	return eachPage(ctx, w.batch, fn, func(ctx context.Context, page cairn.Page) ([]*cairn.Experiment, string, error) {
 		p, err := w.exp.ExportExperiments(ctx, page)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		if len(p.Items) > 0 {
-			if err := fn(ctx, p.Items); err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
+		return p.Items, p.NextToken, nil
+	})
 }
 
 // walkLoggedModels reads every logged model, deleted ones included.
 func (w *walker) walkLoggedModels(ctx context.Context, fn func(context.Context, []*cairn.LoggedModel) error) error {
-	page := cairn.Page{Size: w.batch}
-	for {
+	return eachPage(ctx, w.batch, fn, func(ctx context.Context, page cairn.Page) ([]*cairn.LoggedModel, string, error) {
 		p, err := w.exp.ExportLoggedModels(ctx, page)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		if len(p.Items) > 0 {
-			if err := fn(ctx, p.Items); err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
+		return p.Items, p.NextToken, nil
+	})
 }
 
 // walkRuns reads every run, deleted ones included, with the history of
@@ -311,41 +284,45 @@ func (w *walker) walkRuns(ctx context.Context, fn func(context.Context, []runRec
 // walkEdges reads every lineage edge in the order the source added them,
 // which is the order Lineage lists edges at the same depth in.
 func (w *walker) walkEdges(ctx context.Context, fn func(context.Context, []cairn.Edge) error) error {
-	page := cairn.Page{Size: w.batch}
-	for {
+	return eachPage(ctx, w.batch, fn, func(ctx context.Context, page cairn.Page) ([]cairn.Edge, string, error) {
 		p, err := w.exp.ExportEdges(ctx, page)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		if len(p.Items) > 0 {
-			if err := fn(ctx, p.Items); err != nil {
-				return err
-			}
-		}
-		if p.NextToken == "" {
-			return nil
-		}
-		page.Token = p.NextToken
-	}
+		return p.Items, p.NextToken, nil
+	})
 }
 
 // walkSignals reads every monitoring signal, newest first (ImportSignal
 // keeps ids, so the order of import does not matter).
 func (w *walker) walkSignals(ctx context.Context, fn func(context.Context, []*cairn.Signal) error) error {
-	page := cairn.Page{Size: w.batch}
-	for {
+	return eachPage(ctx, w.batch, fn, func(ctx context.Context, page cairn.Page) ([]*cairn.Signal, string, error) {
 		p, err := w.src.Meta.ListSignals(ctx, cairn.SignalQuery{Page: page})
+		if err != nil {
+			return nil, "", err
+		}
+		return p.Items, p.NextToken, nil
+	})
+}
+
+// eachPage calls fn with every non-empty page that next returns, starting
+// with a first page of size items and following the page tokens to the end.
+func eachPage[T any](ctx context.Context, size int, fn func(context.Context, []T) error,
+	next func(context.Context, cairn.Page) ([]T, string, error)) error {
+	page := cairn.Page{Size: size}
+	for {
+		items, token, err := next(ctx, page)
 		if err != nil {
 			return err
 		}
-		if len(p.Items) > 0 {
-			if err := fn(ctx, p.Items); err != nil {
+		if len(items) > 0 {
+			if err := fn(ctx, items); err != nil {
 				return err
 			}
 		}
-		if p.NextToken == "" {
+		if token == "" {
 			return nil
 		}
-		page.Token = p.NextToken
+		page.Token = token
 	}
 }
