@@ -150,38 +150,60 @@ func (t *tx) UpdateExperiment(ctx context.Context, e *cairn.Experiment) error {
 
 // ExportExperiments lists every experiment, deleted ones included, by id.
 func (db *DB) ExportExperiments(ctx context.Context, page cairn.Page) (*cairn.ExperimentPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, db, page, "export experiments",
+		`SELECT `+experimentColumns+` FROM experiments e WHERE e.id > ? ORDER BY e.id LIMIT ?`,
+		scanExperiment, func(e *cairn.Experiment) string { return e.ID })
 	if err != nil {
 		return nil, err
 	}
+	return &cairn.ExperimentPage{Items: items, NextToken: next}, nil
+}
+
+// exportByID reads one page of an export ordered by a string id: the rows
+// of query (which takes the id to start after and a limit) and the token
+// of the next page ("" at the end).
+func exportByID[T any](ctx context.Context, db *DB, pg cairn.Page, what, query string,
+	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
+	size, err := pageSize(pg.Size)
+	if err != nil {
+		return nil, "", err
+	}
 	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
+	if pg.Token != "" {
+		c, err := decodeCursor(pg.Token)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		after = c.s
 	}
-	return view(ctx, db, func(t *tx) (*cairn.ExperimentPage, error) {
-		rows, err := t.query(ctx, `SELECT `+experimentColumns+` FROM experiments e WHERE e.id > ? ORDER BY e.id LIMIT ?`, after, size+1)
+	type page struct {
+		items []T
+		next  string
+	}
+	p, err := view(ctx, db, func(t *tx) (*page, error) {
+		rows, err := t.query(ctx, query, after, size+1)
 		if err != nil {
-			return nil, translate(err, "export experiments")
+			return nil, translate(err, "%s", what)
 		}
 		defer rows.Close()
-		out := &cairn.ExperimentPage{Items: []*cairn.Experiment{}}
+		out := &page{items: []T{}}
 		for rows.Next() {
-			if len(out.Items) == size {
-				out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
+			if len(out.items) == size {
+				out.next = cursor{s: id(out.items[size-1])}.encode()
 				break
 			}
-			e, err := scanExperiment(rows)
+			item, err := scan(rows)
 			if err != nil {
-				return nil, translate(err, "export experiments")
+				return nil, translate(err, "%s", what)
 			}
-			out.Items = append(out.Items, e)
+			out.items = append(out.items, item)
 		}
-		return out, translate(rows.Err(), "export experiments")
+		return out, translate(rows.Err(), "%s", what)
 	})
+	if err != nil {
+		return nil, "", err
+	}
+	return p.items, p.next, nil
 }
 
 // ImportExperiment inserts e as it is and moves the experiment counter past

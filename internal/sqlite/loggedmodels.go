@@ -164,38 +164,13 @@ func (t *tx) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) 
 // ExportLoggedModels lists every logged model, deleted ones included, by
 // id.
 func (db *DB) ExportLoggedModels(ctx context.Context, page cairn.Page) (*cairn.LoggedModelPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, db, page, "export logged models",
+		`SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id > ? ORDER BY l.id LIMIT ?`,
+		scanLoggedModel, func(m *cairn.LoggedModel) string { return m.ID })
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
-		if err != nil {
-			return nil, err
-		}
-		after = c.s
-	}
-	return view(ctx, db, func(t *tx) (*cairn.LoggedModelPage, error) {
-		rows, err := t.query(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id > ? ORDER BY l.id LIMIT ?`, after, size+1)
-		if err != nil {
-			return nil, translate(err, "export logged models")
-		}
-		defer rows.Close()
-		out := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
-		for rows.Next() {
-			if len(out.Items) == size {
-				out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
-				break
-			}
-			m, err := scanLoggedModel(rows)
-			if err != nil {
-				return nil, translate(err, "export logged models")
-			}
-			out.Items = append(out.Items, m)
-		}
-		return out, translate(rows.Err(), "export logged models")
-	})
+	return &cairn.LoggedModelPage{Items: items, NextToken: next}, nil
 }
 
 // ImportLoggedModel inserts m as it is; ECONFLICT if its id exists.
