@@ -29,6 +29,9 @@ type DB struct {
 	// read has several query_only connections; in WAL mode readers see the
 	// last committed state and never block the writer or each other.
 	read *sql.DB
+	// writeGate and readGate queue callers for the pools first in, first
+	// out (see gate).
+	writeGate, readGate gate
 
 	writeStmts, readStmts *stmtCache
 }
@@ -117,7 +120,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		read.Close()
 		return nil, translate(err, "sqlite: open %s", path)
 	}
-	db := &DB{write: write, read: read, writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
+	db := &DB{write: write, read: read, writeGate: newGate(1), readGate: newGate(n),
+		writeStmts: newStmtCache(write), readStmts: newStmtCache(read)}
 	if _, err := db.backfillFixedJSON(ctx); err != nil {
 		db.Close()
 		return nil, cairn.WrapError(cairn.EINTERNAL, err, "sqlite: encode the fixed fields of versions made before this upgrade")
@@ -147,6 +151,10 @@ func (db *DB) Close() error {
 // Update itself (it would wait for its own connection); reads on db from
 // inside fn see the state before the transaction.
 func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) error {
+	if err := db.writeGate.enter(ctx); err != nil {
+		return err
+	}
+	defer db.writeGate.leave()
 	sqltx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(err, "begin transaction")
@@ -179,6 +187,10 @@ func (db *DB) Update(ctx context.Context, fn func(cairn.Tx) error) error {
 // made of several queries (a version and its aliases) sees one snapshot.
 func view[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error) {
 	var zero T
+	if err := db.readGate.enter(ctx); err != nil {
+		return zero, err
+	}
+	defer db.readGate.leave()
 	sqltx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return zero, translate(err, "begin read transaction")
@@ -192,6 +204,11 @@ func view[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error
 // BEGIN and COMMIT would double the round trips of the hottest reads
 // (resolving an alias, getting a version).
 func single[T any](ctx context.Context, db *DB, fn func(*tx) (T, error)) (T, error) {
+	if err := db.readGate.enter(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	defer db.readGate.leave()
 	return fn(&tx{pool: db.read, stmts: db.readStmts})
 }
 
