@@ -93,28 +93,29 @@ func TestCompileSQL(t *testing.T) {
 			postgres: Compiled{Where: `COALESCE((m.tags->>$1::text) = $2, FALSE)`, Args: []any{"my key.x", "v"}, OrderBy: "m.name ASC", WhereArgs: 2},
 		},
 		{
+			// AND puts equality on a map before a metric's range.
 			name: "metrics and params", compile: Versions, filter: "metrics.auc >= 0.9 AND params.lr = '0.1' AND metrics.n IN (1, 2)",
 			sqlite: Compiled{
-				Where:   `(COALESCE(json_extract(v.metrics, ?) >= ?, FALSE) AND COALESCE(json_extract(v.params, ?) = ?, FALSE) AND COALESCE(json_extract(v.metrics, ?) IN (?, ?), FALSE))`,
-				Args:    []any{`$."auc"`, 0.9, `$."lr"`, "0.1", `$."n"`, 1.0, 2.0},
+				Where:   `(COALESCE(json_extract(v.params, ?) = ?, FALSE) AND COALESCE(json_extract(v.metrics, ?) IN (?, ?), FALSE) AND COALESCE(json_extract(v.metrics, ?) >= ?, FALSE))`,
+				Args:    []any{`$."lr"`, "0.1", `$."n"`, 1.0, 2.0, `$."auc"`, 0.9},
 				OrderBy: "m.name ASC, v.number DESC", WhereArgs: 7,
 			},
 			postgres: Compiled{
-				Where:   `(COALESCE((v.metrics->>$1::text)::double precision >= $2::double precision, FALSE) AND COALESCE((v.params->>$3::text) = $4, FALSE) AND COALESCE((v.metrics->>$5::text)::double precision IN ($6::double precision, $7::double precision), FALSE))`,
-				Args:    []any{"auc", 0.9, "lr", "0.1", "n", 1.0, 2.0},
+				Where:   `(COALESCE((v.params->>$1::text) = $2, FALSE) AND COALESCE((v.metrics->>$3::text)::double precision IN ($4::double precision, $5::double precision), FALSE) AND COALESCE((v.metrics->>$6::text)::double precision >= $7::double precision, FALSE))`,
+				Args:    []any{"lr", "0.1", "n", 1.0, 2.0, "auc", 0.9},
 				OrderBy: "m.name ASC, v.number DESC", WhereArgs: 7,
 			},
 		},
 		{
 			name: "precedence and NOT", compile: Models, filter: "NOT (name = 'a' OR name = 'b') AND kind = 'model' OR archived = true",
 			sqlite: Compiled{
-				Where:   "((NOT (m.name = ? OR m.name = ?) AND m.kind = ?) OR m.archived = ?)",
-				Args:    []any{"a", "b", "model", int64(1)},
+				Where:   "((m.kind = ? AND NOT (m.name = ? OR m.name = ?)) OR m.archived = ?)",
+				Args:    []any{"model", "a", "b", int64(1)},
 				OrderBy: "m.name ASC", WhereArgs: 4,
 			},
 			postgres: Compiled{
-				Where:   "((NOT (m.name = $1 OR m.name = $2) AND m.kind = $3) OR m.archived = $4)",
-				Args:    []any{"a", "b", "model", true},
+				Where:   "((m.kind = $1 AND NOT (m.name = $2 OR m.name = $3)) OR m.archived = $4)",
+				Args:    []any{"model", "a", "b", true},
 				OrderBy: "m.name ASC", WhereArgs: 4,
 			},
 		},
