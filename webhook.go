@@ -439,4 +439,10 @@ type webhookWriter interface {
 	AppendDelivery(ctx context.Context, d *Delivery) error
 	// PutDeadLetter inserts or replaces the dead letter (WebhookID, EventSeq).
 	PutDeadLetter(ctx context.Context, dl *DeadLetter) error
+	// SwapDeadLetter writes dl's status, attempts, last error and
+	// updated_at over the dead letter (dl.WebhookID, dl.EventSeq) only if
+	// that one still has prev's status, attempts and updated_at, in one
+	// statement; it reports whether it wrote. False (nothing written) if
+	// the letter changed since prev was read, or is gone.
+	SwapDeadLetter(ctx context.Context, dl, prev *DeadLetter) (bool, error)
 }

@@ -228,6 +228,21 @@ func (t *tx) PutDeadLetter(ctx context.Context, dl *cairn.DeadLetter) error {
 	return translate(err, "put dead letter for webhook %q", dl.WebhookID)
 }
 
+// SwapDeadLetter updates a dead letter if it is still as prev has it.
+// Under read committed the UPDATE re-checks its WHERE on the row it
+// waited for, so two swaps from the same prev cannot both win.
+func (t *tx) SwapDeadLetter(ctx context.Context, dl, prev *cairn.DeadLetter) (bool, error) {
+	dl.UpdatedAt = cairn.Timestamp(dl.UpdatedAt)
+	tag, err := t.q.Exec(ctx, `UPDATE webhook_dead_letters SET status = $1, attempts = $2, last_error = $3, updated_at = $4
+		WHERE webhook_id = $5 AND event_seq = $6 AND status = $7 AND attempts = $8 AND updated_at = $9`,
+		dl.Status, dl.Attempts, dl.LastError, micros(dl.UpdatedAt),
+		dl.WebhookID, dl.EventSeq, prev.Status, prev.Attempts, micros(prev.UpdatedAt))
+	if err != nil {
+		return false, translate(err, "swap dead letter for webhook %q", dl.WebhookID)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // ListDeadLetters lists dead letters in sequence order.
 func (r reader) ListDeadLetters(ctx context.Context, webhookID, status string, n int) ([]*cairn.DeadLetter, error) {
 	rows, err := r.q.Query(ctx, `SELECT webhook_id, event_seq, event_id, event_type, status, attempts, last_error,

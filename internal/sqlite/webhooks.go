@@ -257,6 +257,20 @@ func (t *tx) PutDeadLetter(ctx context.Context, dl *cairn.DeadLetter) error {
 	return translate(err, "put dead letter")
 }
 
+// SwapDeadLetter updates a dead letter if it is still as prev has it.
+func (t *tx) SwapDeadLetter(ctx context.Context, dl, prev *cairn.DeadLetter) (bool, error) {
+	dl.UpdatedAt = cairn.Timestamp(dl.UpdatedAt)
+	res, err := t.exec(ctx, `UPDATE webhook_dead_letters SET status = ?, attempts = ?, last_error = ?, updated_at = ?
+		WHERE webhook_id = ? AND event_seq = ? AND status = ? AND attempts = ? AND updated_at = ?`,
+		dl.Status, dl.Attempts, dl.LastError, micros(dl.UpdatedAt),
+		dl.WebhookID, dl.EventSeq, prev.Status, prev.Attempts, micros(prev.UpdatedAt))
+	if err != nil {
+		return false, translate(err, "swap dead letter")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, translate(err, "swap dead letter")
+}
+
 // ListDeadLetters lists dead letters in sequence order.
 func (db *DB) ListDeadLetters(ctx context.Context, webhookID, status string, n int) ([]*cairn.DeadLetter, error) {
 	return view(ctx, db, func(t *tx) ([]*cairn.DeadLetter, error) { return t.ListDeadLetters(ctx, webhookID, status, n) })

@@ -246,4 +246,44 @@ func testWebhookDeadLetters(t *testing.T, s cairn.Store) {
 		return tx.PutDeadLetter(ctx, d)
 	})
 	wantCode(t, err, cairn.ENOTFOUND)
+
+	// SwapDeadLetter writes only over the letter as it was read: a second
+	// swap from the same read, a letter that is gone, and a read with an
+	// older updated_at write nothing.
+	read := *d5
+	next := *d5
+	next.Status, next.Attempts, next.LastError, next.UpdatedAt = cairn.DeadLetterDelivered, 5, "", at(30)
+	stale := *d5
+	stale.Status, stale.Attempts, stale.LastError, stale.UpdatedAt = cairn.DeadLetterDead, 5, "HTTP 502", at(31)
+	gone := *d5
+	gone.EventSeq = 99
+	older := next
+	older.UpdatedAt = at(29)
+	for _, c := range []struct {
+		name     string
+		dl, prev *cairn.DeadLetter
+		want     bool
+	}{
+		{"first", &next, &read, true},
+		{"stale", &stale, &read, false},
+		{"gone", &gone, &read, false},
+		{"older", &stale, &older, false},
+	} {
+		var ok bool
+		update(t, s, func(tx cairn.Tx) error {
+			var err error
+			ok, err = tx.SwapDeadLetter(ctx, c.dl, c.prev)
+			return err
+		})
+		if ok != c.want {
+			t.Errorf("SwapDeadLetter %s = %v, want %v", c.name, ok, c.want)
+		}
+	}
+	got, err = s.ListDeadLetters(ctx, "w", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]*cairn.DeadLetter{d3, &next, d9}, got); diff != "" {
+		t.Errorf("after the swaps (-want +got):\n%s", diff)
+	}
 }

@@ -14,7 +14,10 @@
 //     still held and the delivery state is still the one the attempt
 //     started from (a dispatcher whose lease ran out while it waited, and
 //     which another took and gave back meanwhile, would otherwise get the
-//     lease again and move the cursor back). So replicas do not send the
+//     lease again and move the cursor back). A redelivery is recorded
+//     likewise only if its dead letter is still the one it read, so a
+//     stale one never overwrites what another dispatcher (or a new
+//     redelivery request) wrote meanwhile. So replicas do not send the
 //     same event twice in the normal case, and a crashed replica's
 //     subscriptions resume elsewhere once its lease runs out.
 //   - A failed attempt is retried with exponential backoff and jitter,
@@ -374,7 +377,11 @@ func (d *Dispatcher) step(ctx context.Context, w *cairn.Webhook) (bool, error) {
 		st.Cursor = head.Seq
 		st.HeadSeq, st.Attempts, st.FirstAttempt, st.NextAttempt = 0, 0, time.Time{}, time.Time{}
 	}
-	if err := d.record(ctx, w.ID, &read, st, del, dead); err != nil {
+	var dlw *deadLetterWrite
+	if dead != nil {
+		dlw = &deadLetterWrite{dl: dead}
+	}
+	if err := d.record(ctx, w.ID, &read, st, del, dlw); err != nil {
 		return false, err
 	}
 	d.metrics.observe(del.Outcome, res.latency)
@@ -390,6 +397,7 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 	if len(evs) == 0 || evs[0].Seq != dl.EventSeq {
 		return fmt.Errorf("webhook: dead letter %d of %s: event not found", dl.EventSeq, w.ID)
 	}
+	read := *dl
 	res := d.send(ctx, w, evs[0])
 	if ctx.Err() != nil {
 		return nil
@@ -403,7 +411,7 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 	} else {
 		del.Outcome, dl.Status, dl.LastError = cairn.DeliveryDead, cairn.DeadLetterDead, res.summary()
 	}
-	if err := d.record(ctx, w.ID, nil, nil, del, dl); err != nil {
+	if err := d.record(ctx, w.ID, nil, nil, del, &deadLetterWrite{dl: dl, read: &read}); err != nil {
 		return err
 	}
 	d.metrics.observe(del.Outcome, res.latency)
@@ -417,8 +425,9 @@ func (d *Dispatcher) redeliver(ctx context.Context, w *cairn.Webhook, dl *cairn.
 // took the lease while this one's had run out and recorded attempts of
 // its own (then maybe gave the lease back, so renewing it succeeded):
 // this step's result is stale and nothing is written (errLeaseLost), so
-// the cursor never moves back.
-func (d *Dispatcher) record(ctx context.Context, id string, read, st *cairn.WebhookState, del *cairn.Delivery, dl *cairn.DeadLetter) error {
+// the cursor never moves back. A dead letter with a read is written the
+// same way: only if it is still as read (see deadLetterWrite).
+func (d *Dispatcher) record(ctx context.Context, id string, read, st *cairn.WebhookState, del *cairn.Delivery, dl *deadLetterWrite) error {
 	return d.store.Update(ctx, func(tx cairn.Tx) error {
 		now := d.now()
 		ok, err := tx.AcquireLease(ctx, leaseName(id), d.holder, now, now.Add(d.leaseTTL))
@@ -437,13 +446,22 @@ func (d *Dispatcher) record(ctx context.Context, id string, read, st *cairn.Webh
 				return errLeaseLost
 			}
 		}
+		if dl != nil && dl.read != nil {
+			ok, err := tx.SwapDeadLetter(ctx, dl.dl, dl.read)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errLeaseLost
+			}
+		}
 		if del != nil {
 			if err := tx.AppendDelivery(ctx, del); err != nil {
 				return err
 			}
 		}
-		if dl != nil {
-			if err := tx.PutDeadLetter(ctx, dl); err != nil {
+		if dl != nil && dl.read == nil {
+			if err := tx.PutDeadLetter(ctx, dl.dl); err != nil {
 				return err
 			}
 		}
@@ -452,6 +470,17 @@ func (d *Dispatcher) record(ctx context.Context, id string, read, st *cairn.Webh
 		}
 		return nil
 	})
+}
+
+// deadLetterWrite is the dead letter a step writes. read, if not nil, is
+// the letter as the redelivery attempt read it: the write happens only
+// if the letter is still that (cairn.Tx.SwapDeadLetter). Otherwise a
+// dispatcher whose lease ran out during the attempt, while another
+// redelivered the letter (and maybe it was queued again), would
+// overwrite the newer status with its stale one: a delivered letter
+// marked dead, or a queued redelivery request lost.
+type deadLetterWrite struct {
+	dl, read *cairn.DeadLetter
 }
 
 // sameState reports whether two delivery states are the same.

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/postgres"
 	"github.com/cairn-registry/cairn/internal/sqlite"
+	"github.com/cairn-registry/cairn/internal/testenv"
 )
 
 func TestDefaultBackoff(t *testing.T) {
@@ -192,4 +194,119 @@ func TestStaleAttemptKeepsCursor(t *testing.T) {
 	if !slices.Equal(got, []int64{1, 1, 2, 3}) {
 		t.Errorf("the receiver got %v, want [1 1 2 3] (a's stale attempt, then b's)", got)
 	}
+}
+
+// TestStaleRedeliveryKeepsDeadLetter: a dispatcher whose lease ran out
+// while it redelivered a dead letter, and which another dispatcher took,
+// redelivering the letter successfully and giving the lease back, records
+// nothing when its own (failed) attempt ends: renewing the lease succeeds
+// (nobody holds it), but the letter is no longer the one the attempt
+// read, so it stays delivered instead of being marked dead again.
+func TestStaleRedeliveryKeepsDeadLetter(t *testing.T) {
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cairn.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testStaleRedelivery(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		st, err := postgres.Open(t.Context(), testenv.PostgresURL(t), postgres.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		testStaleRedelivery(t, st)
+	})
+}
+
+func testStaleRedelivery(t *testing.T, st cairn.Store) {
+	ctx := t.Context()
+	var clockMu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+
+	// The first request (a's) waits for release, then fails; later ones
+	// (b's) succeed.
+	blocked, release := make(chan struct{}), make(chan struct{})
+	var requests atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			close(blocked)
+			<-release
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	w := &cairn.Webhook{ID: "w", URL: srv.URL, Secret: cairn.NewWebhookSecret(), Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := st.Update(ctx, func(tx cairn.Tx) error {
+		// The event comes first, so the subscription's cursor is past it:
+		// the dead letter is all there is to do.
+		if err := tx.AppendEvent(ctx, &cairn.Event{ID: "e1", Type: "model.created", Time: now, Payload: json.RawMessage(`{}`)}); err != nil {
+			return err
+		}
+		if err := tx.CreateWebhook(ctx, w); err != nil {
+			return err
+		}
+		return tx.PutDeadLetter(ctx, &cairn.DeadLetter{WebhookID: "w", EventSeq: 1, EventID: "e1", EventType: "model.created",
+			Status: cairn.DeadLetterQueued, Attempts: 4, LastError: "HTTP 500", DeadAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(st, Options{Holder: "a", Now: clock, Client: srv.Client()})
+	b := New(st, Options{Holder: "b", Now: clock, Client: srv.Client()})
+
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.serve(ctx, "w") }()
+	<-blocked // a is redelivering event 1
+	clockMu.Lock()
+	now = now.Add(a.leaseTTL + time.Second) // a's lease has run out
+	clockMu.Unlock()
+	if err := b.serve(ctx, "w"); err != nil {
+		t.Fatal(err)
+	}
+	want := []*cairn.DeadLetter{{WebhookID: "w", EventSeq: 1, EventID: "e1", EventType: "model.created",
+		Status: cairn.DeadLetterDelivered, Attempts: 5, LastError: "HTTP 500", DeadAt: now.Add(-a.leaseTTL - time.Second), UpdatedAt: now}}
+	dls, err := st.ListDeadLetters(ctx, "w", "", 0)
+	if err != nil || !slices.EqualFunc(dls, want, sameDeadLetter) {
+		t.Fatalf("after b: dead letters %s (%v), want %s", fmtDeadLetters(dls), err, fmtDeadLetters(want))
+	}
+	close(release)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	if dls, err = st.ListDeadLetters(ctx, "w", "", 0); err != nil || !slices.EqualFunc(dls, want, sameDeadLetter) {
+		t.Errorf("after a's stale redelivery: dead letters %s (%v), want still %s", fmtDeadLetters(dls), err, fmtDeadLetters(want))
+	}
+	ds, err := st.ListDeliveries(ctx, cairn.DeliveryQuery{WebhookID: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || ds[0].Outcome != cairn.DeliveryDelivered || !ds[0].Redelivery {
+		t.Errorf("deliveries: %d, want b's redelivery only", len(ds))
+		for _, d := range ds {
+			t.Logf("  %+v", d)
+		}
+	}
+}
+
+func sameDeadLetter(a, b *cairn.DeadLetter) bool {
+	return a.WebhookID == b.WebhookID && a.EventSeq == b.EventSeq && a.EventID == b.EventID && a.EventType == b.EventType &&
+		a.Status == b.Status && a.Attempts == b.Attempts && a.LastError == b.LastError &&
+		a.DeadAt.Equal(b.DeadAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+func fmtDeadLetters(dls []*cairn.DeadLetter) string {
+	var b []byte
+	for _, dl := range dls {
+		b = fmt.Appendf(b, "[%d %s attempts=%d %q]", dl.EventSeq, dl.Status, dl.Attempts, dl.LastError)
+	}
+	return string(b)
 }
