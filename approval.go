@@ -27,14 +27,19 @@ const (
 )
 
 // ApprovalRequest is a move of a protected alias (or an MLflow stage
-// transition to a protected stage) waiting for approvals. Exactly one of
-// Alias and Stage is set.
+// transition into or out of a protected stage) waiting for approvals.
+// Exactly one of Alias and Stage is set.
 type ApprovalRequest struct {
 	ID      string `json:"id"`
 	Model   string `json:"model"`
 	Version int64  `json:"version"`
 	Alias   string `json:"alias,omitempty"`
-	Stage   Stage  `json:"stage,omitempty"`
+	// Stage is the stage a stage transition moves the version to.
+	Stage Stage `json:"stage,omitempty"`
+	// FromStage is the stage the version was in when a stage transition's
+	// request was opened ("" on requests opened before Cairn recorded it).
+	// A request is invalidated if the version leaves it meanwhile.
+	FromStage Stage `json:"from_stage,omitempty"`
 	// ArchiveExisting is MLflow's archive_existing_versions of a stage
 	// transition, applied with it.
 	ArchiveExisting bool `json:"archive_existing,omitempty"`
@@ -51,7 +56,10 @@ type ApprovalRequest struct {
 	Policies []string `json:"policies"`
 	// EvidenceHash is the SHA-256 of the version's evidence (metrics,
 	// params, tags, status, linked evaluations) when the request was
-	// opened; a change invalidates the request.
+	// opened; a change invalidates the request. It is "" when no version
+	// moves in through a gate: deleting an alias (Version 0), or a stage
+	// transition gated only because the version (or, with
+	// ArchiveExisting, another version) leaves a protected stage.
 	EvidenceHash string             `json:"evidence_hash"`
 	Approvals    []ApprovalDecision `json:"approvals"`
 	Rejection    *ApprovalDecision  `json:"rejection,omitempty"`
@@ -61,12 +69,25 @@ type ApprovalRequest struct {
 }
 
 // Target is what the request moves: "churn@production" or "churn stage
-// Production".
+// Production" (for a transition out of a protected stage, the stage it
+// leaves).
 func (a *ApprovalRequest) Target() string {
 	if a.Stage != "" {
+		if a.LeavesStage() {
+			return a.Model + " stage " + string(a.FromStage)
+		}
 		return a.Model + " stage " + string(a.Stage)
 	}
 	return a.Model + "@" + a.Alias
+}
+
+// LeavesStage reports whether a is a stage transition gated only because
+// a version leaves the protected stage FromStage: the version itself
+// (FromStage is not Stage), or, with ArchiveExisting, the other versions
+// in it (FromStage is Stage). No version moves in through a gate, so
+// EvidenceHash is "".
+func (a *ApprovalRequest) LeavesStage() bool {
+	return a.Stage != "" && a.FromStage != "" && a.EvidenceHash == ""
 }
 
 // ApprovalDecision is one approver's approval or rejection.

@@ -113,9 +113,14 @@ func (a *app) approvalsDecideCommand(approve bool) *cobra.Command {
 			}
 			switch r.Status {
 			case cairn.RequestApplied:
-				if r.Version == 0 {
+				switch {
+				case r.Version == 0:
 					a.infof("approved; %s is deleted", r.Target())
-				} else {
+				case r.LeavesStage() && r.FromStage == r.Stage:
+					a.infof("approved; the versions in %s other than v%d are archived", r.Target(), r.Version)
+				case r.LeavesStage():
+					a.infof("approved; v%d left %s for %s", r.Version, r.Target(), r.Stage)
+				default:
 					a.infof("approved; %s now points at v%d", r.Target(), r.Version)
 				}
 			case cairn.RequestPending:
@@ -210,8 +215,13 @@ passes. With --stage, ALIAS is an MLflow stage (Production).`,
 // requestTo is where a request moves its alias or stage: vN, or "deleted"
 // for a request to delete a protected alias (version 0).
 func requestTo(r *cairn.ApprovalRequest) string {
-	if r.Version == 0 {
+	switch {
+	case r.Version == 0:
 		return "deleted"
+	case r.LeavesStage() && r.FromStage == r.Stage:
+		return fmt.Sprintf("others archived, v%d stays", r.Version)
+	case r.LeavesStage():
+		return fmt.Sprintf("v%d leaves, to %s", r.Version, r.Stage)
 	}
 	return fmt.Sprintf("v%d", r.Version)
 }

@@ -12,7 +12,7 @@ import (
 
 const approvalColumns = `a.id, m.name, a.version, a.alias, a.stage, a.archive_existing, a.from_version,
 	a.status, a.status_message, a.requested_by, a.required, a.policies, a.evidence_hash,
-	a.approvals, a.rejection, a.created_at, a.updated_at, a.expires_at`
+	a.approvals, a.rejection, a.created_at, a.updated_at, a.expires_at, a.from_stage`
 
 const approvalFrom = ` FROM approval_requests a JOIN models m ON m.id = a.model_id`
 
@@ -20,15 +20,16 @@ func scanApproval(row pgx.Row) (*cairn.ApprovalRequest, error) {
 	var (
 		a                           cairn.ApprovalRequest
 		stage, policies, approvals  string
+		fromStage                   string
 		rejection                   *string
 		created, updated, expiresAt int64
 	)
 	if err := row.Scan(&a.ID, &a.Model, &a.Version, &a.Alias, &stage, &a.ArchiveExisting, &a.FromVersion,
 		&a.Status, &a.StatusMessage, &a.RequestedBy, &a.Required, &policies, &a.EvidenceHash,
-		&approvals, &rejection, &created, &updated, &expiresAt); err != nil {
+		&approvals, &rejection, &created, &updated, &expiresAt, &fromStage); err != nil {
 		return nil, err
 	}
-	a.Stage = cairn.Stage(stage)
+	a.Stage, a.FromStage = cairn.Stage(stage), cairn.Stage(fromStage)
 	if err := decodeJSON("approval_requests.policies", []byte(policies), &a.Policies); err != nil {
 		return nil, err
 	}
@@ -192,11 +193,11 @@ func (t *tx) CreateApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 	}
 	tag, err := t.q.Exec(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
 		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
-		rejection, created_at, updated_at, expires_at)
-		SELECT $1, m.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 FROM models m WHERE m.name = $18`,
+		rejection, created_at, updated_at, expires_at, from_stage)
+		SELECT $1, m.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM models m WHERE m.name = $19`,
 		a.ID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
 		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
-		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), a.Model)
+		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage), a.Model)
 	return webhookAffected(tag, err, "model %q not found", a.Model)
 }
 
@@ -236,13 +237,13 @@ func (t *tx) ImportApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 	var id string
 	err = t.q.QueryRow(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
 		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
-		rejection, created_at, updated_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+		rejection, created_at, updated_at, expires_at, from_stage)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING id`,
 		a.ID, modelID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
 		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
-		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt)).Scan(&id)
+		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cairn.Errorf(cairn.ECONFLICT, "approval request %s already exists", a.ID)
 	}

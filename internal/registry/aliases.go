@@ -51,7 +51,7 @@ func (s *Service) SetAliasWith(ctx context.Context, model, alias string, version
 		}
 		m.origin = o.Origin
 		var err error
-		if pending, err = s.gatedMove(ctx, m, model, alias, "", version, o.IfCurrent, false); err != nil || pending != nil {
+		if pending, err = s.gatedMove(ctx, m, model, alias, version, o.IfCurrent); err != nil || pending != nil {
 			return err
 		}
 		out, err = m.tx.GetAlias(ctx, model, alias)
@@ -94,7 +94,7 @@ func (s *Service) DeleteAliasWith(ctx context.Context, model, alias string, o Mo
 		}
 		m.origin = o.Origin
 		var err error
-		pending, err = s.gatedMove(ctx, m, model, alias, "", 0, o.IfCurrent, false)
+		pending, err = s.gatedMove(ctx, m, model, alias, 0, o.IfCurrent)
 		return err
 	})
 	if err == nil && pending != nil {

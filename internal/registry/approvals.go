@@ -16,8 +16,8 @@ import (
 
 // Approvals. Moving an alias that a policy protects (SetAlias,
 // FinalizeVersion's aliases, MLflow's alias endpoint) or an MLflow stage
-// transition to a protected stage (SetStage) passes the gate of every
-// policy that protects it:
+// transition into or out of a protected stage (SetStage) passes the gate
+// of every policy that protects it:
 //
 //   - the conditions must hold on the version's evidence now, or the move
 //     is refused (EFAILEDPRECONDITION, naming the failing clauses): no
@@ -30,6 +30,16 @@ import (
 //     version whose evidence went bad must stay removable). It is
 //     invalidated if the alias moves or goes meanwhile, and it leaves
 //     every version's derived approval status as it was;
+//   - a stage transition out of a protected stage (Production → Archived,
+//     or, with archive_existing, the versions in the target stage moved
+//     to Archived) changes what the stage serves, as deleting an alias
+//     does: the leaving gate's approvals apply, its conditions do not.
+//     Moving into a protected stage, the target's gate applies as well
+//     (the most approvals of the two, the target's conditions). The
+//     request records the stage the version was in (FromStage) and is
+//     invalidated if the version leaves it meanwhile; one that moves no
+//     version in through a gate (ApprovalRequest.LeavesStage) leaves
+//     the derived approval status as it was;
 //   - with no approvals required, the move happens at once;
 //   - otherwise an approval request is opened and the caller gets
 //     EPENDINGAPPROVAL naming it. The request applies itself, through
@@ -223,7 +233,15 @@ func (s *Service) ExplainGate(ctx context.Context, ref, alias string, stage cair
 		}
 		stage, target = st, "stage "+string(st)
 	}
-	g, err := s.gateFor(ctx, s.store, v.Model, alias, stage)
+	var g *gate
+	in := true // whether v moves in through the gate (then its conditions apply)
+	var from cairn.Stage
+	if alias != "" {
+		g, err = s.gateFor(ctx, s.store, v.Model, alias, stage)
+	} else {
+		from = stageOf(v)
+		g, in, err = s.stageGate(ctx, s.store, v.Model, from, stage, false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -231,12 +249,15 @@ func (s *Service) ExplainGate(ctx context.Context, ref, alias string, stage cair
 	if g == nil {
 		return out, nil
 	}
+	if !in {
+		out.Target = fmt.Sprintf("stage %s (leaving it for %s)", from, stage)
+	}
 	out.Protected, out.Policies = true, g.policies
 	vars, _, err := s.evidence(ctx, s.store, v)
 	if err != nil {
 		return nil, err
 	}
-	pending, err := s.openRequest(ctx, s.store, v.Model, v.Number, alias, stage)
+	pending, err := s.openRequest(ctx, s.store, v.Model, v.Number, alias, stage, from)
 	if err != nil {
 		return nil, err
 	}
@@ -247,54 +268,106 @@ func (s *Service) ExplainGate(ctx context.Context, ref, alias string, stage cair
 	}
 	out.Clauses = append(out.Clauses, Clause{Kind: "approvals", Name: "approvals",
 		Pass: have >= g.required, Detail: fmt.Sprintf("%d of %d approvals from approvers other than the requester", have, g.required)})
-	cls, ok := g.check(vars)
+	cls, ok := g.check(vars) // no conditions on a gate only left
 	out.Clauses = append(out.Clauses, cls...)
 	out.Conditions = ok
 	return out, nil
 }
 
 // openRequest returns the pending request for moving alias/stage of model
-// to version, or nil.
-func (s *Service) openRequest(ctx context.Context, r cairn.Reader, model string, version int64, alias string, stage cairn.Stage) (*cairn.ApprovalRequest, error) {
+// to version (for a stage, from stage from), or nil.
+func (s *Service) openRequest(ctx context.Context, r cairn.Reader, model string, version int64, alias string, stage, from cairn.Stage) (*cairn.ApprovalRequest, error) {
 	page, err := r.ListApprovals(ctx, cairn.ApprovalQuery{Model: model, Version: version, Status: cairn.RequestPending, Page: cairn.Page{Size: MaxPageSize}})
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range page.Items {
 		// Version 0 (a delete) asks the store for every version's requests.
-		if a.Alias == alias && a.Stage == stage && a.Version == version {
+		if a.Alias == alias && a.Stage == stage && a.Version == version && (a.FromStage == "" || a.FromStage == from) {
 			return a, nil
 		}
 	}
 	return nil, nil
 }
 
-// gatedMove moves alias (or, if alias is "", sets stage) of model to the
-// version inside a mutation whose model row is locked, through the gate
-// if one protects it. It returns the pending request if one was opened
-// (or was open already) instead; the caller commits and then answers
-// pendingError.
-func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias string, stage cairn.Stage, to int64, ifCurrent *int64, archiveExisting bool) (*cairn.ApprovalRequest, error) {
-	g, err := s.gateFor(ctx, m.tx, model, alias, stage)
+// stageOf is a version's stage, None if it has none recorded.
+func stageOf(v *cairn.Version) cairn.Stage {
+	if v.Stage == "" {
+		return cairn.StageNone
+	}
+	return v.Stage
+}
+
+// stageGate returns the gate on a stage transition of a version from
+// stage from to stage to, and whether the version moves in through it
+// (then the gate's conditions apply to its evidence); nil if nothing
+// protects the transition:
+//   - moving into a protected stage passes its gate;
+//   - leaving a protected stage changes what it serves, as deleting a
+//     protected alias does: its gate's approvals apply, its conditions
+//     (about a version moving in) do not;
+//   - with archiveExisting, the other versions in to leave it: the gate
+//     of to, which a move in passes already; for a version in to already,
+//     that is its leaving gate.
+//
+// Both gates together need the most approvals either asks for.
+func (s *Service) stageGate(ctx context.Context, r cairn.Reader, model string, from, to cairn.Stage, archiveExisting bool) (g *gate, in bool, err error) {
+	if from == to {
+		if !archiveExisting {
+			return nil, false, nil
+		}
+		out, err := s.gateFor(ctx, r, model, "", to)
+		if out != nil {
+			out.conditions = nil
+		}
+		return out, false, err
+	}
+	g, err = s.gateFor(ctx, r, model, "", to)
+	if err != nil {
+		return nil, false, err
+	}
+	in = g != nil
+	out, err := s.gateFor(ctx, r, model, "", from)
+	if err != nil || out == nil {
+		return g, in, err
+	}
+	if g == nil {
+		out.conditions = nil
+		return out, false, nil
+	}
+	g.required = max(g.required, out.required)
+	for _, p := range out.policies {
+		if !slices.Contains(g.policies, p) {
+			g.policies = append(g.policies, p)
+		}
+	}
+	return g, true, nil
+}
+
+// gatedMove moves alias of model to the version (or deletes it, to 0)
+// inside a mutation whose model row is locked, through the gate if one
+// protects it. It returns the pending request if one was opened (or was
+// open already) instead; the caller commits and then answers
+// pendingError. Stages go through gatedStageMove.
+func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias string, to int64, ifCurrent *int64) (*cairn.ApprovalRequest, error) {
+	g, err := s.gateFor(ctx, m.tx, model, alias, "")
 	if err != nil {
 		return nil, err
 	}
 	if g == nil {
-		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
+		return nil, s.applyMove(ctx, m, model, alias, "", to, ifCurrent, false)
 	}
 	var from int64
-	if alias != "" {
-		if cur, err := m.tx.GetAlias(ctx, model, alias); err == nil {
-			from = cur.Version
-		} else if !cairn.IsCode(err, cairn.ENOTFOUND) {
-			return nil, err
-		}
-		if ifCurrent != nil && *ifCurrent != from {
-			return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s points at version %d, not %d", model, alias, from, *ifCurrent)
-		}
-		if from == to {
-			return nil, nil // already there (or, for a delete, gone): nothing to approve
-		}
+	if cur, err := m.tx.GetAlias(ctx, model, alias); err == nil {
+		from = cur.Version
+	} else if !cairn.IsCode(err, cairn.ENOTFOUND) {
+		return nil, err
+	}
+	if ifCurrent != nil && *ifCurrent != from {
+		return nil, cairn.Errorf(cairn.ECONFLICT, "alias %s@%s points at version %d, not %d", model, alias, from, *ifCurrent)
+	}
+	if from == to {
+		return nil, nil // already there (or, for a delete, gone): nothing to approve
 	}
 	var hash string
 	if to != 0 { // a move; a delete (to 0) moves no version in: no conditions
@@ -302,31 +375,28 @@ func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias strin
 		if err != nil {
 			return nil, err
 		}
-		if alias != "" && v.Status != cairn.StatusReady {
+		if v.Status != cairn.StatusReady {
 			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot point %s@%s at %s: it is %s, not ready", model, alias, v.Ref(), v.Status)
 		}
-		if alias == "" && v.Stage == stage {
-			return nil, nil
-		}
 		if v.Archived {
-			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, alias, stage), v.Ref())
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, alias, ""), v.Ref())
 		}
 		var vars cel.Vars
 		if vars, hash, err = s.evidence(ctx, m.tx, v); err != nil {
 			return nil, err
 		}
 		if cls, ok := g.check(vars); !ok {
-			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, alias, stage), v.Ref(), failing(cls))
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, alias, ""), v.Ref(), failing(cls))
 		}
 	}
 	if g.required == 0 {
-		return nil, s.applyMove(ctx, m, model, alias, stage, to, ifCurrent, archiveExisting)
+		return nil, s.applyMove(ctx, m, model, alias, "", to, ifCurrent, false)
 	}
-	if open, err := s.openRequest(ctx, m.tx, model, to, alias, stage); err != nil || open != nil {
+	if open, err := s.openRequest(ctx, m.tx, model, to, alias, "", ""); err != nil || open != nil {
 		return open, err
 	}
 	req := &cairn.ApprovalRequest{
-		ID: newID(), Model: model, Version: to, Alias: alias, Stage: stage, ArchiveExisting: archiveExisting,
+		ID: newID(), Model: model, Version: to, Alias: alias,
 		FromVersion: from, Status: cairn.RequestPending, RequestedBy: m.actor.Name, Required: g.required,
 		Policies: g.policies, EvidenceHash: hash, Approvals: []cairn.ApprovalDecision{},
 		CreatedAt: m.now, UpdatedAt: m.now, ExpiresAt: cairn.Timestamp(m.now.Add(s.approvalTTL)),
@@ -336,6 +406,99 @@ func (s *Service) gatedMove(ctx context.Context, m *mutation, model, alias strin
 	}
 	m.record(cairn.EventApprovalRequest, approvalTarget(req), model, alias, nil, req)
 	return req, s.refreshApprovalStatus(ctx, m, model, to)
+}
+
+// gatedStageMove sets the stage of version number of model inside a
+// mutation whose model row is locked, through the gates stageGate names
+// if any protects the transition. It returns the pending request if one
+// was opened (or was open already) instead; the caller commits and then
+// answers pendingError.
+func (s *Service) gatedStageMove(ctx context.Context, m *mutation, model string, number int64, to cairn.Stage, archiveExisting bool) (*cairn.ApprovalRequest, error) {
+	v, err := getVersion(ctx, m.tx, model, number)
+	if err != nil {
+		return nil, err
+	}
+	from := stageOf(v)
+	g, in, err := s.stageGate(ctx, m.tx, model, from, to, archiveExisting)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, s.applyMove(ctx, m, model, "", to, number, nil, archiveExisting)
+	}
+	if from == to {
+		// Only the others in the stage would move: is there any?
+		others, err := s.othersInStage(ctx, m.tx, model, number, to)
+		if err != nil || !others {
+			return nil, err
+		}
+	}
+	var hash string
+	if in {
+		if v.Archived {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: it is archived", gateTarget(model, "", to), v.Ref())
+		}
+		var vars cel.Vars
+		if vars, hash, err = s.evidence(ctx, m.tx, v); err != nil {
+			return nil, err
+		}
+		if cls, ok := g.check(vars); !ok {
+			return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "cannot move %s to %s: the gate's conditions do not hold: %s", gateTarget(model, "", to), v.Ref(), failing(cls))
+		}
+	}
+	if g.required == 0 {
+		return nil, s.applyMove(ctx, m, model, "", to, number, nil, archiveExisting)
+	}
+	if open, err := s.openRequest(ctx, m.tx, model, number, "", to, from); err != nil || open != nil {
+		return open, err
+	}
+	req := &cairn.ApprovalRequest{
+		ID: newID(), Model: model, Version: number, Stage: to, FromStage: from, ArchiveExisting: archiveExisting,
+		Status: cairn.RequestPending, RequestedBy: m.actor.Name, Required: g.required,
+		Policies: g.policies, EvidenceHash: hash, Approvals: []cairn.ApprovalDecision{},
+		CreatedAt: m.now, UpdatedAt: m.now, ExpiresAt: cairn.Timestamp(m.now.Add(s.approvalTTL)),
+	}
+	if err := m.tx.CreateApproval(ctx, req); err != nil {
+		return nil, err
+	}
+	m.record(cairn.EventApprovalRequest, approvalTarget(req), model, "", nil, req)
+	return req, s.refreshApprovalStatus(ctx, m, model, number)
+}
+
+// othersInStage reports whether a version other than number of model is
+// in stage.
+func (s *Service) othersInStage(ctx context.Context, r cairn.Reader, model string, number int64, stage cairn.Stage) (bool, error) {
+	f, err := cairn.ParseFilter("stage = '" + string(stage) + "'")
+	if err != nil {
+		return false, err
+	}
+	page, err := r.ListVersions(ctx, cairn.VersionQuery{Model: model, Filter: f, Page: cairn.Page{Size: 2}})
+	if err != nil {
+		return false, err
+	}
+	for _, o := range page.Items {
+		if o.Number != number {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// requestGate is the gate a pending request passes now (the policies in
+// force decide), nil if nothing protects its move any more.
+func (s *Service) requestGate(ctx context.Context, r cairn.Reader, a *cairn.ApprovalRequest) (*gate, error) {
+	if a.Stage == "" || a.FromStage == "" { // an alias, or a request from before FromStage
+		return s.gateFor(ctx, r, a.Model, a.Alias, a.Stage)
+	}
+	g, _, err := s.stageGate(ctx, r, a.Model, a.FromStage, a.Stage, a.ArchiveExisting)
+	return g, err
+}
+
+// promotes reports whether a request counts in its version's derived
+// approval status: it moves the version in through a gate. Deleting an
+// alias and leaving a protected stage promote nothing.
+func promotes(a *cairn.ApprovalRequest) bool {
+	return a.Version != 0 && !a.LeavesStage()
 }
 
 func gateTarget(model, alias string, stage cairn.Stage) string {
@@ -370,8 +533,15 @@ func pendingError(req *cairn.ApprovalRequest) error {
 		what = "approval request " + req.ID + " is open"
 	}
 	move := fmt.Sprintf("moving it to v%d", req.Version)
-	if req.Version == 0 {
+	switch {
+	case req.Version == 0:
 		move = fmt.Sprintf("deleting it (it points at v%d)", req.FromVersion)
+	case req.LeavesStage() && req.FromStage == req.Stage:
+		move = fmt.Sprintf("archiving the other versions in it (moving v%d to it with archive_existing_versions)", req.Version)
+	case req.LeavesStage():
+		move = fmt.Sprintf("moving v%d out of it (to %s)", req.Version, req.Stage)
+	case req.FromStage != "" && req.FromStage != cairn.StageNone && req.FromStage != req.Stage:
+		move = fmt.Sprintf("moving it to v%d (from stage %s)", req.Version, req.FromStage)
 	}
 	return cairn.WrapError(cairn.EPENDINGAPPROVAL, &cairn.PendingApprovalError{Request: req},
 		"%s is protected: %s for %s; it needs %d approval(s) from approvers other than %s (%d so far) and applies itself once approved",
@@ -389,6 +559,7 @@ func (s *Service) refreshApprovalStatus(ctx context.Context, m *mutation, model 
 	if err != nil {
 		return err
 	}
+	page.Items = slices.DeleteFunc(page.Items, func(a *cairn.ApprovalRequest) bool { return !promotes(a) })
 	status := cairn.ApprovalNone
 	for _, a := range page.Items {
 		if a.Status == cairn.RequestPending {
@@ -557,7 +728,7 @@ func (s *Service) decide(ctx context.Context, id string, in Decision, approve bo
 		}
 		m.record(cairn.EventApprovalApproved, approvalTarget(a), a.Model, a.Alias, &before, a)
 		required := a.Required
-		if g, err := s.gateFor(ctx, m.tx, a.Model, a.Alias, a.Stage); err != nil {
+		if g, err := s.requestGate(ctx, m.tx, a); err != nil {
 			return err
 		} else if g != nil {
 			required = g.required // the policy in force now decides
@@ -607,9 +778,16 @@ func (s *Service) staleReason(ctx context.Context, r cairn.Reader, a *cairn.Appr
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case v.DeletedAt != nil:
+	if v.DeletedAt != nil {
 		return "the version was deleted", nil
+	}
+	if a.Stage != "" && a.FromStage != "" && stageOf(v) != a.FromStage {
+		return fmt.Sprintf("the version moved from stage %s to %s since the request was opened", a.FromStage, stageOf(v)), nil
+	}
+	if a.LeavesStage() {
+		return "", nil // no version moves in: its evidence does not matter
+	}
+	switch {
 	case v.Archived:
 		return "the version was archived", nil
 	case v.Status != cairn.StatusReady:

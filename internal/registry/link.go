@@ -90,7 +90,7 @@ func (s *Service) LinkVersion(ctx context.Context, dest string, in LinkRequest) 
 			if err := s.checkUngated(ctx, m, dest, a, "link "+src.Ref()+" into "+dest+" with alias "+a); err != nil {
 				return err
 			}
-			pending, err := s.gatedMove(ctx, m, dest, a, "", v.Number, nil, false)
+			pending, err := s.gatedMove(ctx, m, dest, a, v.Number, nil)
 			if err != nil {
 				return err
 			}

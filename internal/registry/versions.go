@@ -275,7 +275,7 @@ func (s *Service) FinalizeVersion(ctx context.Context, model string, number int6
 			m.record(cairn.EventVersionReady, v.Ref(), model, "", before, v)
 		}
 		for _, a := range aliases {
-			req, err := s.gatedMove(ctx, m, v.Model, a, "", v.Number, nil, false)
+			req, err := s.gatedMove(ctx, m, v.Model, a, v.Number, nil)
 			if err != nil {
 				return err
 			}
@@ -577,9 +577,9 @@ func (s *Service) UndeleteVersion(ctx context.Context, model string, number int6
 }
 
 // SetStage sets MLflow's legacy stage. With archiveExisting, other versions
-// in the same stage move to Archived, as MLflow does. A stage a policy
-// protects passes its gate (see approvals.go): EPENDINGAPPROVAL naming the
-// request opened instead.
+// in the same stage move to Archived, as MLflow does. A transition into
+// or out of a stage a policy protects passes its gate (see approvals.go):
+// EPENDINGAPPROVAL naming the request opened instead.
 func (s *Service) SetStage(ctx context.Context, model string, number int64, stage cairn.Stage, archiveExisting bool) (*cairn.Version, error) {
 	if err := s.authorize(ctx, cairn.RoleMaintainer, model); err != nil {
 		return nil, err
@@ -590,16 +590,8 @@ func (s *Service) SetStage(ctx context.Context, model string, number int64, stag
 		if _, err := lockModel(ctx, m, model); err != nil {
 			return err
 		}
-		if _, err := getVersion(ctx, m.tx, model, number); err != nil {
-			return err
-		}
 		var err error
-		if stage != cairn.StageNone && stage != cairn.StageArchived {
-			pending, err = s.gatedMove(ctx, m, model, "", stage, number, nil, archiveExisting)
-		} else {
-			err = s.setStageLocked(ctx, m, model, number, stage, archiveExisting)
-		}
-		if err != nil {
+		if pending, err = s.gatedStageMove(ctx, m, model, number, stage, archiveExisting); err != nil {
 			return err
 		}
 		out, err = m.tx.GetVersion(ctx, model, number)

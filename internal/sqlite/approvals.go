@@ -12,7 +12,7 @@ import (
 
 const approvalColumns = `a.id, m.name, a.version, a.alias, a.stage, a.archive_existing, a.from_version,
 	a.status, a.status_message, a.requested_by, a.required, a.policies, a.evidence_hash,
-	a.approvals, a.rejection, a.created_at, a.updated_at, a.expires_at`
+	a.approvals, a.rejection, a.created_at, a.updated_at, a.expires_at, a.from_stage`
 
 const approvalFrom = ` FROM approval_requests a JOIN models m ON m.id = a.model_id`
 
@@ -20,16 +20,17 @@ func scanApproval(s scanner) (*cairn.ApprovalRequest, error) {
 	var (
 		a                           cairn.ApprovalRequest
 		stage, policies, approvals  string
+		fromStage                   string
 		rejection                   sql.NullString
 		archive                     bool
 		created, updated, expiresAt int64
 	)
 	if err := s.Scan(&a.ID, &a.Model, &a.Version, &a.Alias, &stage, &archive, &a.FromVersion,
 		&a.Status, &a.StatusMessage, &a.RequestedBy, &a.Required, &policies, &a.EvidenceHash,
-		&approvals, &rejection, &created, &updated, &expiresAt); err != nil {
+		&approvals, &rejection, &created, &updated, &expiresAt, &fromStage); err != nil {
 		return nil, err
 	}
-	a.Stage, a.ArchiveExisting = cairn.Stage(stage), archive
+	a.Stage, a.FromStage, a.ArchiveExisting = cairn.Stage(stage), cairn.Stage(fromStage), archive
 	if err := decodeJSON("approval_requests.policies", policies, &a.Policies); err != nil {
 		return nil, err
 	}
@@ -203,11 +204,11 @@ func (t *tx) CreateApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 	}
 	res, err := t.exec(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
 		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
-		rejection, created_at, updated_at, expires_at)
-		SELECT ?, m.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM models m WHERE m.name = ?`,
+		rejection, created_at, updated_at, expires_at, from_stage)
+		SELECT ?, m.id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM models m WHERE m.name = ?`,
 		a.ID, a.Version, a.Alias, string(a.Stage), boolInt(a.ArchiveExisting), a.FromVersion, a.Status, a.StatusMessage,
 		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
-		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), a.Model)
+		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage), a.Model)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "approval request %q exists", a.ID)
 	}

@@ -31,7 +31,7 @@ func testApprovals(t *testing.T, s cairn.Store) {
 
 	a := newApproval("a", "churn", 2, 1)
 	b := newApproval("b", "churn", 3, 2)
-	b.Stage, b.Alias, b.ArchiveExisting = cairn.StageProduction, "", true
+	b.Stage, b.FromStage, b.Alias, b.ArchiveExisting = cairn.StageProduction, cairn.StageStaging, "", true
 	c := newApproval("c", "fraud", 1, 3)
 	update(t, s, func(tx cairn.Tx) error {
 		for _, r := range []*cairn.ApprovalRequest{a, b, c} {
