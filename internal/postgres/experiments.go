@@ -75,27 +75,11 @@ func (r reader) ListExperiments(ctx context.Context, q cairn.ExperimentQuery) (*
 		query += ` AND (` + c.Where + `)`
 	}
 	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
-	rows, err := r.q.Query(ctx, query, a...)
+	items, next, err := offsetPage(ctx, r.q, size, offset, "list experiments", query, scanExperiment, a...)
 	if err != nil {
-		return nil, translate(err, "list experiments")
+		return nil, err
 	}
-	defer rows.Close()
-	page := &cairn.ExperimentPage{Items: []*cairn.Experiment{}}
-	for rows.Next() {
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, translate(err, "list experiments")
-		}
-		page.Items = append(page.Items, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "list experiments")
-	}
-	if len(page.Items) > size {
-		page.Items = page.Items[:size]
-		page.NextToken = sqlfilter.EncodePageToken(offset + size)
-	}
-	return page, nil
+	return &cairn.ExperimentPage{Items: items, NextToken: next}, nil
 }
 
 // CreateExperiment allocates e.ID from the experiment counter (whose row
@@ -158,39 +142,13 @@ func (t *tx) UpdateExperiment(ctx context.Context, e *cairn.Experiment) error {
 
 // ExportExperiments lists every experiment, deleted ones included, by id.
 func (r reader) ExportExperiments(ctx context.Context, page cairn.Page) (*cairn.ExperimentPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, r.q, page, "export experiments",
+		`SELECT `+experimentColumns+` FROM experiments e WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
+		scanExperiment, func(e *cairn.Experiment) string { return e.ID })
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
-		if err != nil {
-			return nil, err
-		}
-		after = c.s
-	}
-	rows, err := r.q.Query(ctx, `SELECT `+experimentColumns+` FROM experiments e WHERE e.id > $1 ORDER BY e.id LIMIT $2`, after, size+1)
-	if err != nil {
-		return nil, translate(err, "export experiments")
-	}
-	defer rows.Close()
-	out := &cairn.ExperimentPage{Items: []*cairn.Experiment{}}
-	for rows.Next() {
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, translate(err, "export experiments")
-		}
-		out.Items = append(out.Items, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "export experiments")
-	}
-	if len(out.Items) > size {
-		out.Items = out.Items[:size]
-		out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
-	}
-	return out, nil
+	return &cairn.ExperimentPage{Items: items, NextToken: next}, nil
 }
 
 // ImportExperiment inserts e as it is and moves the experiment counter past

@@ -23,40 +23,13 @@ var (
 // ExportRuns lists every run, deleted ones included, by id. Pages are keyed
 // by the last id.
 func (r reader) ExportRuns(ctx context.Context, page cairn.Page) (*cairn.RunPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, r.q, page, "export runs",
+		`SELECT `+runColumns+` FROM runs r WHERE r.id > $1 ORDER BY r.id LIMIT $2`,
+		scanRun, func(run *cairn.Run) string { return run.ID })
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
-		if err != nil {
-			return nil, err
-		}
-		after = c.s
-	}
-	rows, err := r.q.Query(ctx, `SELECT `+runColumns+` FROM runs r WHERE r.id > $1 ORDER BY r.id LIMIT $2`,
-		after, size+1)
-	if err != nil {
-		return nil, translate(err, "export runs")
-	}
-	defer rows.Close()
-	out := &cairn.RunPage{Items: []*cairn.Run{}}
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, translate(err, "export runs")
-		}
-		out.Items = append(out.Items, run)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "export runs")
-	}
-	if len(out.Items) > size {
-		out.Items = out.Items[:size]
-		out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
-	}
-	return out, nil
+	return &cairn.RunPage{Items: items, NextToken: next}, nil
 }
 
 // ExportEdges lists every lineage edge by row id, the order they were added

@@ -140,64 +140,23 @@ func (r reader) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearc
 		query += ` AND (` + c.Where + `)`
 	}
 	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
-	rows, err := r.q.Query(ctx, query, a...)
+	items, next, err := offsetPage(ctx, r.q, size, offset, "search logged models", query, scanLoggedModel, a...)
 	if err != nil {
-		return nil, translate(err, "search logged models")
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		m, err := scanLoggedModel(rows)
-		if err != nil {
-			return nil, translate(err, "search logged models")
-		}
-		page.Items = append(page.Items, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "search logged models")
-	}
-	if len(page.Items) > size {
-		page.Items = page.Items[:size]
-		page.NextToken = sqlfilter.EncodePageToken(offset + size)
-	}
-	return page, nil
+	return &cairn.LoggedModelPage{Items: items, NextToken: next}, nil
 }
 
 // ExportLoggedModels lists every logged model, deleted ones included, by
 // id.
 func (r reader) ExportLoggedModels(ctx context.Context, page cairn.Page) (*cairn.LoggedModelPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, r.q, page, "export logged models",
+		`SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id > $1 ORDER BY l.id LIMIT $2`,
+		scanLoggedModel, func(m *cairn.LoggedModel) string { return m.ID })
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
-		if err != nil {
-			return nil, err
-		}
-		after = c.s
-	}
-	rows, err := r.q.Query(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE l.id > $1 ORDER BY l.id LIMIT $2`, after, size+1)
-	if err != nil {
-		return nil, translate(err, "export logged models")
-	}
-	defer rows.Close()
-	out := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
-	for rows.Next() {
-		m, err := scanLoggedModel(rows)
-		if err != nil {
-			return nil, translate(err, "export logged models")
-		}
-		out.Items = append(out.Items, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "export logged models")
-	}
-	if len(out.Items) > size {
-		out.Items = out.Items[:size]
-		out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
-	}
-	return out, nil
+	return &cairn.LoggedModelPage{Items: items, NextToken: next}, nil
 }
 
 // ImportLoggedModel inserts m as it is; ECONFLICT, without aborting the

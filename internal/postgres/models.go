@@ -94,27 +94,11 @@ func (r reader) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.Mode
 	sql += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + placeholder(len(args)+1) + ` OFFSET ` + placeholder(len(args)+2)
 	args = append(args, size+1, offset)
 
-	rows, err := r.q.Query(ctx, sql, args...)
+	items, next, err := offsetPage(ctx, r.q, size, offset, "list models", sql, scanModel, args...)
 	if err != nil {
-		return nil, translate(err, "list models")
+		return nil, err
 	}
-	defer rows.Close()
-	page := &cairn.ModelPage{Items: []*cairn.Model{}}
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, translate(err, "list models")
-		}
-		page.Items = append(page.Items, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "list models")
-	}
-	if len(page.Items) > size {
-		page.Items = page.Items[:size]
-		page.NextToken = sqlfilter.EncodePageToken(offset + size)
-	}
-	return page, nil
+	return &cairn.ModelPage{Items: items, NextToken: next}, nil
 }
 
 // LockModel returns the model and holds its row lock until the transaction

@@ -381,26 +381,11 @@ func (r reader) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPa
 		query += ` AND (` + c.Where + `)`
 	}
 	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
-	rows, err := r.q.Query(ctx, query, a...)
+	items, next, err := offsetPage(ctx, r.q, size, offset, "search runs", query, scanRun, a...)
 	if err != nil {
-		return nil, translate(err, "search runs")
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, translate(err, "search runs")
-		}
-		page.Items = append(page.Items, run)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "search runs")
-	}
-	if len(page.Items) > size {
-		page.Items = page.Items[:size]
-		page.NextToken = sqlfilter.EncodePageToken(offset + size)
-	}
-	return page, nil
+	return &cairn.RunPage{Items: items, NextToken: next}, nil
 }
 
 // LatestMetrics returns the latest point of each metric of each run.

@@ -83,25 +83,13 @@ func (t *tx) ListExperiments(ctx context.Context, q cairn.ExperimentQuery) (*cai
 		where = append(where, c.Where)
 	}
 	args := append(append([]any(nil), c.Args...), size+1, offset)
-	rows, err := t.query(ctx, `SELECT `+experimentColumns+` FROM experiments e WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, args...)
+	items, next, err := offsetPage(ctx, t, size, offset, "list experiments",
+		`SELECT `+experimentColumns+` FROM experiments e WHERE `+strings.Join(where, " AND ")+
+			` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, scanExperiment, args...)
 	if err != nil {
-		return nil, translate(err, "list experiments")
+		return nil, err
 	}
-	defer rows.Close()
-	page := &cairn.ExperimentPage{Items: []*cairn.Experiment{}}
-	for rows.Next() {
-		if len(page.Items) == size {
-			page.NextToken = encodeOffset(offset + size)
-			break
-		}
-		e, err := scanExperiment(rows)
-		if err != nil {
-			return nil, translate(err, "list experiments")
-		}
-		page.Items = append(page.Items, e)
-	}
-	return page, translate(rows.Err(), "list experiments")
+	return &cairn.ExperimentPage{Items: items, NextToken: next}, nil
 }
 
 // CreateExperiment allocates e.ID from the experiment counter if it is
@@ -157,53 +145,6 @@ func (db *DB) ExportExperiments(ctx context.Context, page cairn.Page) (*cairn.Ex
 		return nil, err
 	}
 	return &cairn.ExperimentPage{Items: items, NextToken: next}, nil
-}
-
-// exportByID reads one page of an export ordered by a string id: the rows
-// of query (which takes the id to start after and a limit) and the token
-// of the next page ("" at the end).
-func exportByID[T any](ctx context.Context, db *DB, pg cairn.Page, what, query string,
-	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
-	size, err := pageSize(pg.Size)
-	if err != nil {
-		return nil, "", err
-	}
-	after := ""
-	if pg.Token != "" {
-		c, err := decodeCursor(pg.Token)
-		if err != nil {
-			return nil, "", err
-		}
-		after = c.s
-	}
-	type page struct {
-		items []T
-		next  string
-	}
-	p, err := view(ctx, db, func(t *tx) (*page, error) {
-		rows, err := t.query(ctx, query, after, size+1)
-		if err != nil {
-			return nil, translate(err, "%s", what)
-		}
-		defer rows.Close()
-		out := &page{items: []T{}}
-		for rows.Next() {
-			if len(out.items) == size {
-				out.next = cursor{s: id(out.items[size-1])}.encode()
-				break
-			}
-			item, err := scan(rows)
-			if err != nil {
-				return nil, translate(err, "%s", what)
-			}
-			out.items = append(out.items, item)
-		}
-		return out, translate(rows.Err(), "%s", what)
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return p.items, p.next, nil
 }
 
 // ImportExperiment inserts e as it is and moves the experiment counter past

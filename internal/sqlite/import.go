@@ -20,39 +20,13 @@ var (
 // ExportRuns lists every run, deleted ones included, by id. Pages are keyed
 // by the last id.
 func (db *DB) ExportRuns(ctx context.Context, page cairn.Page) (*cairn.RunPage, error) {
-	size, err := pageSize(page.Size)
+	items, next, err := exportByID(ctx, db, page, "export runs",
+		`SELECT `+runColumns+` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
+		scanRun, func(r *cairn.Run) string { return r.ID })
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if page.Token != "" {
-		c, err := decodeCursor(page.Token)
-		if err != nil {
-			return nil, err
-		}
-		after = c.s
-	}
-	return view(ctx, db, func(t *tx) (*cairn.RunPage, error) {
-		rows, err := t.query(ctx, `SELECT `+runColumns+` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
-			after, size+1)
-		if err != nil {
-			return nil, translate(err, "export runs")
-		}
-		defer rows.Close()
-		out := &cairn.RunPage{Items: []*cairn.Run{}}
-		for rows.Next() {
-			if len(out.Items) == size {
-				out.NextToken = cursor{s: out.Items[size-1].ID}.encode()
-				break
-			}
-			r, err := scanRun(rows)
-			if err != nil {
-				return nil, translate(err, "export runs")
-			}
-			out.Items = append(out.Items, r)
-		}
-		return out, translate(rows.Err(), "export runs")
-	})
+	return &cairn.RunPage{Items: items, NextToken: next}, nil
 }
 
 // ExportEdges lists every lineage edge by row id, the order they were added

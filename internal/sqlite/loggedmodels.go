@@ -141,24 +141,13 @@ func (t *tx) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) 
 	}
 	args = append(args, c.Args[c.WhereArgs:]...)
 	args = append(args, size+1, offset)
-	rows, err := t.query(ctx, `SELECT `+loggedModelColumns+` FROM logged_models l WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, args...)
+	items, next, err := offsetPage(ctx, t, size, offset, "search logged models",
+		`SELECT `+loggedModelColumns+` FROM logged_models l WHERE `+strings.Join(where, " AND ")+
+			` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, scanLoggedModel, args...)
 	if err != nil {
-		return nil, translate(err, "search logged models")
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if len(page.Items) == size {
-			page.NextToken = encodeOffset(offset + size)
-			break
-		}
-		m, err := scanLoggedModel(rows)
-		if err != nil {
-			return nil, translate(err, "search logged models")
-		}
-		page.Items = append(page.Items, m)
-	}
-	return page, translate(rows.Err(), "search logged models")
+	return &cairn.LoggedModelPage{Items: items, NextToken: next}, nil
 }
 
 // ExportLoggedModels lists every logged model, deleted ones included, by

@@ -211,25 +211,9 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 		where = append(where, c.Where) // "safe to AND with others"
 	}
 	args := append(append([]any(nil), c.Args...), size+1, offset)
-	rows, err := t.query(ctx, listModelsSQL(where, c.OrderBy), args...)
+	items, next, err := offsetPage(ctx, t, size, offset, "list models", listModelsSQL(where, c.OrderBy), scanModel, args...)
 	if err != nil {
-		return nil, translate(err, "list models")
+		return nil, err
 	}
-	defer rows.Close()
-	page := &cairn.ModelPage{Items: []*cairn.Model{}}
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, translate(err, "list models")
-		}
-		if len(page.Items) == size {
-			page.NextToken = encodeOffset(offset + size)
-			break
-		}
-		page.Items = append(page.Items, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "list models")
-	}
-	return page, nil
+	return &cairn.ModelPage{Items: items, NextToken: next}, nil
 }

@@ -346,23 +346,11 @@ func (t *tx) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage,
 	args = append(args, size+1, offset)
 	query := `SELECT ` + runColumns + ` FROM runs r WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY ` + c.OrderBy + ` LIMIT ? OFFSET ?`
-	rows, err := t.query(ctx, query, args...)
+	items, next, err := offsetPage(ctx, t, size, offset, "search runs", query, scanRun, args...)
 	if err != nil {
-		return nil, translate(err, "search runs")
+		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		if len(page.Items) == size {
-			page.NextToken = encodeOffset(offset + size)
-			break
-		}
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, translate(err, "search runs")
-		}
-		page.Items = append(page.Items, r)
-	}
-	return page, translate(rows.Err(), "search runs")
+	return &cairn.RunPage{Items: items, NextToken: next}, nil
 }
 
 // lifecycleWhere is the condition selecting records of a lifecycle, for a

@@ -1,0 +1,78 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
+)
+
+// The paged reads: every list asks its query for one row more than the page
+// size, so that a full page knows whether another follows. queryPage holds
+// the scanning; exportByID and offsetPage hold the two kinds of page token.
+
+// queryPage runs query, whose LIMIT is size+1, and scans up to size rows
+// with scan; more reports whether the extra row came. what names the read
+// in errors.
+func queryPage[T any](ctx context.Context, q querier, size int, what, query string,
+	scan func(pgx.Row) (T, error), args ...any) (items []T, more bool, err error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, false, translate(err, "%s", what)
+	}
+	defer rows.Close()
+	items = []T{}
+	for rows.Next() {
+		if len(items) == size {
+			more = true
+			break
+		}
+		item, err := scan(rows)
+		if err != nil {
+			return nil, false, translate(err, "%s", what)
+		}
+		items = append(items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, translate(err, "%s", what)
+	}
+	return items, more, nil
+}
+
+// exportByID reads one page of an export ordered by a string id: the rows
+// of query (which takes the id to start after and a limit) and the token
+// of the next page ("" at the end).
+func exportByID[T any](ctx context.Context, q querier, pg cairn.Page, what, query string,
+	scan func(pgx.Row) (T, error), id func(T) string) ([]T, string, error) {
+	size, err := pageSize(pg.Size)
+	if err != nil {
+		return nil, "", err
+	}
+	after := ""
+	if pg.Token != "" {
+		c, err := decodeCursor(pg.Token)
+		if err != nil {
+			return nil, "", err
+		}
+		after = c.s
+	}
+	items, more, err := queryPage(ctx, q, size, what, query, scan, after, size+1)
+	if err != nil || !more {
+		return items, "", err
+	}
+	return items, cursor{s: id(items[size-1])}.encode(), nil
+}
+
+// offsetPage reads the page at offset of a list paged by offset tokens:
+// query's arguments end with its LIMIT (size+1) and OFFSET. It returns the
+// items and the token of the next page ("" at the end).
+func offsetPage[T any](ctx context.Context, q querier, size, offset int, what, query string,
+	scan func(pgx.Row) (T, error), args ...any) ([]T, string, error) {
+	items, more, err := queryPage(ctx, q, size, what, query, scan, args...)
+	if err != nil || !more {
+		return items, "", err
+	}
+	return items, sqlfilter.EncodePageToken(offset + size), nil
+}

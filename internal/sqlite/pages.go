@@ -1,0 +1,82 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/cairn-registry/cairn"
+)
+
+// The paged reads: every list asks its query for one row more than the page
+// size, so that a full page knows whether another follows. queryPage holds
+// the scanning; exportByID and offsetPage hold the two kinds of page token.
+
+// queryPage runs query, whose LIMIT is size+1, and scans up to size rows
+// with scan; more reports whether the extra row came. what names the read
+// in errors.
+func queryPage[T any](ctx context.Context, t *tx, size int, what, query string,
+	scan func(scanner) (T, error), args ...any) (items []T, more bool, err error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, false, translate(err, "%s", what)
+	}
+	defer rows.Close()
+	items = []T{}
+	for rows.Next() {
+		if len(items) == size {
+			more = true
+			break
+		}
+		item, err := scan(rows)
+		if err != nil {
+			return nil, false, translate(err, "%s", what)
+		}
+		items = append(items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, translate(err, "%s", what)
+	}
+	return items, more, nil
+}
+
+// exportByID reads one page of an export ordered by a string id: the rows
+// of query (which takes the id to start after and a limit) and the token
+// of the next page ("" at the end).
+func exportByID[T any](ctx context.Context, db *DB, pg cairn.Page, what, query string,
+	scan func(scanner) (T, error), id func(T) string) ([]T, string, error) {
+	size, err := pageSize(pg.Size)
+	if err != nil {
+		return nil, "", err
+	}
+	after := ""
+	if pg.Token != "" {
+		c, err := decodeCursor(pg.Token)
+		if err != nil {
+			return nil, "", err
+		}
+		after = c.s
+	}
+	type page struct {
+		items []T
+		more  bool
+	}
+	p, err := view(ctx, db, func(t *tx) (page, error) {
+		items, more, err := queryPage(ctx, t, size, what, query, scan, after, size+1)
+		return page{items, more}, err
+	})
+	if err != nil || !p.more {
+		return p.items, "", err
+	}
+	return p.items, cursor{s: id(p.items[size-1])}.encode(), nil
+}
+
+// offsetPage reads the page at offset of a list paged by offset tokens:
+// query's arguments end with its LIMIT (size+1) and OFFSET. It returns the
+// items and the token of the next page ("" at the end).
+func offsetPage[T any](ctx context.Context, t *tx, size, offset int, what, query string,
+	scan func(scanner) (T, error), args ...any) ([]T, string, error) {
+	items, more, err := queryPage(ctx, t, size, what, query, scan, args...)
+	if err != nil || !more {
+		return items, "", err
+	}
+	return items, encodeOffset(offset + size), nil
+}
