@@ -184,8 +184,11 @@ type request struct {
 	method string
 	path   string // escaped, from apiPath
 	query  url.Values
-	in     any   // JSON request body, or nil
-	out    any   // where to decode a JSON answer, or nil
+	in     any // JSON request body, or nil
+	out    any // where to decode a JSON answer, or nil
+	// decode, if set, reads the JSON answer (of length bytes, -1 if
+	// unknown) instead of encoding/json into out; see decodeLineage.
+	decode func(body io.Reader, length int64) error
 	status []int // success statuses; default any 2xx
 
 	// body streams a raw request body instead of in; size is its length
@@ -210,8 +213,14 @@ func (c *Client) do(ctx context.Context, rq request) (int, error) {
 		return 0, err
 	}
 	defer drainClose(resp.Body)
-	if rq.out != nil && resp.StatusCode != http.StatusNoContent && rq.method != http.MethodHead {
-		if err := json.NewDecoder(resp.Body).Decode(rq.out); err != nil {
+	if (rq.out != nil || rq.decode != nil) && resp.StatusCode != http.StatusNoContent && rq.method != http.MethodHead {
+		var err error
+		if rq.decode != nil {
+			err = rq.decode(resp.Body, resp.ContentLength)
+		} else {
+			err = json.NewDecoder(resp.Body).Decode(rq.out)
+		}
+		if err != nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: decoding the answer: %w", rq.method, rq.path, err)
 		}
 	}

@@ -24,7 +24,8 @@ func (c *Client) Lineage(ctx context.Context, ref string, dir cairn.Direction, d
 		q.Set("depth", strconv.Itoa(depth))
 	}
 	var g LineageGraph
-	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("lineage", ref), query: q, out: &g})
+	_, err := c.do(ctx, request{method: http.MethodGet, path: apiPath("lineage", ref), query: q,
+		decode: func(body io.Reader, length int64) error { return decodeLineage(body, length, &g) }})
 	return &g, err
 }
 
