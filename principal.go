@@ -165,28 +165,16 @@ func ScopeMatches(scope, name string) bool {
 
 // ScopeFilter returns a filter matching the models whose name falls under
 // one of the scopes, for stores to AND with a list's filter: each glob
-// becomes name LIKE with a bound pattern ('*' as %, LIKE's own %, _ and \
-// escaped). Nil if a scope is "*" (everything matches) or scopes is empty
-// (the caller handles "nothing").
+// becomes name LIKE with a bound pattern (ScopeLikePattern). Nil if a
+// scope is "*" (everything matches) or scopes is empty (the caller handles
+// "nothing").
 func ScopeFilter(scopes []string) *Filter {
 	var root Expr
 	for _, s := range scopes {
 		if s == ScopeAll {
 			return nil
 		}
-		var b strings.Builder
-		for _, r := range s {
-			switch r {
-			case '*':
-				b.WriteByte('%')
-			case '%', '_', '\\':
-				b.WriteByte('\\')
-				b.WriteRune(r)
-			default:
-				b.WriteRune(r)
-			}
-		}
-		e := &CmpExpr{Field: Field{Name: "name"}, Op: "LIKE", Value: Value{Kind: ValueString, Str: b.String()}}
+		e := &CmpExpr{Field: Field{Name: "name"}, Op: "LIKE", Value: Value{Kind: ValueString, Str: ScopeLikePattern(s)}}
 		if root == nil {
 			root = e
 		} else {
@@ -197,6 +185,24 @@ func ScopeFilter(scopes []string) *Filter {
 		return nil
 	}
 	return &Filter{Root: root}
+}
+
+// ScopeLikePattern turns a scope glob into the pattern of an SQL LIKE with
+// ESCAPE '\': '*' becomes %, and LIKE's own %, _ and \ are escaped.
+func ScopeLikePattern(scope string) string {
+	var b strings.Builder
+	for _, r := range scope {
+		switch r {
+		case '*':
+			b.WriteByte('%')
+		case '%', '_', '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // AndFilters returns a AND b; either may be nil.

@@ -90,7 +90,7 @@ func (r reader) ListApprovals(ctx context.Context, q cairn.ApprovalQuery) (*cair
 				ors = nil
 				break
 			}
-			ors = append(ors, `m.name LIKE `+a.add(scopeLike(s))+` ESCAPE '\'`)
+			ors = append(ors, `m.name LIKE `+a.add(cairn.ScopeLikePattern(s))+` ESCAPE '\'`)
 		}
 		if len(ors) > 0 {
 			where = append(where, "("+strings.Join(ors, " OR ")+")")
@@ -120,24 +120,6 @@ func (r reader) ListApprovals(ctx context.Context, q cairn.ApprovalQuery) (*cair
 	}
 	page.Items = items
 	return page, nil
-}
-
-// scopeLike turns a scope glob into a LIKE pattern: '*' is %, LIKE's own
-// %, _ and \ are escaped.
-func scopeLike(scope string) string {
-	var b strings.Builder
-	for _, r := range scope {
-		switch r {
-		case '*':
-			b.WriteByte('%')
-		case '%', '_', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // ExpiredApprovals returns pending requests whose time ran out by now.

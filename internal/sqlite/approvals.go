@@ -100,7 +100,7 @@ func (t *tx) ListApprovals(ctx context.Context, q cairn.ApprovalQuery) (*cairn.A
 				ors = nil
 				break
 			}
-			ors, args = append(ors, `m.name LIKE ? ESCAPE '\'`), append(args, scopeLike(s))
+			ors, args = append(ors, `m.name LIKE ? ESCAPE '\'`), append(args, cairn.ScopeLikePattern(s))
 		}
 		if len(ors) > 0 {
 			where = append(where, "("+strings.Join(ors, " OR ")+")")
@@ -131,24 +131,6 @@ func (t *tx) ListApprovals(ctx context.Context, q cairn.ApprovalQuery) (*cairn.A
 	}
 	page.Items = items
 	return page, nil
-}
-
-// scopeLike turns a scope glob into a LIKE pattern: '*' is %, LIKE's own
-// %, _ and \ are escaped.
-func scopeLike(scope string) string {
-	var b strings.Builder
-	for _, r := range scope {
-		switch r {
-		case '*':
-			b.WriteByte('%')
-		case '%', '_', '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // ExpiredApprovals returns pending requests whose time ran out by now.
