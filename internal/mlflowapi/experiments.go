@@ -90,11 +90,8 @@ func validateExperimentTag(key, value string) error {
 }
 
 func (s *Server) createExperiment(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	name, err := p.required("name")
@@ -311,11 +308,8 @@ func orderBys(clauses []string) []cairn.OrderBy {
 }
 
 func (s *Server) updateExperiment(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := p.required("experiment_id")
@@ -358,11 +352,8 @@ func (s *Server) restoreExperiment(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) setExperimentDeleted(w http.ResponseWriter, r *http.Request, deleted bool) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := p.required("experiment_id")
@@ -391,11 +382,8 @@ func (s *Server) setExperimentDeleted(w http.ResponseWriter, r *http.Request, de
 }
 
 func (s *Server) setExperimentTag(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := p.required("experiment_id")

@@ -126,11 +126,8 @@ func (s *Server) writeLoggedModel(w http.ResponseWriter, m *cairn.LoggedModel) e
 }
 
 func (s *Server) createLoggedModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	expID, err := p.required("experiment_id")
@@ -181,11 +178,8 @@ func (s *Server) getLoggedModelHandler(w http.ResponseWriter, r *http.Request) e
 // readLoggedModel reads a write request's parameters and its logged model,
 // after checking the writer role.
 func (s *Server) readLoggedModel(w http.ResponseWriter, r *http.Request) (*params, *cairn.LoggedModel, error) {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return nil, nil, err
 	}
 	id, err := modelIDParam(r, p)

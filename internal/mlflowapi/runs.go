@@ -273,11 +273,8 @@ func validateLengths(what, key, value string, maxValue int) error {
 }
 
 func (s *Server) createRun(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	expID, err := p.str("experiment_id")
@@ -383,11 +380,8 @@ func (s *Server) restoreRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) setRunDeleted(w http.ResponseWriter, r *http.Request, deleted bool) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := runID(p)
@@ -575,11 +569,8 @@ func (s *Server) logToRun(ctx context.Context, run *cairn.Run, in registry.RunLo
 }
 
 func (s *Server) logBatch(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := runID(p)
@@ -656,11 +647,8 @@ func (s *Server) logBatch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) logMetric(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return err
 	}
 	id, err := runID(p)
@@ -712,11 +700,8 @@ func (s *Server) logMetric(w http.ResponseWriter, r *http.Request) error {
 // set-tag, in MLflow's order of checks: write permission, run id, key, a
 // value present (the empty string is a value).
 func (s *Server) readRunKeyValue(w http.ResponseWriter, r *http.Request) (id, key, value string, err error) {
-	p, err := s.readParams(w, r)
+	p, err := s.writeParams(w, r)
 	if err != nil {
-		return "", "", "", err
-	}
-	if err := s.canWrite(r.Context()); err != nil {
 		return "", "", "", err
 	}
 	if id, err = runID(p); err != nil {
@@ -950,6 +935,20 @@ func (s *Server) searchRuns(w http.ResponseWriter, r *http.Request) error {
 // that a caller without it learns nothing about what exists.
 func (s *Server) canWrite(ctx context.Context) error {
 	return s.svc.AuthorizeAny(ctx, cairn.RoleWriter)
+}
+
+// writeParams reads the parameters of a request that writes, then checks
+// the writer role (canWrite), in that order: a malformed body is
+// INVALID_PARAMETER_VALUE for anyone.
+func (s *Server) writeParams(w http.ResponseWriter, r *http.Request) (*params, error) {
+	p, err := s.readParams(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.canWrite(r.Context()); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // prefix returns the first n runes of s, as MLflow's messages quote long
