@@ -1,6 +1,8 @@
 package webui_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -8,6 +10,8 @@ import (
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/client"
+	"github.com/cairn-registry/cairn/internal/httpapi/apitest"
+	"github.com/cairn-registry/cairn/internal/registry"
 )
 
 // Flow 4: a maintainer's move of a protected alias opens an approval
@@ -77,4 +81,38 @@ func TestBrowserApproverApprovesAliasMove(t *testing.T) {
 	if got := tb.waitText("#approvals", "applied"); !strings.Contains(got, "1 of 1") || !strings.Contains(got, "ann: auc up, looks good") {
 		t.Errorf("applied requests:\n%s", got)
 	}
+}
+
+// A request to move a version out of a protected stage (an MLflow stage
+// transition, made here through the service as MLflow's endpoint makes
+// it) reads as the move it is: the stage it leaves and the one it goes to.
+func TestBrowserApprovalsShowStageLeft(t *testing.T) {
+	t.Parallel()
+	e := newUIEnv(t, apitest.Options{})
+	ctx, c := t.Context(), e.Client
+	push(t, c, "churn", "weights-1", cairn.VersionSpec{})
+	if _, err := c.CreatePolicy(ctx, client.PolicyCreate{Name: "stage-gate", PolicySpec: cairn.PolicySpec{
+		Scope: "*", ProtectedStages: []cairn.Gate{{Stage: cairn.StageProduction, Approvals: 1}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	as := func(name string) context.Context { return cairn.NewContextWithActor(ctx, cairn.Actor{Name: name}) }
+	var pa *cairn.PendingApprovalError
+	if _, err := e.Service.SetStage(as("mia"), "churn", 1, cairn.StageProduction, false); !errors.As(err, &pa) {
+		t.Fatalf("into Production: %v, want pending_approval", err)
+	}
+	if _, err := e.Service.Approve(as("ann"), pa.Request.ID, registry.Decision{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Service.SetStage(as("mia"), "churn", 1, cairn.StageArchived, false); !errors.As(err, &pa) {
+		t.Fatalf("out of Production: %v, want pending_approval", err)
+	}
+
+	tb := newTab(t, e.Server.URL)
+	tb.open("/ui/approvals")
+	row := tb.text(`#approvals [data-approval="` + pa.Request.ID + `"]`)
+	if row != "churn stage Production → Archived: v1" {
+		t.Errorf("the request reads %q, want churn stage Production → Archived: v1", row)
+	}
+	tb.shot("stage-left")
 }

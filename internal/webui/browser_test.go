@@ -314,6 +314,14 @@ func TestBrowserSearchByTagThenModel(t *testing.T) {
 	if _, err := c.SetAlias(ctx, "churn", "champion", 2, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A move imported from GTO carries its origin: the git tag, who
+	// tagged and when.
+	tagged := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	if _, err := c.SetAliasWith(ctx, "churn", "prod", 3, client.MoveOptions{Origin: &cairn.MoveOrigin{
+		System: "gto", Ref: "churn#prod#1", Actor: "Ann Lee <ann@example.com>", At: tagged,
+	}}); err != nil {
+		t.Fatal(err)
+	}
 
 	tb := newTab(t, e.Server.URL)
 	tb.open("/ui/")
@@ -352,6 +360,29 @@ func TestBrowserSearchByTagThenModel(t *testing.T) {
 	hist := tb.text("#alias-history tbody")
 	if !strings.Contains(hist, "v3 → v2") || !strings.Contains(hist, "v2 → v3") {
 		t.Errorf("alias history lacks the moves of champion:\n%s", hist)
+	}
+	// The imported move shows its origin in the Origin column; moves made
+	// in Cairn show none.
+	if h := tb.eval(`Array.from(document.querySelectorAll('#alias-history thead th')).map(th => th.innerText).join('|')`); h != "When|Alias|Move|By|Origin|Request" {
+		t.Errorf("alias history columns = %q", h)
+	}
+	origins := tb.eval(`Array.from(document.querySelectorAll('#alias-history tbody tr')).map(tr => tr.cells[1].innerText + ': ' + tr.cells[4].innerText.replace(/\s+/g, ' ').trim()).join('\n')`)
+	for _, line := range strings.Split(origins, "\n") {
+		alias, origin, _ := strings.Cut(line, ": ")
+		switch alias {
+		case "prod":
+			want := "gto churn#prod#1 by Ann Lee <ann@example.com>, "
+			if !strings.HasPrefix(origin, want) || !strings.Contains(origin, "2025") {
+				t.Errorf("origin of the imported prod move = %q, want %q and the tag's date", origin, want)
+			}
+		default:
+			if origin != "" {
+				t.Errorf("a move of %s made in Cairn shows origin %q", alias, origin)
+			}
+		}
+	}
+	if !strings.Contains(origins, "prod: gto") {
+		t.Errorf("no origin shown for the imported move:\n%s", origins)
 	}
 	tb.shot("model-page")
 	if d := tb.Dialogs(); len(d) > 0 {
@@ -490,6 +521,11 @@ func TestBrowserHostileStringsRenderAsText(t *testing.T) {
 	if _, err := c.SetAlias(ctx, evil, "champion", res.Version.Number, nil); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.SetAliasWith(ctx, evil, "prod", res.Version.Number, client.MoveOptions{Origin: &cairn.MoveOrigin{
+		System: "gto", Ref: evil, Actor: `"><script>alert(7)</script>`, At: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+	}}); err != nil {
+		t.Fatal(err)
+	}
 
 	tb := newTab(t, e.Server.URL)
 	noMarkup := func(where string) {
@@ -519,6 +555,9 @@ func TestBrowserHostileStringsRenderAsText(t *testing.T) {
 		if !strings.Contains(about, want) {
 			t.Errorf("model description lacks the text %q:\n%s", want, about)
 		}
+	}
+	if hist := tb.text("#alias-history"); !strings.Contains(hist, evil) || !strings.Contains(hist, `"><script>alert(7)</script>`) {
+		t.Errorf("the move's origin is not shown as text:\n%s", hist)
 	}
 	noMarkup("model page")
 	tb.shot("model")
@@ -911,14 +950,31 @@ func TestBrowserActions(t *testing.T) {
 		t.Errorf("audit log:\n%s", audit)
 	}
 	tb.shot("audit")
-	wh, err := c.CreateWebhook(ctx, client.WebhookCreate{URL: "https://hooks.example.com/cairn", EventTypes: []string{"alias.*"}, Description: "deploys"})
+	const token = "s3cret-deploy-token"
+	wh, err := c.CreateWebhook(ctx, client.WebhookCreate{URL: "https://hooks.example.com/cairn", EventTypes: []string{"alias.*"}, Description: "deploys",
+		Headers: map[string]string{"Authorization": "Bearer " + token, "X-Deploy-Team": "fraud-team-value"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Custom headers show by name, never by value (the API has none).
+	noValues := func(where string) {
+		t.Helper()
+		if page := tb.eval(`document.body.innerText`); strings.Contains(page, token) || strings.Contains(page, "fraud-team-value") {
+			t.Errorf("%s shows a header value:\n%s", where, page)
+		}
+	}
 	tb.open("/ui/webhooks")
 	tb.waitText("#webhooks", "https://hooks.example.com/cairn")
+	if names := tb.text(`#webhooks [data-header-names="` + wh.ID + `"]`); names != "Authorization, X-Deploy-Team" {
+		t.Errorf("webhooks list header names = %q, want Authorization, X-Deploy-Team", names)
+	}
+	noValues("the webhooks list")
 	tb.do(chromedp.Click(chromedp.CSS(`#webhooks a[href="/ui/webhooks/` + wh.ID + `"]`)))
 	tb.waitText("h1", wh.ID)
 	tb.waitText("main", "No delivery attempts yet.")
+	if names := tb.text(`dl.kv [data-header-names="` + wh.ID + `"]`); names != "Authorization, X-Deploy-Team" {
+		t.Errorf("webhook page header names = %q, want Authorization, X-Deploy-Team", names)
+	}
+	noValues("the webhook page")
 	tb.shot("webhook")
 }

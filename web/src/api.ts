@@ -64,6 +64,16 @@ export interface AliasMove {
   actor: string;
   at: string;
   request_id?: string;
+  // Where an imported move was first made (GTO's git tag, its tagger and
+  // date); absent for a move made in Cairn.
+  origin?: MoveOrigin;
+}
+
+export interface MoveOrigin {
+  system: string;
+  ref?: string;
+  actor?: string;
+  at: string;
 }
 
 export interface Page<T> {

@@ -9,6 +9,9 @@ interface Approval {
   model: string;
   alias?: string;
   stage?: string;
+  // The stage the version was in when a stage request was opened: moving
+  // out of a protected stage is gated too.
+  from_stage?: string;
   version: number;
   from_version?: number;
   status: string;
@@ -43,7 +46,7 @@ export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearc
   sel.value = status;
   sel.addEventListener('change', () => navigate('/approvals?status=' + encodeURIComponent(sel.value)));
   main.append(
-    h('p', { class: 'muted' }, 'Moving a protected alias opens a request here; it applies itself once enough approvers other than the requester approve and the conditions hold.'),
+    h('p', { class: 'muted' }, 'Moving a protected alias or stage (into it or out of it) opens a request here; it applies itself once enough approvers other than the requester approve and the conditions hold.'),
     h('div', { class: 'filters' }, field('Status', sel)),
   );
   const items = page.items ?? [];
@@ -57,7 +60,7 @@ export async function approvalsPage(main: HTMLElement, _p: string[], q: URLSearc
       ['Request', 'Change', 'Status', 'Approvals', 'Requested', 'Decision'],
       items.map((a) => {
         const out = h('div');
-        const target = a.alias ? `@${a.alias}` : a.stage ? `stage ${a.stage}` : '';
+        const target = a.alias ? `@${a.alias}` : a.stage ? (a.from_stage && a.from_stage !== a.stage ? `stage ${a.from_stage} → ${a.stage}` : `stage ${a.stage}`) : '';
         const comment = h('input', { type: 'text', name: 'comment', placeholder: 'comment (optional)', 'aria-label': 'comment' });
         const decide = (verb: 'approve' | 'reject') =>
           actionButton(verb === 'approve' ? 'Approve' : 'Reject', async () => {

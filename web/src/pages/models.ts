@@ -1,4 +1,4 @@
-import { call, can, fkey, fstr, get, modelPath, type AliasMove, type Model, type Page, type Version } from '../api';
+import { call, can, fkey, fstr, get, modelPath, type AliasMove, type Model, type MoveOrigin, type Page, type Version } from '../api';
 import { actionButton, empty, errorBox, field, flash, link, navigate, notice, pager, parseTags, section, state, table, tagsText } from '../app';
 import { badge, fmtNum, fmtTime, h, kv, replace, tagChips } from '../dom';
 import { renderMarkdown } from '../markdown';
@@ -259,12 +259,13 @@ export async function modelPage(main: HTMLElement, [name]: string[], q: URLSearc
       'Alias history',
       history.items.length
         ? table(
-            ['When', 'Alias', 'Move', 'By', 'Request'],
+            ['When', 'Alias', 'Move', 'By', 'Origin', 'Request'],
             history.items.map((m) => [
               fmtTime(m.at),
               m.alias,
               m.to_version ? (m.from_version ? `v${m.from_version} → v${m.to_version}` : `set to v${m.to_version}`) : `deleted (was v${m.from_version})`,
               m.actor,
+              originCell(m.origin),
               h('code', { class: 'muted' }, m.request_id ?? ''),
             ]),
             { id: 'alias-history' },
@@ -272,6 +273,20 @@ export async function modelPage(main: HTMLElement, [name]: string[], q: URLSearc
         : empty('No alias has moved yet.'),
       pager(q, history.next_page_token, 'page_token', 'h_'),
     ),
+  );
+}
+
+// originCell shows where an imported move was first made: the system, the
+// move's name there (a GTO git tag), and who made it when, as that system
+// recorded it. Cairn's own When and By stay in their columns.
+function originCell(o: MoveOrigin | undefined): HTMLElement | string {
+  if (!o) return '';
+  return h(
+    'span',
+    { class: 'origin' },
+    badge(o.system, 'gray'),
+    o.ref ? [' ', h('code', null, o.ref)] : '',
+    h('div', { class: 'muted small' }, [o.actor ? `by ${o.actor}` : '', o.at ? fmtTime(o.at) : ''].filter(Boolean).join(', ')),
   );
 }
 

@@ -10,6 +10,9 @@ interface Webhook {
   alias?: string;
   description?: string;
   active: boolean;
+  // The names of the custom request headers sent with every delivery; the
+  // API never returns their values.
+  header_names?: string[];
   created_by: string;
   created_at: string;
   delivery?: { cursor: number; head_seq?: number; attempts?: number; first_attempt?: string; next_attempt?: string };
@@ -37,6 +40,11 @@ interface DeadLetter {
   dead_at: string;
 }
 
+// headerNames lists a subscription's custom header names (never values).
+function headerNames(w: Webhook): HTMLElement {
+  return h('span', { class: 'header-names', 'data-header-names': w.id }, (w.header_names ?? []).map((n, i) => [i ? ', ' : '', h('code', null, n)]));
+}
+
 export async function webhooksPage(main: HTMLElement) {
   const list = await get<{ items: Webhook[] }>('/webhooks');
   main.append(
@@ -44,8 +52,8 @@ export async function webhooksPage(main: HTMLElement) {
     h('p', { class: 'muted' }, 'Subscriptions to the event feed. Create them with ', h('code', null, 'cairn webhooks create'), ' (the signing secret is shown once).'),
     (list.items ?? []).length
       ? table(
-          ['Id', 'URL', 'Events', 'Model', 'Alias', 'Active', 'Created'],
-          list.items.map((w) => [link('/webhooks/' + seg(w.id), w.id), h('code', null, w.url), (w.event_types ?? ['*']).join(', '), w.model ?? '', w.alias ?? '', w.active ? 'yes' : badge('inactive', 'gray'), fmtTime(w.created_at)]),
+          ['Id', 'URL', 'Events', 'Model', 'Alias', 'Headers', 'Active', 'Created'],
+          list.items.map((w) => [link('/webhooks/' + seg(w.id), w.id), h('code', null, w.url), (w.event_types ?? ['*']).join(', '), w.model ?? '', w.alias ?? '', headerNames(w), w.active ? 'yes' : badge('inactive', 'gray'), fmtTime(w.created_at)]),
           { id: 'webhooks' },
         )
       : empty('No webhooks.'),
@@ -76,6 +84,7 @@ export async function webhookPage(main: HTMLElement, [id]: string[], q: URLSearc
         ['Events', (w.event_types ?? ['all']).join(', ')],
         ['Model', w.model ?? ''],
         ['Alias', w.alias ?? ''],
+        ['Headers', (w.header_names ?? []).length ? h('span', null, headerNames(w), h('div', { class: 'muted small' }, 'values are write-only: set or replace them with cairn webhooks update --header')) : ''],
         ['Description', w.description ?? ''],
         ['Created', `${fmtTime(w.created_at)} by ${w.created_by}`],
         ['Cursor', d ? String(d.cursor) : ''],
