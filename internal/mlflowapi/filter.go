@@ -21,6 +21,7 @@ type searchEntity struct {
 	numeric  map[string]bool   // attributes compared as numbers
 	rename   map[string]string // MLflow attribute → Cairn filter field
 	inList   map[string]bool   // attributes that take IN (…)
+	lists    bool              // string attributes, params and tags take IN and NOT IN (logged models)
 	orderBy  map[string]string // order_by key → Cairn order field
 	orderKey []string          // order_by keys, as MLflow lists them
 	keyed    bool              // metrics.<k> and params.<k> may be filtered and ordered by (runs)
@@ -93,10 +94,10 @@ func translateExpr(x cairn.Expr, e *searchEntity) (cairn.Expr, error) {
 func translateCmp(c *cairn.CmpExpr, e *searchEntity) (cairn.Expr, error) {
 	switch c.Field.Namespace {
 	case cairn.FieldTag:
-		return translateTagCmp(c)
+		return translateTagCmp(c, e.lists)
 	case cairn.FieldMetric, cairn.FieldParam:
 		if e.keyed {
-			return translateKeyedCmp(c)
+			return translateKeyedCmp(c, e.lists)
 		}
 		return nil, invalidParam("Invalid entity type '%s'. Valid entity types are ('attribute', 'tag', 'tags')", c.Field.Namespace)
 	case cairn.FieldAttr:
@@ -147,19 +148,31 @@ func translateCmp(c *cairn.CmpExpr, e *searchEntity) (cairn.Expr, error) {
 		if err := checkLike(c); err != nil {
 			return nil, err
 		}
-	case "IN":
-		if !e.inList[name] {
-			return nil, invalidParam("Only the 'run_id' attribute supports comparison with a list of quoted string values.")
-		}
-		for _, item := range c.Value.List {
-			if item.Kind != cairn.ValueString {
-				return nil, invalidParam("While parsing a list in the query, expected string value, punctuation, or whitespace, but got different type in list: %s", c.Value.String())
+	case "IN", "NOT IN":
+		if !e.lists && (c.Op != "IN" || !e.inList[name]) {
+			if c.Op == "IN" {
+				return nil, invalidParam("Only the 'run_id' attribute supports comparison with a list of quoted string values.")
 			}
+			return nil, invalidParam("Invalid comparator for attribute: %s", c.Op)
+		}
+		if err := checkStringList(c); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, invalidParam("Invalid comparator for attribute: %s", c.Op)
 	}
 	return &out, nil
+}
+
+// checkStringList checks that the list of an IN or NOT IN holds strings
+// only.
+func checkStringList(c *cairn.CmpExpr) error {
+	for _, item := range c.Value.List {
+		if item.Kind != cairn.ValueString {
+			return invalidParam("While parsing a list in the query, expected string value, punctuation, or whitespace, but got different type in list: %s", c.Value.String())
+		}
+	}
+	return nil
 }
 
 func numericNames(e *searchEntity) []string {
@@ -177,10 +190,19 @@ func numericNames(e *searchEntity) []string {
 // and the filters tags.`mlflow.prompt.is_prompt` != 'true' and = 'false'
 // (which the client adds to hide prompts) match models without the tag. In
 // Cairn a prompt is a model of kind prompt, tagged or not, so the rule is
-// written over both.
-func translateTagCmp(c *cairn.CmpExpr) (cairn.Expr, error) {
+// written over both. With lists (logged models), IN and NOT IN take a
+// list of strings, as MLflow's logged-model search allows.
+func translateTagCmp(c *cairn.CmpExpr, lists bool) (cairn.Expr, error) {
 	switch c.Op {
 	case "=", "!=", "LIKE", "ILIKE":
+	case "IN", "NOT IN":
+		if !lists {
+			return nil, invalidParam("Invalid comparator for tag: %s", c.Op)
+		}
+		if err := checkStringList(c); err != nil {
+			return nil, err
+		}
+		return c, nil
 	default:
 		return nil, invalidParam("Invalid comparator for tag: %s", c.Op)
 	}
@@ -340,7 +362,7 @@ func checkLike(c *cairn.CmpExpr) error {
 
 // translateKeyedCmp checks a comparison on a run's metric (numbers) or
 // param (strings), as MLflow's run search does.
-func translateKeyedCmp(c *cairn.CmpExpr) (cairn.Expr, error) {
+func translateKeyedCmp(c *cairn.CmpExpr, lists bool) (cairn.Expr, error) {
 	if c.Field.Namespace == cairn.FieldMetric {
 		switch c.Op {
 		case "=", "!=", "<", "<=", ">", ">=":
@@ -354,6 +376,14 @@ func translateKeyedCmp(c *cairn.CmpExpr) (cairn.Expr, error) {
 	}
 	switch c.Op {
 	case "=", "!=", "LIKE", "ILIKE":
+	case "IN", "NOT IN":
+		if !lists {
+			return nil, invalidParam("Invalid comparator '%s' not one of '%s'", c.Op, pySet([]string{"!=", "=", "ILIKE", "LIKE"}))
+		}
+		if err := checkStringList(c); err != nil {
+			return nil, err
+		}
+		return c, nil
 	default:
 		return nil, invalidParam("Invalid comparator '%s' not one of '%s'", c.Op, pySet([]string{"!=", "=", "ILIKE", "LIKE"}))
 	}

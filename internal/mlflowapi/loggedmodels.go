@@ -319,7 +319,7 @@ var loggedModelSearch = searchEntity{
 	attrs: []string{"creation_time", "creation_timestamp", "last_updated_timestamp", "model_id", "model_type", "name",
 		"source_run_id", "status"},
 	numeric: map[string]bool{"creation_time": true, "creation_timestamp": true, "last_updated_timestamp": true},
-	inList:  map[string]bool{"model_id": true, "source_run_id": true, "name": true, "status": true},
+	lists:   true,
 	orderBy: map[string]string{"creation_time": "creation_timestamp", "creation_timestamp": "creation_timestamp",
 		"last_updated_timestamp": "last_updated_timestamp", "model_id": "model_id", "model_type": "model_type",
 		"name": "name", "source_run_id": "source_run_id", "status": "status"},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -273,6 +274,53 @@ func TestLoggedModelMetricsAndSearch(t *testing.T) {
 	if strings.Join(all, " ") != "m0 m1 m2" {
 		t.Errorf("paged search: %v", all)
 	}
+}
+
+// MLflow 3's search_logged_models takes IN and NOT IN on every string
+// attribute, param and tag (its docstring's example is
+// tags.release IN ('v1.0', 'v1.1')). The bodies are what the 3.11 client
+// sent; before, Cairn answered 400 "Invalid comparator for attribute: NOT
+// IN" and "Invalid comparator for tag: IN".
+func TestLoggedModelSearchLists(t *testing.T) {
+	e := newEnv(t)
+	for i, release := range []string{"v1.0", "v1.1", "v2.0"} {
+		e.createLoggedModel(fmt.Sprintf(`{"experiment_id": "0", "name": "m%d", "model_type": "t%d",
+			"params": [{"key": "opt", "value": "o%d"}], "tags": [{"key": "release", "value": "%s"}]}`, i, i%2, i, release))
+	}
+	e.createLoggedModel(`{"experiment_id": "0", "name": "bare"}`)
+	for _, tc := range []struct{ filter, want string }{
+		{"name NOT IN ('m0')", "bare m2 m1"},
+		{"name IN ('m0', 'm2')", "m2 m0"},
+		{"model_type IN ('t1')", "m1"},
+		{"model_type NOT IN ('t1')", "bare m2 m0"},
+		{"tags.release IN ('v1.0', 'v1.1')", "m1 m0"},
+		// A missing tag or param satisfies NOT IN, as it satisfies != (see docs/mlflow.md).
+		{"tags.release NOT IN ('v1.0', 'v1.1')", "bare m2"},
+		{"params.opt IN ('o1', 'o2') AND tags.release NOT IN ('v2.0')", "m1"},
+		{"status IN ('LOGGED_MODEL_PENDING')", "bare m2 m1 m0"},
+		{"status NOT IN ('PENDING')", ""},
+	} {
+		r := e.ok("POST", "logged-models/search", jsonBody(t, map[string]any{"experiment_ids": []string{"0"}, "filter": tc.filter}), "")
+		var got []string
+		for _, m := range r.Body["models"].([]any) {
+			got = append(got, m.(map[string]any)["info"].(map[string]any)["name"].(string))
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("%s: %v, want %s", tc.filter, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ filter, msg string }{
+		{"name IN (1, 2)", "expected string value"},
+		{"tags.release IN (1)", "expected string value"},
+		{"metrics.auc IN (1)", "Invalid comparator 'IN'"},
+		{"creation_timestamp IN (1)", "Invalid comparator 'IN'"},
+	} {
+		wantError(t, e.do("POST", "logged-models/search", jsonBody(t, map[string]any{"experiment_ids": []string{"0"}, "filter": tc.filter}), ""),
+			400, "INVALID_PARAMETER_VALUE", tc.msg)
+	}
+	// Registry searches keep MLflow's registry grammar: IN on run_id only.
+	wantError(t, e.do("GET", "model-versions/search", "", "filter="+url.QueryEscape("name IN ('a')")), 400, "INVALID_PARAMETER_VALUE", "Only the 'run_id' attribute")
+	wantError(t, e.do("GET", "registered-models/search", "", "filter="+url.QueryEscape("tags.a IN ('a')")), 400, "INVALID_PARAMETER_VALUE", "Invalid comparator for tag: IN")
 }
 
 // MLflow 3 answers unknown methods on a logged model's path the way it
