@@ -117,30 +117,9 @@ func (t *tx) UpdateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error 
 // SearchLoggedModels lists the undeleted logged models of q.ExperimentIDs
 // that match q.Filter, in q.OrderBy's order (offset page tokens).
 func (r reader) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
-	size, err := pageSize(q.Page.Size)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := sqlfilter.DecodePageToken(q.Page.Token)
-	if err != nil {
-		return nil, err
-	}
-	page := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
-	if len(q.ExperimentIDs) == 0 {
-		return page, nil
-	}
-	c, err := sqlfilter.LoggedModels(q.Filter, q.OrderBy, sqlfilter.Postgres, 1)
-	if err != nil {
-		return nil, err
-	}
-	a := args(append([]any(nil), c.Args...))
-	query := `SELECT ` + loggedModelColumns + ` FROM logged_models l WHERE l.deleted_at IS NULL` +
-		` AND l.experiment_id = ANY(` + a.add(q.ExperimentIDs) + `::text[])`
-	if c.Where != "" {
-		query += ` AND (` + c.Where + `)`
-	}
-	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
-	items, next, err := offsetPage(ctx, r.q, size, offset, "search logged models", query, scanLoggedModel, a...)
+	items, next, err := experimentSearch[*cairn.LoggedModel]{what: "search logged models", columns: loggedModelColumns,
+		table: "logged_models l", alias: "l", where: `l.deleted_at IS NULL`, compile: sqlfilter.LoggedModels, scan: scanLoggedModel,
+	}.page(ctx, r.q, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
 	if err != nil {
 		return nil, err
 	}

@@ -76,3 +76,45 @@ func offsetPage[T any](ctx context.Context, q querier, size, offset int, what, q
 	}
 	return items, sqlfilter.EncodePageToken(offset + size), nil
 }
+
+// experimentSearch is what SearchRuns and SearchLoggedModels share: a page
+// of the records of some experiments that match a filter, in its order,
+// paged by offset tokens.
+type experimentSearch[T any] struct {
+	what    string // names the search in errors
+	columns string // the select list
+	table   string // the table and its alias: "runs r"
+	alias   string
+	where   string // the records' own condition, such as their lifecycle
+	compile func(*cairn.Filter, []cairn.OrderBy, sqlfilter.Dialect, int) (*sqlfilter.Compiled, error)
+	scan    func(pgx.Row) (T, error)
+}
+
+// page reads the page pg of the records of experiments ids (none: an empty
+// page) that match f, in order's order.
+func (s experimentSearch[T]) page(ctx context.Context, q querier, ids []string, f *cairn.Filter,
+	order []cairn.OrderBy, pg cairn.Page) ([]T, string, error) {
+	size, err := pageSize(pg.Size)
+	if err != nil {
+		return nil, "", err
+	}
+	offset, err := sqlfilter.DecodePageToken(pg.Token)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ids) == 0 {
+		return []T{}, "", nil
+	}
+	c, err := s.compile(f, order, sqlfilter.Postgres, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	a := args(append([]any(nil), c.Args...))
+	query := `SELECT ` + s.columns + ` FROM ` + s.table + ` WHERE ` + s.where +
+		` AND ` + s.alias + `.experiment_id = ANY(` + a.add(ids) + `::text[])`
+	if c.Where != "" {
+		query += ` AND (` + c.Where + `)`
+	}
+	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
+	return offsetPage(ctx, q, size, offset, s.what, query, s.scan, a...)
+}

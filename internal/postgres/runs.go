@@ -358,30 +358,9 @@ func lifecycleWhere(alias string, l cairn.Lifecycle) string {
 // SearchRuns lists the runs of q.ExperimentIDs that match q.Filter, in
 // q.OrderBy's order, a page at a time (offset tokens).
 func (r reader) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
-	size, err := pageSize(q.Page.Size)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := sqlfilter.DecodePageToken(q.Page.Token)
-	if err != nil {
-		return nil, err
-	}
-	page := &cairn.RunPage{Items: []*cairn.Run{}}
-	if len(q.ExperimentIDs) == 0 {
-		return page, nil
-	}
-	c, err := sqlfilter.Runs(q.Filter, q.OrderBy, sqlfilter.Postgres, 1)
-	if err != nil {
-		return nil, err
-	}
-	a := args(append([]any(nil), c.Args...))
-	query := `SELECT ` + runColumns + ` FROM runs r WHERE ` + lifecycleWhere("r", q.Lifecycle) +
-		` AND r.experiment_id = ANY(` + a.add(q.ExperimentIDs) + `::text[])`
-	if c.Where != "" {
-		query += ` AND (` + c.Where + `)`
-	}
-	query += ` ORDER BY ` + c.OrderBy + ` LIMIT ` + a.add(size+1) + ` OFFSET ` + a.add(offset)
-	items, next, err := offsetPage(ctx, r.q, size, offset, "search runs", query, scanRun, a...)
+	items, next, err := experimentSearch[*cairn.Run]{what: "search runs", columns: runColumns,
+		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), compile: sqlfilter.Runs, scan: scanRun,
+	}.page(ctx, r.q, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
 	if err != nil {
 		return nil, err
 	}

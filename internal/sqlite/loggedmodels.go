@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/cairn-registry/cairn"
 	"github.com/cairn-registry/cairn/internal/sqlfilter"
@@ -114,36 +113,9 @@ func (db *DB) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch)
 }
 
 func (t *tx) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
-	size, err := pageSize(q.Page.Size)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := decodeOffset(q.Page.Token)
-	if err != nil {
-		return nil, err
-	}
-	page := &cairn.LoggedModelPage{Items: []*cairn.LoggedModel{}}
-	if len(q.ExperimentIDs) == 0 {
-		return page, nil
-	}
-	c, err := sqlfilter.LoggedModels(q.Filter, q.OrderBy, sqlfilter.SQLite, 1)
-	if err != nil {
-		return nil, err
-	}
-	where := []string{`l.deleted_at IS NULL`}
-	if c.Where != "" {
-		where = append(where, c.Where)
-	}
-	where = append(where, `l.experiment_id IN (`+placeholders(len(q.ExperimentIDs))+`)`)
-	args := append([]any(nil), c.Args[:c.WhereArgs]...)
-	for _, id := range q.ExperimentIDs {
-		args = append(args, id)
-	}
-	args = append(args, c.Args[c.WhereArgs:]...)
-	args = append(args, size+1, offset)
-	items, next, err := offsetPage(ctx, t, size, offset, "search logged models",
-		`SELECT `+loggedModelColumns+` FROM logged_models l WHERE `+strings.Join(where, " AND ")+
-			` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, scanLoggedModel, args...)
+	items, next, err := experimentSearch[*cairn.LoggedModel]{what: "search logged models", columns: loggedModelColumns,
+		table: "logged_models l", alias: "l", where: `l.deleted_at IS NULL`, compile: sqlfilter.LoggedModels, scan: scanLoggedModel,
+	}.page(ctx, t, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"github.com/cairn-registry/cairn"
+	"github.com/cairn-registry/cairn/internal/sqlfilter"
 )
 
 // The paged reads: every list asks its query for one row more than the page
@@ -79,4 +81,53 @@ func offsetPage[T any](ctx context.Context, t *tx, size, offset int, what, query
 		return items, "", err
 	}
 	return items, encodeOffset(offset + size), nil
+}
+
+// experimentSearch is what SearchRuns and SearchLoggedModels share: a page
+// of the records of some experiments that match a filter, in its order,
+// paged by offset tokens.
+type experimentSearch[T any] struct {
+	what    string // names the search in errors
+	columns string // the select list
+	table   string // the table and its alias: "runs r"
+	alias   string
+	where   string // the records' own condition, such as their lifecycle
+	compile func(*cairn.Filter, []cairn.OrderBy, sqlfilter.Dialect, int) (*sqlfilter.Compiled, error)
+	scan    func(scanner) (T, error)
+}
+
+// page reads the page pg of the records of experiments ids (none: an empty
+// page) that match f, in order's order.
+func (s experimentSearch[T]) page(ctx context.Context, t *tx, ids []string, f *cairn.Filter,
+	order []cairn.OrderBy, pg cairn.Page) ([]T, string, error) {
+	size, err := pageSize(pg.Size)
+	if err != nil {
+		return nil, "", err
+	}
+	offset, err := decodeOffset(pg.Token)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(ids) == 0 {
+		return []T{}, "", nil
+	}
+	c, err := s.compile(f, order, sqlfilter.SQLite, 1)
+	if err != nil {
+		return nil, "", err
+	}
+	where := []string{s.where}
+	if c.Where != "" {
+		where = append(where, c.Where)
+	}
+	where = append(where, s.alias+`.experiment_id IN (`+placeholders(len(ids))+`)`)
+	// The filter's arguments, the ids, then the order's (a metric key).
+	args := append([]any(nil), c.Args[:c.WhereArgs]...)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	args = append(args, c.Args[c.WhereArgs:]...)
+	args = append(args, size+1, offset)
+	return offsetPage(ctx, t, size, offset, s.what,
+		`SELECT `+s.columns+` FROM `+s.table+` WHERE `+strings.Join(where, " AND ")+
+			` ORDER BY `+c.OrderBy+` LIMIT ? OFFSET ?`, s.scan, args...)
 }

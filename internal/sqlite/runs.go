@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/cairn-registry/cairn"
@@ -317,36 +316,9 @@ func (db *DB) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage
 }
 
 func (t *tx) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
-	size, err := pageSize(q.Page.Size)
-	if err != nil {
-		return nil, err
-	}
-	offset, err := decodeOffset(q.Page.Token)
-	if err != nil {
-		return nil, err
-	}
-	page := &cairn.RunPage{Items: []*cairn.Run{}}
-	if len(q.ExperimentIDs) == 0 {
-		return page, nil
-	}
-	c, err := sqlfilter.Runs(q.Filter, q.OrderBy, sqlfilter.SQLite, 1)
-	if err != nil {
-		return nil, err
-	}
-	where := []string{lifecycleWhere("r", q.Lifecycle)}
-	if c.Where != "" {
-		where = append(where, c.Where)
-	}
-	where = append(where, `r.experiment_id IN (`+placeholders(len(q.ExperimentIDs))+`)`)
-	args := append([]any(nil), c.Args[:c.WhereArgs]...)
-	for _, id := range q.ExperimentIDs {
-		args = append(args, id)
-	}
-	args = append(args, c.Args[c.WhereArgs:]...)
-	args = append(args, size+1, offset)
-	query := `SELECT ` + runColumns + ` FROM runs r WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY ` + c.OrderBy + ` LIMIT ? OFFSET ?`
-	items, next, err := offsetPage(ctx, t, size, offset, "search runs", query, scanRun, args...)
+	items, next, err := experimentSearch[*cairn.Run]{what: "search runs", columns: runColumns,
+		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), compile: sqlfilter.Runs, scan: scanRun,
+	}.page(ctx, t, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
 	if err != nil {
 		return nil, err
 	}
