@@ -72,6 +72,19 @@ func getExperiment(ctx context.Context, r cairn.Reader, id string) (*cairn.Exper
 	return e, notFound(err, "experiment %q not found", id)
 }
 
+// liveExperiment returns the experiment a run or logged model is created
+// in: as getExperiment, and failed_precondition if it is deleted.
+func liveExperiment(ctx context.Context, r cairn.Reader, id string) (*cairn.Experiment, error) {
+	e, err := getExperiment(ctx, r, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.DeletedAt != nil {
+		return nil, cairn.Errorf(cairn.EFAILEDPRECONDITION, "experiment %s is deleted; restore it first", e.ID)
+	}
+	return e, nil
+}
+
 func truncateID(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"

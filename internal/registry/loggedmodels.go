@@ -57,12 +57,9 @@ func (s *Service) CreateLoggedModel(ctx context.Context, in LoggedModelCreate) (
 	}
 	var out *cairn.LoggedModel
 	err := s.update(ctx, func(m *mutation) error {
-		exp, err := getExperiment(ctx, m.tx, in.ExperimentID)
+		exp, err := liveExperiment(ctx, m.tx, in.ExperimentID)
 		if err != nil {
 			return err
-		}
-		if exp.DeletedAt != nil {
-			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "experiment %s is deleted; restore it first", exp.ID)
 		}
 		id := "m-" + newID()
 		lm := &cairn.LoggedModel{

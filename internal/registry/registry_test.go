@@ -330,3 +330,39 @@ func TestExpireFailsStalePendingVersions(t *testing.T) {
 		t.Fatalf("version after expiry = %v, %v; want failed", v, err)
 	}
 }
+
+// TestNothingIsCreatedInADeletedExperiment: runs and logged models are
+// refused with failed_precondition in a deleted experiment, and created
+// again once it is restored.
+func TestNothingIsCreatedInADeletedExperiment(t *testing.T) {
+	f := newFixture(t)
+	exp, err := f.svc.CreateExperiment(f.ctx, registry.ExperimentCreate{Name: "churn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteExperiment(f.ctx, exp.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := "experiment " + exp.ID + " is deleted; restore it first"
+	_, err = f.svc.CreateRun(f.ctx, registry.RunCreate{ExperimentID: exp.ID})
+	if cairn.ErrorCodeOf(err) != cairn.EFAILEDPRECONDITION || cairn.ErrorMessage(err) != want {
+		t.Errorf("CreateRun in a deleted experiment: %v", err)
+	}
+	_, err = f.svc.CreateLoggedModel(f.ctx, registry.LoggedModelCreate{ExperimentID: exp.ID, Name: "m"})
+	if cairn.ErrorCodeOf(err) != cairn.EFAILEDPRECONDITION || cairn.ErrorMessage(err) != want {
+		t.Errorf("CreateLoggedModel in a deleted experiment: %v", err)
+	}
+	if err := f.svc.RestoreExperiment(f.ctx, exp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateRun(f.ctx, registry.RunCreate{ExperimentID: exp.ID}); err != nil {
+		t.Errorf("CreateRun after the restore: %v", err)
+	}
+	if _, err := f.svc.CreateLoggedModel(f.ctx, registry.LoggedModelCreate{ExperimentID: exp.ID, Name: "m"}); err != nil {
+		t.Errorf("CreateLoggedModel after the restore: %v", err)
+	}
+	_, err = f.svc.CreateRun(f.ctx, registry.RunCreate{ExperimentID: "404"})
+	if cairn.ErrorCodeOf(err) != cairn.ENOTFOUND {
+		t.Errorf("CreateRun in a missing experiment: %v", err)
+	}
+}

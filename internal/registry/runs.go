@@ -50,12 +50,9 @@ func (s *Service) CreateRun(ctx context.Context, in RunCreate) (*cairn.Run, erro
 	}
 	var out *cairn.Run
 	err := s.update(ctx, func(m *mutation) error {
-		exp, err := getExperiment(ctx, m.tx, in.ExperimentID)
+		exp, err := liveExperiment(ctx, m.tx, in.ExperimentID)
 		if err != nil {
 			return err
-		}
-		if exp.DeletedAt != nil {
-			return cairn.Errorf(cairn.EFAILEDPRECONDITION, "experiment %s is deleted; restore it first", exp.ID)
 		}
 		start := m.now
 		if in.StartTime != nil {
