@@ -163,23 +163,36 @@ func encodeDecisions(a *cairn.ApprovalRequest) (approvals string, rejection *str
 	return approvals, rejection, nil
 }
 
-// CreateApproval inserts a request.
-func (t *tx) CreateApproval(ctx context.Context, a *cairn.ApprovalRequest) error {
+// insertApproval inserts a request, with the id of the model the last
+// argument names (no row if there is none); approvalArgs gives the
+// arguments. CreateApproval and ImportApproval share it.
+const insertApproval = `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
+		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
+		rejection, created_at, updated_at, expires_at, from_stage)
+		SELECT $1, m.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM models m WHERE m.name = $19`
+
+// approvalArgs returns insertApproval's arguments for a.
+func approvalArgs(a *cairn.ApprovalRequest) ([]any, error) {
 	policies, err := encodeJSON("policies", strings0(a.Policies))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	approvals, rejection, err := encodeDecisions(a)
 	if err != nil {
+		return nil, err
+	}
+	return []any{a.ID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
+		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
+		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage), a.Model}, nil
+}
+
+// CreateApproval inserts a request.
+func (t *tx) CreateApproval(ctx context.Context, a *cairn.ApprovalRequest) error {
+	args, err := approvalArgs(a)
+	if err != nil {
 		return err
 	}
-	tag, err := t.q.Exec(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
-		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
-		rejection, created_at, updated_at, expires_at, from_stage)
-		SELECT $1, m.id, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 FROM models m WHERE m.name = $19`,
-		a.ID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
-		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
-		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage), a.Model)
+	tag, err := t.q.Exec(ctx, insertApproval, args...)
 	return webhookAffected(tag, err, "model %q not found", a.Model)
 }
 
@@ -208,26 +221,17 @@ func (t *tx) ImportApproval(ctx context.Context, a *cairn.ApprovalRequest) error
 		}
 		return translate(err, "import approval request %s", a.ID)
 	}
-	policies, err := encodeJSON("policies", strings0(a.Policies))
+	args, err := approvalArgs(a)
 	if err != nil {
 		return err
 	}
-	approvals, rejection, err := encodeDecisions(a)
+	// The model is there: no row inserted means the id is taken.
+	tag, err := t.q.Exec(ctx, insertApproval+` ON CONFLICT (id) DO NOTHING`, args...)
 	if err != nil {
-		return err
+		return translate(err, "import approval request %s", a.ID)
 	}
-	var id string
-	err = t.q.QueryRow(ctx, `INSERT INTO approval_requests (id, model_id, version, alias, stage, archive_existing,
-		from_version, status, status_message, requested_by, required, policies, evidence_hash, approvals,
-		rejection, created_at, updated_at, expires_at, from_stage)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING id`,
-		a.ID, modelID, a.Version, a.Alias, string(a.Stage), a.ArchiveExisting, a.FromVersion, a.Status, a.StatusMessage,
-		a.RequestedBy, a.Required, policies, a.EvidenceHash, approvals, rejection,
-		micros(a.CreatedAt), micros(a.UpdatedAt), micros(a.ExpiresAt), string(a.FromStage)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if tag.RowsAffected() == 0 {
 		return cairn.Errorf(cairn.ECONFLICT, "approval request %s already exists", a.ID)
 	}
-	return translate(err, "import approval request %s", a.ID)
+	return nil
 }
