@@ -25,6 +25,15 @@ const (
 
 func reservedTag(key string) bool { return strings.HasPrefix(key, "cairn.mlflow.") }
 
+// checkTagNotReserved refuses a reserved tag key (set or deleted through
+// the MLflow API).
+func checkTagNotReserved(key string) error {
+	if reservedTag(key) {
+		return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", key)
+	}
+	return nil
+}
+
 // registeredModel is MLflow's RegisteredModel entity. Empty fields are
 // omitted, as protobuf JSON does.
 type registeredModel struct {

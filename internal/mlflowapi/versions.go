@@ -113,8 +113,8 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	for k := range tags {
-		if reservedTag(k) {
-			return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", k)
+		if err := checkTagNotReserved(k); err != nil {
+			return err
 		}
 	}
 	if tags[isPromptTag] != "true" {
@@ -377,8 +377,8 @@ func (s *Server) setModelVersionTag(w http.ResponseWriter, r *http.Request) erro
 	if err := validateTag("Model version", key, value); err != nil {
 		return err
 	}
-	if reservedTag(key) {
-		return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", key)
+	if err := checkTagNotReserved(key); err != nil {
+		return err
 	}
 	if _, err := s.getVersion(r.Context(), name, n); err != nil {
 		return err
@@ -402,8 +402,8 @@ func (s *Server) deleteModelVersionTag(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	if reservedTag(key) {
-		return invalidParam("Tag key '%s' is reserved: the prefix 'cairn.mlflow.' holds fields of the MLflow API.", key)
+	if err := checkTagNotReserved(key); err != nil {
+		return err
 	}
 	if _, err := s.getVersion(r.Context(), name, n); err != nil {
 		return err
