@@ -148,6 +148,12 @@ func testLoggedModelSearch(t *testing.T, s cairn.Store) {
 		{"tag", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("tags.team = 'risk'")}, []string{"model-1"}},
 		{"attributes", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("source_run_id = 'r1' AND status = 'READY'")}, []string{"model-2"}},
 		{"name like", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("name LIKE 'model-%'")}, []string{"model-2", "model-1"}},
+		// MLflow 3's search_logged_models: IN and NOT IN on attributes,
+		// params and tags; a missing tag or param satisfies NOT IN.
+		{"name not in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("name NOT IN ('model-2', 'x')")}, []string{"model-1"}},
+		{"param in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("params.alpha IN ('0.5', '0.9')")}, []string{"model-2"}},
+		{"tag not in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("tags.team NOT IN ('risk')")}, []string{"model-2"}},
+		{"status in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("status IN ('READY', 'FAILED')")}, []string{"model-2"}},
 		{"order by metric", cairn.LoggedModelSearch{ExperimentIDs: zero, OrderBy: []cairn.OrderBy{{Field: "metrics.auc", Desc: true}}}, []string{"model-1", "model-2"}},
 		{"order by name", cairn.LoggedModelSearch{ExperimentIDs: []string{"0", e.ID}, OrderBy: []cairn.OrderBy{{Field: "name"}}}, []string{"model-1", "model-2", "model-3"}},
 	} {
