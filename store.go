@@ -48,9 +48,10 @@ type Reader interface {
 	// highest-numbered ready, undeleted version in each stage that has one
 	// (MLflow's latest_versions of a page of registered models), in one
 	// query, ordered by model name then number. Unknown names are skipped.
-	// The versions are summaries, what MLflow's ModelVersion shows: their
-	// Files, Metrics, Params, Signature, Dependencies, DerivedFrom, Inputs
-	// and Evaluates are empty.
+	// The versions are summaries, what MLflow's ModelVersion shows: only
+	// Model, Kind, Number, Status, StatusMessage, Source, RunID, Tags,
+	// Description, CreatedBy, CreatedAt, UpdatedAt, Stage and Aliases are
+	// set; every other field is zero.
 	LatestPerStage(ctx context.Context, models []string) ([]*Version, error)
 
 	GetAlias(ctx context.Context, model, alias string) (*Alias, error)

@@ -1398,6 +1398,7 @@ func TestEveryTableIsAccountedFor(t *testing.T) {
 		"idempotency_keys":  "they protect retries of requests in flight only",
 		"blob_refs":         "derived: a trigger fills it as versions are inserted",
 		"blob_models":       "derived: a trigger fills it as versions are inserted",
+		"stage_latest":      "derived: triggers on versions rebuild it in the target as versions are copied",
 		"leases":            "held by running processes, which the copy's target has none of yet",
 		// A subscription's delivery log records the source's attempts;
 		// the target's starts empty (internal/migrate/webhooks.go).

@@ -664,9 +664,17 @@ var pgOnlyIndexes = map[string][]string{
 	"0001_init.sql": {"versions_list"},
 }
 
+// sqliteOnlyTables are the tables, per migration, that only SQLite has:
+// derived tables its triggers keep, which no export or filter reads, for
+// queries PostgreSQL answers fast without them (see the comments in the
+// migration).
+var sqliteOnlyTables = map[string][]string{
+	"0020_stage_latest.sql": {"stage_latest"},
+}
+
 // The PostgreSQL migrations have the same file names, tables, columns and
-// indexes as the SQLite ones (plus pgOnlyIndexes), so that the stores,
-// sqlfilter and exports see one schema.
+// indexes as the SQLite ones (plus pgOnlyIndexes, less sqliteOnlyTables),
+// so that the stores, sqlfilter and exports see one schema.
 func TestSchemaInStepWithSQLite(t *testing.T) {
 	pgFiles, err := filepath.Glob("migrations/*.sql")
 	if err != nil {
@@ -698,7 +706,13 @@ func TestSchemaInStepWithSQLite(t *testing.T) {
 		want, got := parseSchema(t, string(lite)), parseSchema(t, string(pg))
 		want.Indexes = append(want.Indexes, pgOnlyIndexes[name]...)
 		sort.Strings(want.Indexes)
-		if len(got.Tables) == 0 && len(got.Indexes) == 0 {
+		for _, table := range sqliteOnlyTables[name] {
+			if _, ok := want.Tables[table]; !ok {
+				t.Errorf("%s: SQLite-only table %s is not in the SQLite migration", name, table)
+			}
+			delete(want.Tables, table)
+		}
+		if len(got.Tables) == 0 && len(got.Indexes) == 0 && len(sqliteOnlyTables[name]) == 0 {
 			t.Fatalf("%s: parsed no tables, added columns or indexes; the parser no longer fits the file", name)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {

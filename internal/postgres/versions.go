@@ -45,17 +45,35 @@ const renderColumns = `m.name, v.number, m.kind,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
 	v.fixed_json`
 
-// summaryColumns is versionColumns without the record's bulk (files,
-// metrics, params, signature, dependencies, derivations, inputs and
-// evaluations, sent as empty values): what LatestPerStage answers.
-const summaryColumns = `m.name, v.number, m.kind, '[]'::jsonb, v.digest, v.size,
-	v.run_id, v.source, v.source_code_version, v.training_dataset, v.validation_dataset,
-	'{}'::jsonb, '{}'::jsonb, NULL::jsonb, '', v.framework, v.trained_by,
-	'[]'::jsonb, '[]'::jsonb, v.created_by, v.created_by_verified, v.created_at, v.updated_at,
-	v.tags, v.description, v.status, v.status_message, v.archived, v.stage, v.deleted_at,
-	'[]'::jsonb, v.retrained_from, v.flag, v.approval_status,
-	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
-	NULL::text`
+// summaryColumns is what scanSummary reads, from versions v JOIN models m:
+// the fields of a version summary (see cairn.Reader.LatestPerStage), what
+// MLflow's ModelVersion shows.
+const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
+	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
+
+// scanSummary scans one row of summaryColumns.
+func scanSummary(row pgx.Row) (*cairn.Version, error) {
+	var (
+		v                    cairn.Version
+		kind, status, stage  string
+		tags                 []byte
+		createdAt, updatedAt int64
+		aliases              []string
+	)
+	if err := row.Scan(&v.Model, &kind, &v.Number, &status, &v.StatusMessage, &v.Source, &v.RunID,
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &stage, &aliases); err != nil {
+		return nil, err
+	}
+	v.Kind, v.Status, v.Stage = cairn.Kind(kind), cairn.Status(status), cairn.Stage(stage)
+	v.Tags = map[string]string{}
+	if err := decodeJSON("versions.tags", tags, &v.Tags); err != nil {
+		return nil, err
+	}
+	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	v.Aliases = strings0(aliases)
+	return &v, nil
+}
 
 // columns is renderColumns for a context from
 // cairn.NewContextWithFixedJSON, else versionColumns.
@@ -231,8 +249,16 @@ func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.V
 	if err != nil {
 		return nil, translate(err, "get the latest version per stage")
 	}
-	vs, err := collectVersions(rows)
-	if err != nil {
+	defer rows.Close()
+	vs := []*cairn.Version{}
+	for rows.Next() {
+		v, err := scanSummary(rows)
+		if err != nil {
+			return nil, translate(err, "get the latest version per stage")
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, translate(err, "get the latest version per stage")
 	}
 	return vs, nil

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -105,6 +106,74 @@ func decodeJSON(column, s string, dst any) error {
 		return cairn.WrapError(cairn.EINTERNAL, err, "decode column %s", column)
 	}
 	return nil
+}
+
+// decodeTags decodes a tags column, a JSON object of strings. The common
+// case, a compact object whose strings have no escapes (what encodeJSON
+// writes for plain keys and values), is split by hand, several times
+// cheaper than encoding/json; anything else goes through encoding/json,
+// so the result is always what json.Unmarshal gives. Never nil.
+func decodeTags(column, s string) (map[string]string, error) {
+	if m, ok := splitFlatObject(s); ok {
+		return m, nil
+	}
+	m := map[string]string{}
+	if err := decodeJSON(column, s, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// splitFlatObject decodes s if it is a compact JSON object of strings
+// without escapes, control characters or invalid UTF-8; ok is false for
+// anything else, which encoding/json then decodes (or rejects).
+func splitFlatObject(s string) (map[string]string, bool) {
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil, false
+	}
+	if len(s) == 2 {
+		return map[string]string{}, true
+	}
+	m := make(map[string]string, strings.Count(s, `":"`))
+	i := 1
+	for {
+		key, next, ok := plainString(s, i)
+		if !ok || next >= len(s) || s[next] != ':' {
+			return nil, false
+		}
+		val, next, ok := plainString(s, next+1)
+		if !ok || next >= len(s) {
+			return nil, false
+		}
+		m[key] = val
+		switch {
+		case s[next] == '}' && next == len(s)-1:
+			return m, true
+		case s[next] == ',':
+			i = next + 1
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainString reads the JSON string starting at s[i] if it has no escape,
+// no control character and valid UTF-8, returning its text and the index
+// after its closing quote.
+func plainString(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '"':
+			text := s[i+1 : j]
+			return text, j + 1, utf8.ValidString(text)
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // cursor is an opaque page token for keyset pagination: the sort key of

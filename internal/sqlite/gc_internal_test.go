@@ -51,6 +51,8 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`ALTER TABLE alias_history DROP COLUMN origin`,
 		`DROP INDEX versions_fixed_json_missing`, `ALTER TABLE versions DROP COLUMN fixed_json`,
 		`DROP INDEX versions_dataset_digest`,
+		`DROP TRIGGER stage_latest_insert`, `DROP TRIGGER stage_latest_update`, `DROP TRIGGER stage_latest_delete`,
+		`DROP TABLE stage_latest`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
@@ -75,6 +77,11 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("after migrating an existing database: ReferencedAmong = %v, want %v", got, want)
 	}
+	// 0020 filled stage_latest from the versions there were.
+	latest, err := db.LatestPerStage(ctx, []string{"churn"})
+	if err != nil || len(latest) != 1 || latest[0].Number != 1 {
+		t.Errorf("after migrating an existing database: LatestPerStage = %v, %v; want churn@v1", latest, err)
+	}
 	// 0016: the store's backfill gave the version made ready before it its
 	// fixed_json, and it renders from it as it did decoded.
 	rv, err := db.GetVersion(cairn.NewContextWithFixedJSON(ctx), "churn", 1)
@@ -85,5 +92,44 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 	gotJSON, err := cairn.AppendVersionJSON(nil, rv)
 	if rv.FixedJSON == nil || err != nil || string(gotJSON) != string(wantJSON) {
 		t.Errorf("after the backfill: FixedJSON %q, rendered %s, %v; want\n%s", rv.FixedJSON, gotJSON, err, wantJSON)
+	}
+}
+
+// Deleting a version row (no store method does; an operator might) takes
+// it out of stage_latest, and the next newest of its stage takes its
+// place: migration 0020's delete trigger.
+func TestStageLatestFollowsRowDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := openTest(t)
+	if err := db.Update(ctx, func(tx cairn.Tx) error {
+		if err := tx.CreateModel(ctx, &cairn.Model{Name: "churn", Kind: cairn.KindModel, CreatedBy: "alice"}); err != nil {
+			return err
+		}
+		for range 3 {
+			if _, err := storetest.Register(ctx, tx, "churn", "alice"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int64{2, 1, 0} {
+		if _, err := db.write.ExecContext(ctx, `DELETE FROM versions
+			WHERE model_id = (SELECT id FROM models WHERE name = 'churn') AND number = ?`, want+1); err != nil {
+			t.Fatal(err)
+		}
+		latest, err := db.LatestPerStage(ctx, []string{"churn"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int64
+		if len(latest) > 0 {
+			got = latest[len(latest)-1].Number
+		}
+		if len(latest) > 1 || got != want {
+			t.Errorf("after deleting v%d: LatestPerStage = %v; want v%d (0: none)", want+1, latest, want)
+		}
 	}
 }

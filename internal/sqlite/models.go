@@ -46,8 +46,8 @@ func scanModel(s scanner) (*cairn.Model, error) {
 		&archived, &m.CreatedBy, &createdAt, &updatedAt, &deletedAt, &aliases); err != nil {
 		return nil, err
 	}
-	m.Tags = map[string]string{}
-	if err := decodeJSON("models.tags", tags, &m.Tags); err != nil {
+	var err error
+	if m.Tags, err = decodeTags("models.tags", tags); err != nil {
 		return nil, err
 	}
 	m.Archived = archived

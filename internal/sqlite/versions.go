@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -22,16 +23,12 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag, v.approval_status,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
-// summaryColumns is versionColumns without the record's bulk (files,
-// metrics, params, signature, dependencies, derivations, inputs and
-// evaluations, read as empty values, so neither read from the row nor
-// decoded): what LatestPerStage answers.
-const summaryColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status_message,
-	v.digest, v.size, '[]', v.run_id, v.source, v.source_code_version,
-	v.training_dataset, v.validation_dataset, '{}', '{}', NULL,
-	'', v.framework, v.trained_by, '[]', '[]',
-	v.tags, v.description, v.created_by, v.created_by_verified, v.created_at,
-	v.updated_at, v.archived, v.stage, v.deleted_at, '[]', v.retrained_from, v.flag, v.approval_status,
+// summaryColumns is what scanSummary reads, from versions v JOIN models m:
+// the fields of a version summary (see cairn.Reader.LatestPerStage), what
+// MLflow's ModelVersion shows. Every column fetched costs, so it fetches
+// nothing else.
+const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
+	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
 // renderColumns is what scanRendered reads, for reads that only render
@@ -174,14 +171,34 @@ func scanRendered(s scanner) (int64, *cairn.Version, error) {
 	return modelID, &v, nil
 }
 
+// scanSummary scans one row of summaryColumns.
+func scanSummary(s scanner) (*cairn.Version, error) {
+	var (
+		v                    cairn.Version
+		tags                 string
+		createdAt, updatedAt int64
+		aliases              sql.NullString
+	)
+	if err := s.Scan(&v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage, &v.Source, &v.RunID,
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &v.Stage, &aliases); err != nil {
+		return nil, err
+	}
+	var err error
+	if v.Tags, err = decodeTags("versions.tags", tags); err != nil {
+		return nil, err
+	}
+	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	v.Aliases = strings.Fields(aliases.String)
+	slices.Sort(v.Aliases)
+	return &v, nil
+}
+
 // finishMutable sets a scanned version's mutable fields from their columns.
 func finishMutable(v *cairn.Version, tags string, flag sql.NullString, archived bool, updatedAt int64,
 	deletedAt sql.NullInt64, aliases sql.NullString) error {
-	v.Tags = map[string]string{}
-	if tags != "{}" {
-		if err := decodeJSON("versions.tags", tags, &v.Tags); err != nil {
-			return err
-		}
+	var err error
+	if v.Tags, err = decodeTags("versions.tags", tags); err != nil {
+		return err
 	}
 	if flag.Valid {
 		v.Flag = new(cairn.Flag)
@@ -325,46 +342,55 @@ func (t *tx) VersionsWithDatasetDigest(ctx context.Context, model, digest string
 
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model, one
-// versions_stage index descent per stage. The versions are summaries (see
+// range of stage_latest (migration 0020, kept by triggers) and one row-id
+// lookup per version found. The versions are summaries (see
 // summaryColumns).
 func (db *DB) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	return single(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.LatestPerStage(ctx, models) })
 }
 
 func (t *tx) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
+	const what = "get the latest version per stage"
+	out := []*cairn.Version{}
 	if len(models) == 0 {
-		return []*cairn.Version{}, nil
+		return out, nil
 	}
 	args := make([]any, len(models))
 	for i, m := range models {
 		args[i] = m
 	}
-	rs, err := t.queryVersions(ctx, "get the latest version per stage", latestPerStageSQL(len(models)), args...)
+	rows, err := t.query(ctx, latestPerStageSQL(len(models)), args...)
 	if err != nil {
-		return nil, err
+		return nil, translate(err, "%s", what)
 	}
-	out := make([]*cairn.Version, len(rs))
-	for i, r := range rs {
-		out[i] = r.v
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scanSummary(rows)
+		if err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		out = append(out, v)
 	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	// Sorted here rather than by SQLite, which would copy every row
+	// through a sorter: stage_latest is in stage order within a model.
+	slices.SortFunc(out, func(a, b *cairn.Version) int {
+		if c := strings.Compare(a.Model, b.Model); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Number, b.Number)
+	})
 	return out, nil
 }
 
 // latestPerStageSQL selects the latest version per stage of n models.
 func latestPerStageSQL(n int) string {
-	var b strings.Builder
-	b.WriteString(`SELECT ` + summaryColumns + versionFrom + ` WHERE m.name IN (`)
-	b.WriteString(strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
-	b.WriteString(`) AND v.number IN (`)
-	for i, st := range cairn.Stages {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(`(SELECT max(x.number) FROM versions x WHERE x.model_id = m.id AND x.stage = '` + string(st) +
-			`' AND x.status = 'ready' AND x.deleted_at IS NULL)`)
-	}
-	b.WriteString(`) ORDER BY m.name, v.number`)
-	return b.String()
+	return `SELECT ` + summaryColumns + ` FROM models m
+		CROSS JOIN stage_latest s ON s.model_id = m.id
+		CROSS JOIN versions v ON v.id = s.version_id
+		WHERE m.name IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
 }
 
 // AliasedVersion returns the version alias points at, in one statement;

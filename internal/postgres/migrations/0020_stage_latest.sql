@@ -1,0 +1,5 @@
+-- Nothing to do in this dialect. internal/sqlite/migrations/0020 adds
+-- stage_latest, a trigger-maintained table of each model's newest ready
+-- version per legacy stage, because SQLite's four correlated versions_stage
+-- descents per model made MLflow's registered-model search slow there;
+-- PostgreSQL answers Reader.LatestPerStage from versions_stage directly.
