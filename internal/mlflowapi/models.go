@@ -188,19 +188,25 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	out := make([]registeredModel, 0, len(page.Items))
-	for _, m := range page.Items {
-		latest := []modelVersion{}
+	// {"registered_models": […], "next_page_token": …}, as json.Marshal
+	// would write it, without its reflection (see appendRegisteredModel).
+	body := make([]byte, 0, 1024*(len(page.Items)+1))
+	body = append(body, `{"registered_models":[`...)
+	for i, m := range page.Items {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		var latest []modelVersion
 		for _, v := range per[m.Name] {
 			latest = append(latest, toModelVersion(v))
 		}
-		out = append(out, toRegisteredModel(m, latest))
+		rm := toRegisteredModel(m, latest)
+		body = appendRegisteredModel(body, &rm)
 	}
-	resp := struct {
-		RegisteredModels []registeredModel `json:"registered_models"`
-		NextPageToken    string            `json:"next_page_token,omitempty"`
-	}{out, page.NextToken}
-	return writeJSON(w, resp)
+	body = append(body, ']')
+	body = appendOptional(body, `,"next_page_token":`, page.NextToken)
+	writeJSONBytes(w, append(body, '}'))
+	return nil
 }
 
 // searchRequest reads filter, order_by, max_results and page_token and

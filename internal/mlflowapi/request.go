@@ -296,11 +296,7 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b) // a failed write means the client left
+	writeJSONBytes(w, b)
 	return nil
 }
 
