@@ -3,7 +3,6 @@ package mlflowapi
 import (
 	"context"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -89,6 +88,9 @@ func mlflowStatus(s cairn.Status) string {
 	return statusPending
 }
 
+// byKey orders tags by key.
+func byKey(a, b keyValue) int { return strings.Compare(a.Key, b.Key) }
+
 func sortedTags(m map[string]string, hide func(string) bool) []keyValue {
 	out := make([]keyValue, 0, len(m))
 	for k, v := range m {
@@ -97,7 +99,7 @@ func sortedTags(m map[string]string, hide func(string) bool) []keyValue {
 		}
 		out = append(out, keyValue{k, v})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	slices.SortFunc(out, byKey)
 	return out
 }
 
@@ -106,7 +108,7 @@ func toModelVersion(v *cairn.Version) modelVersion {
 	if v.Kind == cairn.KindPrompt {
 		if _, ok := v.Tags[isPromptTag]; !ok {
 			tags = append(tags, keyValue{isPromptTag, "true"})
-			sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+			slices.SortFunc(tags, byKey)
 		}
 	}
 	stage := string(v.Stage)
@@ -127,14 +129,14 @@ func toRegisteredModel(m *cairn.Model, latest []modelVersion) registeredModel {
 	if m.Kind == cairn.KindPrompt {
 		if _, ok := m.Tags[isPromptTag]; !ok {
 			tags = append(tags, keyValue{isPromptTag, "true"})
-			sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
+			slices.SortFunc(tags, byKey)
 		}
 	}
 	aliases := make([]modelAlias, 0, len(m.Aliases))
 	for a, v := range m.Aliases {
 		aliases = append(aliases, modelAlias{a, strconv.FormatInt(v, 10)})
 	}
-	sort.Slice(aliases, func(i, j int) bool { return aliases[i].Alias < aliases[j].Alias })
+	slices.SortFunc(aliases, func(a, b modelAlias) int { return strings.Compare(a.Alias, b.Alias) })
 	return registeredModel{
 		Name: m.Name, CreationTimestamp: m.CreatedAt.UnixMilli(), LastUpdatedTimestamp: m.UpdatedAt.UnixMilli(),
 		UserID: m.CreatedBy, Description: m.Description, LatestVersions: latest, Tags: tags, Aliases: aliases,
