@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // Registered models and model versions are written by hand rather than by
@@ -126,6 +127,31 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// bodyPool recycles response buffers: a search page's body is tens of
+// kilobytes, and allocating one per request made the garbage collector run
+// every few requests. A buffer is free again once written, since the
+// ResponseWriter copies what it is given. The zero value is ready to use.
+type bodyPool struct{ p sync.Pool }
+
+// maxPooledBody bounds the buffers kept, so that one huge page (1,000
+// models with long descriptions) does not stay in memory.
+const maxPooledBody = 1 << 20
+
+// get returns an empty buffer; put gives it back.
+func (bp *bodyPool) get() *[]byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	return new([]byte)
+}
+
+func (bp *bodyPool) put(b *[]byte) {
+	if cap(*b) <= maxPooledBody {
+		bp.p.Put(b)
+	}
 }
 
 // writeJSONBytes answers 200 with body, a JSON document.

@@ -190,8 +190,9 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	}
 	// {"registered_models": […], "next_page_token": …}, as json.Marshal
 	// would write it, without its reflection (see appendRegisteredModel).
-	body := make([]byte, 0, 1024*(len(page.Items)+1))
-	body = append(body, `{"registered_models":[`...)
+	buf := s.bodies.get()
+	defer s.bodies.put(buf)
+	body := append(*buf, `{"registered_models":[`...)
 	for i, m := range page.Items {
 		if i > 0 {
 			body = append(body, ',')
@@ -205,7 +206,8 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	}
 	body = append(body, ']')
 	body = appendOptional(body, `,"next_page_token":`, page.NextToken)
-	writeJSONBytes(w, append(body, '}'))
+	*buf = append(body, '}')
+	writeJSONBytes(w, *buf)
 	return nil
 }
 

@@ -65,6 +65,8 @@ type Server struct {
 	webhooks WebhookTester
 	// runArtifactPage is the page size of artifacts/list.
 	runArtifactPage int
+	// bodies recycles the buffers of large responses.
+	bodies bodyPool
 
 	mux     *http.ServeMux
 	methods map[string][]string // path → methods served there, for 405s
