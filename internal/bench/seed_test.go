@@ -253,6 +253,10 @@ func seedMatchesService(t *testing.T, open func(testing.TB) (cairn.Store, cairn.
 		plain bool
 	}{{"bulk", false, false}, {"one by one", false, true}, {"service", true, false}}
 	logs := make([][]*cairn.AuditEntry, len(ways))
+	// MLflow's latest version per stage, which SQLite keeps in a table
+	// through triggers that every path's inserts must fire.
+	latest := make([][]string, len(ways))
+	models := []string{"bench-00000", "bench-00001", "bench-00002"}
 	for i, w := range ways {
 		via := w.via
 		store, blobs := open(t)
@@ -265,11 +269,23 @@ func seedMatchesService(t *testing.T, open func(testing.TB) (cairn.Store, cairn.
 			t.Fatal(err)
 		}
 		logs[i] = auditLog(t, store)
+		vs, err := store.LatestPerStage(ctx, models)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			latest[i] = append(latest[i], v.Ref()+" "+string(v.Stage))
+		}
 		// What `cairn audit verify` checks: the chain, and the counter.
 		if rep, err := cairn.VerifyAudit(ctx, store, nil); err != nil {
 			t.Fatal(err)
 		} else if !rep.OK || rep.Entries != int64(len(logs[i])) {
 			t.Errorf("ViaService=%v: audit verification %+v", via, rep)
+		}
+	}
+	for w := range ways[:len(ways)-1] {
+		if diff := cmp.Diff(latest[len(ways)-1], latest[w]); diff != "" || len(latest[w]) != len(models) {
+			t.Errorf("LatestPerStage after seeding, -service +%s:\n%s", ways[w].name, diff)
 		}
 	}
 	service := logs[len(logs)-1]
