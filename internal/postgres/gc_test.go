@@ -168,6 +168,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		ALTER TABLE alias_history DROP COLUMN origin;
 		DROP INDEX versions_fixed_json_missing; ALTER TABLE versions DROP COLUMN fixed_json;
 		DROP INDEX versions_dataset_digest;
+		DROP INDEX aliases_version; CREATE INDEX aliases_version ON aliases (model_id, version);
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

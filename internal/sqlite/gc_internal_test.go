@@ -53,6 +53,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP INDEX versions_dataset_digest`,
 		`DROP TRIGGER stage_latest_insert`, `DROP TRIGGER stage_latest_update`, `DROP TRIGGER stage_latest_delete`,
 		`DROP TABLE stage_latest`,
+		`DROP INDEX aliases_version`, `CREATE INDEX aliases_version ON aliases (model_id, version)`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {
