@@ -450,5 +450,5 @@ func (s *Server) getModelVersionByAlias(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, map[string]any{"model_version": toModelVersion(v)})
+	return s.writeVersion(w, v)
 }

@@ -56,8 +56,19 @@ func nameAndVersion(p *params) (string, int64, error) {
 	return name, n, err
 }
 
-func versionResponse(v *cairn.Version) map[string]any {
-	return map[string]any{"model_version": toModelVersion(v)}
+// writeVersion answers {"model_version": v} as MLflow does, written by
+// hand (see appendModelVersion): it is the body of every model-version
+// read and write, the get and get-by-alias hot paths among them.
+func (s *Server) writeVersion(w http.ResponseWriter, v *cairn.Version) error {
+	mv := toModelVersion(v)
+	buf := s.bodies.get()
+	defer s.bodies.put(buf)
+	b := append(*buf, `{"model_version":`...)
+	b = appendModelVersion(b, &mv)
+	b = append(b, '}')
+	*buf = b
+	writeJSONBytes(w, b)
+	return nil
 }
 
 // createModelVersion registers a version. MLflow semantics: every call is
@@ -152,7 +163,7 @@ func (s *Server) createModelVersion(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return lookupErr(err, name)
 	}
-	return writeJSON(w, versionResponse(v))
+	return s.writeVersion(w, v)
 }
 
 // copySource returns the files of the Cairn version a models:/ source
@@ -243,7 +254,7 @@ func (s *Server) getModelVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, versionResponse(v))
+	return s.writeVersion(w, v)
 }
 
 func (s *Server) updateModelVersion(w http.ResponseWriter, r *http.Request) error {
@@ -267,7 +278,7 @@ func (s *Server) updateModelVersion(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return s.versionErr(r.Context(), err, name, n)
 	}
-	return writeJSON(w, versionResponse(v))
+	return s.writeVersion(w, v)
 }
 
 func (s *Server) transitionStage(w http.ResponseWriter, r *http.Request) error {
@@ -301,7 +312,7 @@ func (s *Server) transitionStage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.versionErr(r.Context(), err, name, n)
 	}
-	return writeJSON(w, versionResponse(v))
+	return s.writeVersion(w, v)
 }
 
 // deleteModelVersion tombstones the version and deletes the aliases that
