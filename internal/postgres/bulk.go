@@ -70,22 +70,9 @@ func (t *tx) CreateVersionsBulk(ctx context.Context, vs []*cairn.Version, audit 
 			}
 			ids[v.Model] = id
 		}
-		flag, err := encodeFlag(v.Flag)
+		enc, flag, err := versionJSON(v)
 		if err != nil {
 			return err
-		}
-		var enc [7]string
-		for i, c := range []struct {
-			name string
-			v    any
-		}{
-			{"files", files0(v.Files)}, {"metrics", floatMap(v.Metrics)}, {"params", stringMap(v.Params)},
-			{"derived_from", strings0(v.DerivedFrom)}, {"inputs", strings0(v.Inputs)}, {"tags", stringMap(v.Tags)},
-			{"evaluates", strings0(v.Evaluates)},
-		} {
-			if enc[i], err = encodeJSON(c.name, c.v); err != nil {
-				return err
-			}
 		}
 		fixed, err := v.EncodeFixed()
 		if err != nil {

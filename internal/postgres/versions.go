@@ -455,24 +455,9 @@ func (r reader) ReferencedDigests(ctx context.Context, fn func(cairn.Digest) err
 // EFAILEDPRECONDITION if it was never allocated (it would leave a gap);
 // none of them aborts the transaction.
 func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
-	flag, err := encodeFlag(v.Flag)
+	enc, flag, err := versionJSON(v)
 	if err != nil {
 		return err
-	}
-	var enc [7]string
-	for i, c := range []struct {
-		name string
-		v    any
-	}{
-		{"files", files0(v.Files)}, {"metrics", floatMap(v.Metrics)}, {"params", stringMap(v.Params)},
-		{"derived_from", strings0(v.DerivedFrom)}, {"inputs", strings0(v.Inputs)}, {"tags", stringMap(v.Tags)},
-		{"evaluates", strings0(v.Evaluates)},
-	} {
-		s, err := encodeJSON(c.name, c.v)
-		if err != nil {
-			return err
-		}
-		enc[i] = s
 	}
 	stage := v.Stage
 	if stage == "" {
@@ -644,6 +629,28 @@ func (db *DB) backfillFixedJSON(ctx context.Context) (int, error) {
 }
 
 // encodeFlag encodes a version's flag for the flag column, NULL if none.
+// versionJSON encodes v's JSON columns as a new row holds them: files,
+// metrics, params, derived_from, inputs, tags and evaluates, in that
+// order, and the flag.
+func versionJSON(v *cairn.Version) (enc [7]string, flag *string, err error) {
+	if flag, err = encodeFlag(v.Flag); err != nil {
+		return enc, nil, err
+	}
+	for i, c := range []struct {
+		name string
+		v    any
+	}{
+		{"files", files0(v.Files)}, {"metrics", floatMap(v.Metrics)}, {"params", stringMap(v.Params)},
+		{"derived_from", strings0(v.DerivedFrom)}, {"inputs", strings0(v.Inputs)}, {"tags", stringMap(v.Tags)},
+		{"evaluates", strings0(v.Evaluates)},
+	} {
+		if enc[i], err = encodeJSON(c.name, c.v); err != nil {
+			return enc, nil, err
+		}
+	}
+	return enc, flag, nil
+}
+
 func encodeFlag(f *cairn.Flag) (*string, error) {
 	if f == nil {
 		return nil, nil

@@ -65,16 +65,9 @@ func (t *tx) CreateVersionsBulk(ctx context.Context, vs []*cairn.Version, audit 
 			}
 			ids[v.Model] = id
 		}
-		flag, err := encodeFlag(v.Flag)
+		enc, flag, err := versionJSON(v)
 		if err != nil {
 			return err
-		}
-		var enc [7]string
-		for i, val := range []any{files0(v.Files), floatMap(v.Metrics), stringMap(v.Params),
-			strings0(v.DerivedFrom), strings0(v.Inputs), stringMap(v.Tags), strings0(v.Evaluates)} {
-			if enc[i], err = encodeJSON(val); err != nil {
-				return err
-			}
 		}
 		fixed, err := v.EncodeFixed()
 		if err != nil {

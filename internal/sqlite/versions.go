@@ -515,21 +515,9 @@ func (t *tx) StalePendingVersions(ctx context.Context, before time.Time, n int) 
 // their own table). ENOTFOUND if the model does not exist, ECONFLICT if
 // the number is taken, EFAILEDPRECONDITION if it was never allocated.
 func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
-	flag, err := encodeFlag(v.Flag)
+	enc, flag, err := versionJSON(v)
 	if err != nil {
 		return err
-	}
-	cols := map[string]string{}
-	for name, val := range map[string]any{
-		"files": files0(v.Files), "metrics": floatMap(v.Metrics), "params": stringMap(v.Params),
-		"derived_from": strings0(v.DerivedFrom), "inputs": strings0(v.Inputs), "tags": stringMap(v.Tags),
-		"evaluates": strings0(v.Evaluates),
-	} {
-		s, err := encodeJSON(val)
-		if err != nil {
-			return err
-		}
-		cols[name] = s
 	}
 	res, err := t.exec(ctx, `INSERT INTO versions (model_id, number, status, status_message,
 		digest, size, files, run_id, source, source_code_version,
@@ -545,12 +533,12 @@ func (t *tx) CreateVersion(ctx context.Context, v *cairn.Version) error {
 		?, ?, ?, ?, ?, ?, ?, ?
 		FROM models m WHERE m.name = ? AND m.latest_version >= ?`,
 		v.Number, string(v.Status), v.StatusMessage,
-		string(v.Digest), v.Size, cols["files"], v.RunID, v.Source, v.SourceCodeVersion,
-		v.TrainingDataset, v.ValidationDataset, cols["metrics"], cols["params"], nullBytes(v.Signature),
-		v.Dependencies, v.Framework, v.TrainedBy, cols["derived_from"], cols["inputs"],
-		cols["tags"], v.Description, v.CreatedBy, boolInt(v.CreatedByVerified), micros(v.CreatedAt),
+		string(v.Digest), v.Size, enc[0], v.RunID, v.Source, v.SourceCodeVersion,
+		v.TrainingDataset, v.ValidationDataset, enc[1], enc[2], nullBytes(v.Signature),
+		v.Dependencies, v.Framework, v.TrainedBy, enc[3], enc[4],
+		enc[5], v.Description, v.CreatedBy, boolInt(v.CreatedByVerified), micros(v.CreatedAt),
 		micros(v.UpdatedAt), boolInt(v.Archived), string(v.Stage), nullMicros(v.DeletedAt),
-		cols["evaluates"], v.RetrainedFrom, flag, approvalStatus(v),
+		enc[6], v.RetrainedFrom, flag, approvalStatus(v),
 		v.Model, v.Number)
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "version %s already exists", v.Ref())
@@ -688,6 +676,22 @@ func (t *tx) versionID(ctx context.Context, model string, number int64) (int64, 
 }
 
 // encodeFlag encodes a version's flag for the flag column, NULL if none.
+// versionJSON encodes v's JSON columns as a new row holds them: files,
+// metrics, params, derived_from, inputs, tags and evaluates, in that
+// order, and the flag.
+func versionJSON(v *cairn.Version) (enc [7]string, flag any, err error) {
+	if flag, err = encodeFlag(v.Flag); err != nil {
+		return enc, nil, err
+	}
+	for i, val := range []any{files0(v.Files), floatMap(v.Metrics), stringMap(v.Params),
+		strings0(v.DerivedFrom), strings0(v.Inputs), stringMap(v.Tags), strings0(v.Evaluates)} {
+		if enc[i], err = encodeJSON(val); err != nil {
+			return enc, nil, err
+		}
+	}
+	return enc, flag, nil
+}
+
 func encodeFlag(f *cairn.Flag) (any, error) {
 	if f == nil {
 		return nil, nil
