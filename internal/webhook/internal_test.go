@@ -127,9 +127,8 @@ func TestStaleAttemptKeepsCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var clockMu sync.Mutex
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	now := clock.Now()
 
 	var mu sync.Mutex
 	var got []int64
@@ -166,18 +165,7 @@ func TestStaleAttemptKeepsCursor(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	a := New(st, Options{Holder: "a", Now: clock, Client: srv.Client()})
-	b := New(st, Options{Holder: "b", Now: clock, Client: srv.Client()})
-
-	aDone := make(chan error, 1)
-	go func() { aDone <- a.serve(ctx, "w") }()
-	<-blocked // a is sending event 1
-	clockMu.Lock()
-	now = now.Add(a.leaseTTL + time.Second) // a's lease has run out
-	clockMu.Unlock()
-	if err := b.serve(ctx, "w"); err != nil {
-		t.Fatal(err)
-	}
+	_, aDone := overtake(t, st, clock, srv.Client(), blocked) // a was sending event 1
 	state, err := st.GetWebhookState(ctx, "w")
 	if err != nil || state.Cursor != 3 {
 		t.Fatalf("after b: state %+v (%v), want the cursor at 3", state, err)
@@ -226,9 +214,8 @@ func TestStaleRedeliveryKeepsDeadLetter(t *testing.T) {
 
 func testStaleRedelivery(t *testing.T, st cairn.Store) {
 	ctx := t.Context()
-	var clockMu sync.Mutex
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	now := clock.Now()
 
 	// The first request (a's) waits for release, then fails; later ones
 	// (b's) succeed.
@@ -260,20 +247,9 @@ func testStaleRedelivery(t *testing.T, st cairn.Store) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	a := New(st, Options{Holder: "a", Now: clock, Client: srv.Client()})
-	b := New(st, Options{Holder: "b", Now: clock, Client: srv.Client()})
-
-	aDone := make(chan error, 1)
-	go func() { aDone <- a.serve(ctx, "w") }()
-	<-blocked // a is redelivering event 1
-	clockMu.Lock()
-	now = now.Add(a.leaseTTL + time.Second) // a's lease has run out
-	clockMu.Unlock()
-	if err := b.serve(ctx, "w"); err != nil {
-		t.Fatal(err)
-	}
+	a, aDone := overtake(t, st, clock, srv.Client(), blocked) // a was redelivering event 1
 	want := []*cairn.DeadLetter{{WebhookID: "w", EventSeq: 1, EventID: "e1", EventType: "model.created",
-		Status: cairn.DeadLetterDelivered, Attempts: 5, LastError: "HTTP 500", DeadAt: now.Add(-a.leaseTTL - time.Second), UpdatedAt: now}}
+		Status: cairn.DeadLetterDelivered, Attempts: 5, LastError: "HTTP 500", DeadAt: now, UpdatedAt: now.Add(a.leaseTTL + time.Second)}}
 	dls, err := st.ListDeadLetters(ctx, "w", "", 0)
 	if err != nil || !slices.EqualFunc(dls, want, sameDeadLetter) {
 		t.Fatalf("after b: dead letters %s (%v), want %s", fmtDeadLetters(dls), err, fmtDeadLetters(want))
@@ -295,6 +271,35 @@ func testStaleRedelivery(t *testing.T, st cairn.Store) {
 			t.Logf("  %+v", d)
 		}
 	}
+}
+
+// testClock is a clock the test sets, for dispatchers' Options.Now.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+// overtake plays a lease running out under a dispatcher: dispatcher a
+// serves subscription "w" until its receiver closes blocked (a is then in
+// the middle of a request), the clock moves past a's lease, and dispatcher
+// b serves "w" to the end. It returns a and the channel a's serve ends on
+// once the receiver lets it go.
+func overtake(t *testing.T, st cairn.Store, clock *testClock, client *http.Client, blocked <-chan struct{}) (*Dispatcher, <-chan error) {
+	t.Helper()
+	a := New(st, Options{Holder: "a", Now: clock.Now, Client: client})
+	b := New(st, Options{Holder: "b", Now: clock.Now, Client: client})
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.serve(t.Context(), "w") }()
+	<-blocked
+	clock.mu.Lock()
+	clock.now = clock.now.Add(a.leaseTTL + time.Second) // a's lease has run out
+	clock.mu.Unlock()
+	if err := b.serve(t.Context(), "w"); err != nil {
+		t.Fatal(err)
+	}
+	return a, aDone
 }
 
 func sameDeadLetter(a, b *cairn.DeadLetter) bool {
