@@ -55,6 +55,7 @@ const (
 	actorKey ctxKey = iota
 	requestIDKey
 	fixedJSONKey
+	summaryKey
 )
 
 // NewContextWithActor returns a context carrying the actor of the request.

@@ -50,8 +50,9 @@ type Reader interface {
 	// query, ordered by model name then number. Unknown names are skipped.
 	// The versions are summaries, what MLflow's ModelVersion shows: only
 	// Model, Kind, Number, Status, StatusMessage, Source, RunID, Tags,
-	// Description, CreatedBy, CreatedAt, UpdatedAt, Stage and Aliases are
-	// set; every other field is zero.
+	// Description, CreatedBy, CreatedAt, UpdatedAt, Stage, Aliases and
+	// DeletedAt are set; every other field is zero. GetVersion and
+	// AliasedVersion read the same under NewContextWithSummary.
 	LatestPerStage(ctx context.Context, models []string) ([]*Version, error)
 
 	GetAlias(ctx context.Context, model, alias string) (*Alias, error)

@@ -201,3 +201,21 @@ func FixedJSONFromContext(ctx context.Context) bool {
 	b, _ := ctx.Value(fixedJSONKey).(bool)
 	return b
 }
+
+// NewContextWithSummary returns a context under which a store may read a
+// version as a summary: only the fields LatestPerStage sets (Model, Kind,
+// Number, Status, StatusMessage, Source, RunID, Tags, Description,
+// CreatedBy, CreatedAt, UpdatedAt, Stage, Aliases) and DeletedAt, which
+// saves reading and decoding the rest (files, metrics, params, lineage).
+// Only GetVersion and AliasedVersion heed it, and only a call that reads
+// nothing else of the versions may run under it: MLflow's get and
+// get-by-alias, around Service.GetVersion and Resolve.
+func NewContextWithSummary(ctx context.Context) context.Context {
+	return context.WithValue(ctx, summaryKey, true)
+}
+
+// SummaryFromContext reports whether ctx came from NewContextWithSummary.
+func SummaryFromContext(ctx context.Context) bool {
+	b, _ := ctx.Value(summaryKey).(bool)
+	return b
+}

@@ -443,7 +443,8 @@ func (s *Server) getModelVersionByAlias(w http.ResponseWriter, r *http.Request) 
 	if cairn.ValidateModelName(name) != nil || cairn.ValidateAliasName(alias) != nil {
 		return notFound
 	}
-	v, err := s.svc.Resolve(r.Context(), name+"@"+alias)
+	// A summary read, as for get (see getModelVersion).
+	v, err := s.svc.Resolve(cairn.NewContextWithSummary(r.Context()), name+"@"+alias)
 	if cairn.IsCode(err, cairn.ENOTFOUND) {
 		return notFound
 	}

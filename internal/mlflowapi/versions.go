@@ -250,7 +250,9 @@ func (s *Server) getModelVersion(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.getVersion(r.Context(), name, n)
+	// The answer shows only a version's summary fields (toModelVersion),
+	// so the store need not read or decode the rest of the record.
+	v, err := s.getVersion(cairn.NewContextWithSummary(r.Context()), name, n)
 	if err != nil {
 		return err
 	}

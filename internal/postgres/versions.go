@@ -50,7 +50,8 @@ const renderColumns = `m.name, v.number, m.kind,
 // MLflow's ModelVersion shows.
 const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
 	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
-	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name)`
+	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
+	v.deleted_at`
 
 // scanSummary scans one row of summaryColumns.
 func scanSummary(row pgx.Row) (*cairn.Version, error) {
@@ -60,9 +61,10 @@ func scanSummary(row pgx.Row) (*cairn.Version, error) {
 		tags                 []byte
 		createdAt, updatedAt int64
 		aliases              []string
+		deleted              *int64
 	)
 	if err := row.Scan(&v.Model, &kind, &v.Number, &status, &v.StatusMessage, &v.Source, &v.RunID,
-		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &stage, &aliases); err != nil {
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &stage, &aliases, &deleted); err != nil {
 		return nil, err
 	}
 	v.Kind, v.Status, v.Stage = cairn.Kind(kind), cairn.Status(status), cairn.Stage(stage)
@@ -71,8 +73,19 @@ func scanSummary(row pgx.Row) (*cairn.Version, error) {
 		return nil, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	v.DeletedAt = fromNullMicros(deleted)
 	v.Aliases = strings0(aliases)
 	return &v, nil
+}
+
+// readVersion reads one version by the FROM and WHERE of a query: as a
+// summary (summaryColumns) for a context from cairn.NewContextWithSummary,
+// else selecting columns(ctx).
+func (r reader) readVersion(ctx context.Context, from string, args ...any) (*cairn.Version, error) {
+	if cairn.SummaryFromContext(ctx) {
+		return scanSummary(r.q.QueryRow(ctx, `SELECT `+summaryColumns+from, args...))
+	}
+	return scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+from, args...))
 }
 
 // columns is renderColumns for a context from
@@ -187,9 +200,9 @@ func collectVersions(rows pgx.Rows) ([]*cairn.Version, error) {
 // GetVersion returns version number of model, deleted or not; ENOTFOUND if
 // there is none.
 func (r reader) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+`
+	v, err := r.readVersion(ctx, `
 		FROM versions v JOIN models m ON m.id = v.model_id
-		WHERE m.name = $1 AND v.number = $2`, model, number))
+		WHERE m.name = $1 AND v.number = $2`, model, number)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
 	}
@@ -276,11 +289,11 @@ var stageNames = func() []string {
 // AliasedVersion returns the version alias points at, in one statement;
 // ENOTFOUND if the model or the alias does not exist.
 func (r reader) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	v, err := scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+`
+	v, err := r.readVersion(ctx, `
 		FROM models m
 		JOIN aliases al ON al.model_id = m.id
 		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
-		WHERE m.name = $1 AND al.name = $2`, model, alias))
+		WHERE m.name = $1 AND al.name = $2`, model, alias)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
 	}

@@ -29,7 +29,8 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 // nothing else.
 const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
 	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
-	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
+	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
+	v.deleted_at`
 
 // renderColumns is what scanRendered reads, for reads that only render
 // versions (cairn.NewContextWithFixedJSON): the mutable fields and
@@ -46,12 +47,14 @@ const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 
 // The hot read paths, named so that plan_test.go can check that SQLite
 // answers them from indexes; each in two forms, for decoding and for
-// rendering (see readVersions).
+// rendering (see readVersions), and the point reads in a third, for
+// summaries (see readVersion).
 const (
-	getVersionWhere     = versionFrom + ` WHERE m.name = ? AND v.number = ?`
-	getVersionSQL       = `SELECT ` + versionColumns + getVersionWhere
-	getVersionRenderSQL = `SELECT ` + renderColumns + getVersionWhere
-	latestVersionWhere  = versionFrom + `
+	getVersionWhere      = versionFrom + ` WHERE m.name = ? AND v.number = ?`
+	getVersionSQL        = `SELECT ` + versionColumns + getVersionWhere
+	getVersionRenderSQL  = `SELECT ` + renderColumns + getVersionWhere
+	getVersionSummarySQL = `SELECT ` + summaryColumns + getVersionWhere
+	latestVersionWhere   = versionFrom + `
 		WHERE m.name = ? AND v.status = 'ready' AND v.archived = 0 AND v.deleted_at IS NULL
 		ORDER BY v.number DESC LIMIT 1`
 	latestVersionSQL       = `SELECT ` + versionColumns + latestVersionWhere
@@ -60,8 +63,9 @@ const (
 		JOIN aliases al ON al.model_id = m.id
 		JOIN versions v ON v.model_id = al.model_id AND v.number = al.version
 		WHERE m.name = ? AND al.name = ?`
-	aliasedVersionSQL       = `SELECT ` + versionColumns + aliasedVersionWhere
-	aliasedVersionRenderSQL = `SELECT ` + renderColumns + aliasedVersionWhere
+	aliasedVersionSQL        = `SELECT ` + versionColumns + aliasedVersionWhere
+	aliasedVersionRenderSQL  = `SELECT ` + renderColumns + aliasedVersionWhere
+	aliasedVersionSummarySQL = `SELECT ` + summaryColumns + aliasedVersionWhere
 )
 
 // readVersions runs decode, a query selecting versionColumns, or, for a
@@ -178,9 +182,10 @@ func scanSummary(s scanner) (*cairn.Version, error) {
 		tags                 string
 		createdAt, updatedAt int64
 		aliases              sql.NullString
+		deletedAt            sql.NullInt64
 	)
 	if err := s.Scan(&v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage, &v.Source, &v.RunID,
-		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &v.Stage, &aliases); err != nil {
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &v.Stage, &aliases, &deletedAt); err != nil {
 		return nil, err
 	}
 	var err error
@@ -188,6 +193,7 @@ func scanSummary(s scanner) (*cairn.Version, error) {
 		return nil, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	v.DeletedAt = fromNullMicros(deletedAt)
 	v.Aliases = strings.Fields(aliases.String)
 	slices.Sort(v.Aliases)
 	return &v, nil
@@ -298,12 +304,30 @@ func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cair
 }
 
 func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	rs, err := t.readVersions(ctx, "get version", getVersionSQL, getVersionRenderSQL, model, number)
-	if err != nil {
-		return nil, err
+	v, err := t.readVersion(ctx, "get version", getVersionSQL, getVersionRenderSQL, getVersionSummarySQL, model, number)
+	if err == nil && v == nil {
+		err = cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
 	}
-	if len(rs) == 0 {
-		return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
+	return v, err
+}
+
+// readVersion reads one version (nil if there is none) by summary, a
+// query selecting summaryColumns, for a context from
+// cairn.NewContextWithSummary, else as readVersions does.
+func (t *tx) readVersion(ctx context.Context, what, decode, render, summary string, args ...any) (*cairn.Version, error) {
+	if cairn.SummaryFromContext(ctx) {
+		v, err := scanSummary(t.queryRow(ctx, summary, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		return v, nil
+	}
+	rs, err := t.readVersions(ctx, what, decode, render, args...)
+	if err != nil || len(rs) == 0 {
+		return nil, err
 	}
 	return rs[0].v, nil
 }
@@ -400,14 +424,11 @@ func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.V
 }
 
 func (t *tx) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	rs, err := t.readVersions(ctx, "get aliased version", aliasedVersionSQL, aliasedVersionRenderSQL, model, alias)
-	if err != nil {
-		return nil, err
+	v, err := t.readVersion(ctx, "get aliased version", aliasedVersionSQL, aliasedVersionRenderSQL, aliasedVersionSummarySQL, model, alias)
+	if err == nil && v == nil {
+		err = cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
 	}
-	if len(rs) == 0 {
-		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
-	}
-	return rs[0].v, nil
+	return v, err
 }
 
 // LatestVersion returns the highest-numbered ready, unarchived, undeleted

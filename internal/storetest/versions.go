@@ -26,6 +26,7 @@ var versionTests = []test{
 	{"LatestPerStage", testVersionLatestPerStage},
 	{"LatestPerStageFollowsWrites", testVersionLatestPerStageWrites},
 	{"RenderFixedJSON", testVersionRender},
+	{"SummaryReads", testVersionSummaryReads},
 	{"WithDatasetDigest", testVersionWithDatasetDigest},
 }
 
@@ -211,12 +212,76 @@ func testVersionLatestPerStageWrites(t *testing.T, s cairn.Store) {
 }
 
 // summary is v as LatestPerStage returns it: the fields MLflow's
-// ModelVersion shows, the rest zero.
+// ModelVersion shows, and DeletedAt, the rest zero.
 func summary(v *cairn.Version) *cairn.Version {
 	return &cairn.Version{
 		Model: v.Model, Kind: v.Kind, Number: v.Number, Status: v.Status, StatusMessage: v.StatusMessage,
 		Source: v.Source, RunID: v.RunID, Tags: v.Tags, Description: v.Description,
 		CreatedBy: v.CreatedBy, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Stage: v.Stage, Aliases: v.Aliases,
+		DeletedAt: v.DeletedAt,
+	}
+}
+
+// GetVersion and AliasedVersion under cairn.NewContextWithSummary return
+// the summary of what they return otherwise: for a full record with
+// aliases, a pending version, a deleted one, after a rename; and the same
+// ENOTFOUND for what does not exist.
+func testVersionSummaryReads(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	sctx := cairn.NewContextWithSummary(ctx)
+	createModel(t, s, "churn", cairn.KindModel)
+	createModel(t, s, "prompts", cairn.KindPrompt)
+	createVersion(t, s, "churn", func(v *cairn.Version) { // 1: every field set
+		n := v.Number
+		*v = *fullVersion(v.Model, v.Kind, n)
+		v.FixedJSON, v.Aliases, v.DeletedAt, v.Archived = nil, []string{}, nil, false
+	})
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.Status, v.StatusMessage = cairn.StatusPending, "uploading" }) // 2
+	createVersion(t, s, "churn", func(v *cairn.Version) { v.DeletedAt = ptr(at(40)) })                                    // 3: deleted
+	createVersion(t, s, "prompts", func(v *cairn.Version) { v.Tags = map[string]string{"mlflow.prompt.text": "hi"} })     // prompts@v1
+	moveAlias(t, s, "churn", "champion", 0, 1, at(41))
+	moveAlias(t, s, "churn", "best", 0, 1, at(42))
+	moveAlias(t, s, "churn", "gone", 0, 3, at(43))
+	moveAlias(t, s, "prompts", "live", 0, 1, at(44))
+	update(t, s, func(tx cairn.Tx) error { return tx.RenameModel(ctx, "churn", "churn-2", at(45)) })
+
+	for _, ref := range []struct {
+		model string
+		n     int64
+	}{{"churn-2", 1}, {"churn-2", 2}, {"churn-2", 3}, {"prompts", 1}} {
+		full, err := s.GetVersion(ctx, ref.model, ref.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetVersion(sctx, ref.model, ref.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(summary(full), got); diff != "" {
+			t.Errorf("GetVersion %s as a summary (-want +got):\n%s", cairn.VersionRef(ref.model, ref.n), diff)
+		}
+	}
+	for _, a := range []struct{ model, alias string }{{"churn-2", "champion"}, {"churn-2", "gone"}, {"prompts", "live"}} {
+		full, err := s.AliasedVersion(ctx, a.model, a.alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.AliasedVersion(sctx, a.model, a.alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(summary(full), got); diff != "" {
+			t.Errorf("AliasedVersion %s@%s as a summary (-want +got):\n%s", a.model, a.alias, diff)
+		}
+	}
+	if _, err := s.GetVersion(sctx, "churn-2", 9); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("GetVersion of a missing version as a summary: %v, want ENOTFOUND", err)
+	}
+	if _, err := s.GetVersion(sctx, "churn", 1); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("GetVersion under the old name as a summary: %v, want ENOTFOUND", err)
+	}
+	if _, err := s.AliasedVersion(sctx, "churn-2", "nope"); !cairn.IsCode(err, cairn.ENOTFOUND) {
+		t.Errorf("AliasedVersion of a missing alias as a summary: %v, want ENOTFOUND", err)
 	}
 }
 
