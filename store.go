@@ -50,9 +50,11 @@ type Reader interface {
 	// query, ordered by model name then number. Unknown names are skipped.
 	// The versions are summaries, what MLflow's ModelVersion shows: only
 	// Model, Kind, Number, Status, StatusMessage, Source, RunID, Tags,
-	// Description, CreatedBy, CreatedAt, UpdatedAt, Stage, Aliases and
-	// DeletedAt are set; every other field is zero. GetVersion and
-	// AliasedVersion read the same under NewContextWithSummary.
+	// Description, CreatedBy, CreatedAt, UpdatedAt and Stage are set;
+	// every other field is zero, Aliases too (the caller has the page of
+	// models, whose Aliases name them). GetVersion and AliasedVersion read
+	// the same fields, with Aliases and DeletedAt, under
+	// NewContextWithSummary.
 	LatestPerStage(ctx context.Context, models []string) ([]*Version, error)
 
 	GetAlias(ctx context.Context, model, alias string) (*Alias, error)

@@ -145,15 +145,14 @@ func toRegisteredModel(m *cairn.Model, latest []modelVersion) registeredModel {
 
 // latestVersions returns, for each of the given stages (all if none), the
 // highest-numbered ready version of the model in that stage: MLflow's
-// RegisteredModel.latest_versions and get-latest-versions. The caller has
-// checked that the model exists.
-func (s *Server) latestVersions(ctx context.Context, model string, want []cairn.Stage) ([]modelVersion, error) {
-	per, err := s.latestPerStage(ctx, []string{model})
+// RegisteredModel.latest_versions and get-latest-versions.
+func (s *Server) latestVersions(ctx context.Context, m *cairn.Model, want []cairn.Stage) ([]modelVersion, error) {
+	per, err := s.latestPerStage(ctx, []*cairn.Model{m})
 	if err != nil {
 		return nil, err
 	}
 	out := []modelVersion{}
-	for _, v := range per[model] {
+	for _, v := range per[m.Name] {
 		if len(want) == 0 || slices.Contains(want, v.Stage) {
 			out = append(out, toModelVersion(v))
 		}
@@ -163,9 +162,14 @@ func (s *Server) latestVersions(ctx context.Context, model string, want []cairn.
 
 // latestPerStage returns, per model name, the latest ready version in each
 // stage that has one, in MLflow's stage order (None, Staging, Production,
-// Archived): one store query for a whole page of models.
-func (s *Server) latestPerStage(ctx context.Context, models []string) (map[string][]*cairn.Version, error) {
-	vs, err := s.svc.Store().LatestPerStage(ctx, models)
+// Archived), with its aliases from the model's: one store query for a
+// whole page of models.
+func (s *Server) latestPerStage(ctx context.Context, models []*cairn.Model) (map[string][]*cairn.Version, error) {
+	names := make([]string, len(models))
+	for i, m := range models {
+		names[i] = m.Name
+	}
+	vs, err := s.svc.Store().LatestPerStage(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +177,22 @@ func (s *Server) latestPerStage(ctx context.Context, models []string) (map[strin
 	for _, v := range vs {
 		out[v.Model] = append(out[v.Model], v)
 	}
-	for _, list := range out {
+	for _, m := range models {
+		list := out[m.Name]
 		slices.SortFunc(list, func(a, b *cairn.Version) int {
 			return slices.Index(cairn.Stages, a.Stage) - slices.Index(cairn.Stages, b.Stage)
 		})
+		if len(m.Aliases) == 0 {
+			continue
+		}
+		for _, v := range list {
+			for a, n := range m.Aliases {
+				if n == v.Number {
+					v.Aliases = append(v.Aliases, a)
+				}
+			}
+			slices.Sort(v.Aliases)
+		}
 	}
 	return out, nil
 }

@@ -47,7 +47,7 @@ func (s *Server) getModel(ctx context.Context, name string) (*cairn.Model, error
 // writeModel answers {"registered_model": …} with the model's latest
 // version per stage.
 func (s *Server) writeModel(ctx context.Context, w http.ResponseWriter, m *cairn.Model) error {
-	latest, err := s.latestVersions(ctx, m.Name, nil)
+	latest, err := s.latestVersions(ctx, m, nil)
 	if err != nil {
 		return err
 	}
@@ -180,11 +180,7 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(page.Items))
-	for i, m := range page.Items {
-		names[i] = m.Name
-	}
-	per, err := s.latestPerStage(r.Context(), names)
+	per, err := s.latestPerStage(r.Context(), page.Items)
 	if err != nil {
 		return err
 	}
@@ -273,10 +269,11 @@ func (s *Server) getLatestVersions(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.getModel(r.Context(), name); err != nil {
+	m, err := s.getModel(r.Context(), name)
+	if err != nil {
 		return err
 	}
-	latest, err := s.latestVersions(r.Context(), name, want)
+	latest, err := s.latestVersions(r.Context(), m, want)
 	if err != nil {
 		return lookupErr(err, name)
 	}

@@ -315,6 +315,27 @@ func TestSearchRegisteredModels(t *testing.T) {
 	if diffs := match("$", decodeWant(t, `{"name": "churn-02", "latest_versions": [{"version": "1", "current_stage": "None", "status": "READY"}]}`), rm[0]); len(diffs) > 0 {
 		t.Errorf("%v", diffs)
 	}
+	// A latest version's aliases are the model's that point at it, sorted,
+	// in search, get and get-latest-versions alike.
+	e.ok("POST", "model-versions/create", `{"name": "churn-02", "source": "s3://b/2"}`, "")
+	e.ok("POST", "model-versions/transition-stage", `{"name": "churn-02", "version": "2", "stage": "Staging", "archive_existing_versions": false}`, "")
+	for _, a := range []string{"zeta", "alpha"} {
+		e.ok("POST", "registered-models/alias", `{"name": "churn-02", "alias": "`+a+`", "version": "2"}`, "")
+	}
+	e.ok("POST", "registered-models/alias", `{"name": "churn-02", "alias": "old", "version": "1"}`, "")
+	latest := `[{"version": "1", "current_stage": "None", "aliases": ["old"]}, {"version": "2", "current_stage": "Staging", "aliases": ["alpha", "zeta"]}]`
+	r = e.ok("GET", "registered-models/search", "", q("filter", "name = 'churn-02'"))
+	if diffs := match("$", decodeWant(t, `{"registered_models": [{"name": "churn-02", "latest_versions": `+latest+`}]}`), r.Body); len(diffs) > 0 {
+		t.Errorf("search: %v", diffs)
+	}
+	r = e.ok("GET", "registered-models/get", "", q("name", "churn-02"))
+	if diffs := match("$", decodeWant(t, `{"registered_model": {"latest_versions": `+latest+`}}`), r.Body); len(diffs) > 0 {
+		t.Errorf("get: %v", diffs)
+	}
+	r = e.ok("POST", "registered-models/get-latest-versions", `{"name": "churn-02", "stages": ["Staging"]}`, "")
+	if diffs := match("$", decodeWant(t, `{"model_versions": [{"version": "2", "aliases": ["alpha", "zeta"]}]}`), r.Body); len(diffs) > 0 {
+		t.Errorf("get-latest-versions: %v", diffs)
+	}
 	everything := collect("", nil, 1000)
 	sorted := slices.Clone(all)
 	slices.Sort(sorted)

@@ -45,16 +45,22 @@ const renderColumns = `m.name, v.number, m.kind,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
 	v.fixed_json`
 
-// summaryColumns is what scanSummary reads, from versions v JOIN models m:
-// the fields of a version summary (see cairn.Reader.LatestPerStage), what
-// MLflow's ModelVersion shows.
-const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
-	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
+// latestColumns is what scanSummary reads for LatestPerStage, from
+// versions v JOIN models m: the fields of a version summary (see
+// cairn.Reader.LatestPerStage), what MLflow's ModelVersion shows, less the
+// aliases, which a page of models has.
+const latestColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
+	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage`
+
+// summaryColumns is latestColumns with the version's aliases and
+// deleted_at: a point read of a summary (cairn.NewContextWithSummary).
+const summaryColumns = latestColumns + `,
 	ARRAY(SELECT a.name FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number ORDER BY a.name),
 	v.deleted_at`
 
-// scanSummary scans one row of summaryColumns.
-func scanSummary(row pgx.Row) (*cairn.Version, error) {
+// scanSummary scans one row of summaryColumns, or of latestColumns if
+// not point.
+func scanSummary(row pgx.Row, point bool) (*cairn.Version, error) {
 	var (
 		v                    cairn.Version
 		kind, status, stage  string
@@ -63,8 +69,13 @@ func scanSummary(row pgx.Row) (*cairn.Version, error) {
 		aliases              []string
 		deleted              *int64
 	)
-	if err := row.Scan(&v.Model, &kind, &v.Number, &status, &v.StatusMessage, &v.Source, &v.RunID,
-		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &stage, &aliases, &deleted); err != nil {
+	dest := [15]any{&v.Model, &kind, &v.Number, &status, &v.StatusMessage, &v.Source, &v.RunID,
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &stage, &aliases, &deleted}
+	n := len(dest)
+	if !point {
+		n -= 2
+	}
+	if err := row.Scan(dest[:n]...); err != nil {
 		return nil, err
 	}
 	v.Kind, v.Status, v.Stage = cairn.Kind(kind), cairn.Status(status), cairn.Stage(stage)
@@ -73,8 +84,10 @@ func scanSummary(row pgx.Row) (*cairn.Version, error) {
 		return nil, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
-	v.DeletedAt = fromNullMicros(deleted)
-	v.Aliases = strings0(aliases)
+	if point {
+		v.DeletedAt = fromNullMicros(deleted)
+		v.Aliases = strings0(aliases)
+	}
 	return &v, nil
 }
 
@@ -83,7 +96,7 @@ func scanSummary(row pgx.Row) (*cairn.Version, error) {
 // else selecting columns(ctx).
 func (r reader) readVersion(ctx context.Context, from string, args ...any) (*cairn.Version, error) {
 	if cairn.SummaryFromContext(ctx) {
-		return scanSummary(r.q.QueryRow(ctx, `SELECT `+summaryColumns+from, args...))
+		return scanSummary(r.q.QueryRow(ctx, `SELECT `+summaryColumns+from, args...), true)
 	}
 	return scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+from, args...))
 }
@@ -243,12 +256,12 @@ func (r reader) VersionsWithDatasetDigest(ctx context.Context, model, digest str
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model and
 // stage, one descent of the versions_stage index. The versions are
-// summaries (see summaryColumns).
+// summaries (see latestColumns).
 func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	if len(models) == 0 {
 		return []*cairn.Version{}, nil
 	}
-	rows, err := r.q.Query(ctx, `SELECT `+summaryColumns+`
+	rows, err := r.q.Query(ctx, `SELECT `+latestColumns+`
 		FROM models m
 		CROSS JOIN unnest($2::text[]) AS st(stage)
 		CROSS JOIN LATERAL (
@@ -265,7 +278,7 @@ func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.V
 	defer rows.Close()
 	vs := []*cairn.Version{}
 	for rows.Next() {
-		v, err := scanSummary(rows)
+		v, err := scanSummary(rows, false)
 		if err != nil {
 			return nil, translate(err, "get the latest version per stage")
 		}

@@ -23,12 +23,17 @@ const versionColumns = `v.model_id, m.name, m.kind, v.number, v.status, v.status
 	v.updated_at, v.archived, v.stage, v.deleted_at, v.evaluates, v.retrained_from, v.flag, v.approval_status,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number)`
 
-// summaryColumns is what scanSummary reads, from versions v JOIN models m:
-// the fields of a version summary (see cairn.Reader.LatestPerStage), what
-// MLflow's ModelVersion shows. Every column fetched costs, so it fetches
-// nothing else.
-const summaryColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
-	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage,
+// latestColumns is what scanSummary reads for LatestPerStage, from
+// versions v JOIN models m: the fields of a version summary (see
+// cairn.Reader.LatestPerStage), what MLflow's ModelVersion shows, less the
+// aliases, which a page of models has. Every column fetched costs, so it
+// fetches nothing else.
+const latestColumns = `m.name, m.kind, v.number, v.status, v.status_message, v.source, v.run_id,
+	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage`
+
+// summaryColumns is latestColumns with the version's aliases and
+// deleted_at: a point read of a summary (cairn.NewContextWithSummary).
+const summaryColumns = latestColumns + `,
 	(SELECT group_concat(a.name, ' ') FROM aliases a WHERE a.model_id = v.model_id AND a.version = v.number),
 	v.deleted_at`
 
@@ -175,8 +180,9 @@ func scanRendered(s scanner) (int64, *cairn.Version, error) {
 	return modelID, &v, nil
 }
 
-// scanSummary scans one row of summaryColumns.
-func scanSummary(s scanner) (*cairn.Version, error) {
+// scanSummary scans one row of summaryColumns, or of latestColumns if
+// not point.
+func scanSummary(s scanner, point bool) (*cairn.Version, error) {
 	var (
 		v                    cairn.Version
 		tags                 string
@@ -184,8 +190,13 @@ func scanSummary(s scanner) (*cairn.Version, error) {
 		aliases              sql.NullString
 		deletedAt            sql.NullInt64
 	)
-	if err := s.Scan(&v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage, &v.Source, &v.RunID,
-		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &v.Stage, &aliases, &deletedAt); err != nil {
+	dest := [15]any{&v.Model, &v.Kind, &v.Number, &v.Status, &v.StatusMessage, &v.Source, &v.RunID,
+		&tags, &v.Description, &v.CreatedBy, &createdAt, &updatedAt, &v.Stage, &aliases, &deletedAt}
+	n := len(dest)
+	if !point {
+		n -= 2
+	}
+	if err := s.Scan(dest[:n]...); err != nil {
 		return nil, err
 	}
 	var err error
@@ -193,9 +204,11 @@ func scanSummary(s scanner) (*cairn.Version, error) {
 		return nil, err
 	}
 	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
-	v.DeletedAt = fromNullMicros(deletedAt)
-	v.Aliases = strings.Fields(aliases.String)
-	slices.Sort(v.Aliases)
+	if point {
+		v.DeletedAt = fromNullMicros(deletedAt)
+		v.Aliases = strings.Fields(aliases.String)
+		slices.Sort(v.Aliases)
+	}
 	return &v, nil
 }
 
@@ -316,7 +329,7 @@ func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn
 // cairn.NewContextWithSummary, else as readVersions does.
 func (t *tx) readVersion(ctx context.Context, what, decode, render, summary string, args ...any) (*cairn.Version, error) {
 	if cairn.SummaryFromContext(ctx) {
-		v, err := scanSummary(t.queryRow(ctx, summary, args...))
+		v, err := scanSummary(t.queryRow(ctx, summary, args...), true)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -368,7 +381,7 @@ func (t *tx) VersionsWithDatasetDigest(ctx context.Context, model, digest string
 // of each named model, ordered by model name then number: per model, one
 // range of stage_latest (migration 0020, kept by triggers) and one row-id
 // lookup per version found. The versions are summaries (see
-// summaryColumns).
+// latestColumns).
 func (db *DB) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	return single(ctx, db, func(t *tx) ([]*cairn.Version, error) { return t.LatestPerStage(ctx, models) })
 }
@@ -389,7 +402,7 @@ func (t *tx) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Vers
 	}
 	defer rows.Close()
 	for rows.Next() {
-		v, err := scanSummary(rows)
+		v, err := scanSummary(rows, false)
 		if err != nil {
 			return nil, translate(err, "%s", what)
 		}
@@ -411,7 +424,7 @@ func (t *tx) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Vers
 
 // latestPerStageSQL selects the latest version per stage of n models.
 func latestPerStageSQL(n int) string {
-	return `SELECT ` + summaryColumns + ` FROM models m
+	return `SELECT ` + latestColumns + ` FROM models m
 		CROSS JOIN stage_latest s ON s.model_id = m.id
 		CROSS JOIN versions v ON v.id = s.version_id
 		WHERE m.name IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`

@@ -334,7 +334,9 @@ func testVersionLatestPerStage(t *testing.T, s cairn.Store) {
 		t.Fatal(err)
 	}
 	if len(got) == 2 {
-		if diff := cmp.Diff(summary(full), got[1]); diff != "" {
+		want := summary(full)
+		want.Aliases = nil // the model's, not read per version
+		if diff := cmp.Diff(want, got[1]); diff != "" {
 			t.Errorf("LatestPerStage's churn@v4 differs from GetVersion's summary (-get +latest):\n%s", diff)
 		}
 	}
