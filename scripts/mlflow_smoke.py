@@ -13,8 +13,9 @@ installed MLflow client against the server MLFLOW_TRACKING_URI names:
       files under the run, then runs:/ registration
   (d) loading models:/name@alias and models:/name/N, plus a version whose
       files were put through the artifact proxy without any run
-  (e) MLflow 3 only: logged models read back and searched, a pyfunc model
-      loaded as models:/m-<id> and through an alias, a model-scoped metric,
+  (e) MLflow 3 only: logged models read back and searched (by dataset
+      too), a pyfunc model loaded as models:/m-<id> and through an alias,
+      a model-scoped metric,
       params and tags, register_model("models:/m-<id>"), an external model
       and set_active_model, deletion; the prompt registry (prompts are
       registered models); webhooks (clients that have them, 3.3 on)
@@ -217,6 +218,33 @@ def main():
         check(len(got) >= 2 and got[0].model_id == info.model_id, "order_by gave %s" % [m.model_id for m in got])
         df = mlflow.search_logged_models(experiment_ids=[exp], max_results=1)
         check(len(df) == 1 and "model_id" in df.columns, "pandas %s" % df)
+
+    @step("(e) [3.x] search_logged_models(datasets=...): metrics on a dataset, order_by on it")
+    def logged_model_search_datasets():
+        from mlflow.entities import Metric
+
+        exp = mlflow.get_experiment_by_name("smoke-" + suffix).experiment_id
+        _, info = state["a"]
+        now = int(time.time() * 1000)
+        client.log_batch(state["run_a"], metrics=[
+            Metric("eval_acc", 0.75, now, 0, model_id=info.model_id, dataset_name="smoke-eval", dataset_digest="d1"),
+        ])
+        ids = lambda models: [mm.model_id for mm in models]  # noqa: E731
+        got = mlflow.search_logged_models(
+            experiment_ids=[exp], filter_string="metrics.eval_acc > 0.5",
+            datasets=[{"dataset_name": "smoke-eval"}], output_format="list",
+        )
+        check(ids(got) == [info.model_id], "datasets (name) found %s" % ids(got))
+        got = client.search_logged_models(
+            [exp], filter_string="metrics.eval_acc > 0.5", datasets=[{"dataset_name": "smoke-eval", "dataset_digest": "other"}]
+        )
+        check(ids(got) == [], "datasets (another digest) found %s" % ids(got))
+        got = client.search_logged_models(
+            [exp], datasets=[{"dataset_name": "smoke-eval", "dataset_digest": "d1"}],
+            order_by=[{"field_name": "metrics.eval_acc", "ascending": False, "dataset_name": "smoke-eval"}],
+        )
+        check(ids(got) == [info.model_id], "datasets alone found %s" % ids(got))
+        check({mm.key for mm in got[0].metrics} >= {"acc", "eval_acc"}, "metrics %s" % got[0].metrics)
 
     @step("(e) [3.x] pyfunc log_model(name=, registered_model_name=), load models:/m-<id> and @alias")
     def logged_model_pyfunc():

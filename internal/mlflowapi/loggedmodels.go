@@ -352,6 +352,94 @@ func statusValues(x cairn.Expr) {
 	}
 }
 
+// searchDatasets reads the datasets[] of logged-models/search: the
+// datasets whose metrics the filter compares, each a dataset_name
+// (required, as MLflow requires it) and an optional dataset_digest.
+func searchDatasets(p *params) ([]cairn.LoggedModelDataset, error) {
+	raw := p.raw("datasets")
+	if raw == nil {
+		return nil, nil
+	}
+	var in []struct {
+		DatasetName   *string `json:"dataset_name"`
+		DatasetDigest *string `json:"dataset_digest"`
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil, badType("datasets", raw)
+	}
+	if len(in) > cairn.MaxLoggedModelDatasets {
+		return nil, invalidParam("At most %d datasets can be searched at once, got %d", cairn.MaxLoggedModelDatasets, len(in))
+	}
+	out := make([]cairn.LoggedModelDataset, 0, len(in))
+	for _, d := range in {
+		if d.DatasetName == nil || *d.DatasetName == "" {
+			return nil, invalidParam("`dataset_name` in the `datasets` clause must be specified.")
+		}
+		ds := cairn.LoggedModelDataset{Name: *d.DatasetName}
+		if d.DatasetDigest != nil {
+			ds.Digest = *d.DatasetDigest
+		}
+		out = append(out, ds)
+	}
+	return out, nil
+}
+
+// searchOrder reads the order_by[] of logged-models/search: field_name,
+// ascending (default true), and for a metric the dataset_name and
+// dataset_digest to sort its value on.
+func searchOrder(p *params) ([]cairn.LoggedModelOrder, error) {
+	var in []struct {
+		FieldName     *string `json:"field_name"`
+		Ascending     *bool   `json:"ascending"`
+		DatasetName   string  `json:"dataset_name"`
+		DatasetDigest string  `json:"dataset_digest"`
+	}
+	if raw := p.raw("order_by"); raw != nil {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, badType("order_by", raw)
+		}
+	}
+	var out []cairn.LoggedModelOrder
+	type sortKey struct {
+		field   string
+		dataset cairn.LoggedModelDataset
+	}
+	seen := map[sortKey]bool{} // a field on a dataset once, in either direction
+	for _, o := range in {
+		if o.FieldName == nil || *o.FieldName == "" {
+			return nil, missing("order_by.field_name")
+		}
+		dir := "ASC"
+		if o.Ascending != nil && !*o.Ascending {
+			dir = "DESC"
+		}
+		if strings.ContainsAny(*o.FieldName, " \t\n") && !strings.ContainsAny(*o.FieldName, "`\"") {
+			return nil, invalidParam("Invalid order_by field name '%s'", truncate(*o.FieldName, 100))
+		}
+		clause, err := translateOrderBy([]string{*o.FieldName + " " + dir}, &loggedModelSearch)
+		if err != nil {
+			return nil, err
+		}
+		key := cairn.LoggedModelOrder{OrderBy: orderBys(clause)[0],
+			Dataset: cairn.LoggedModelDataset{Name: o.DatasetName, Digest: o.DatasetDigest}}
+		if key.Dataset != (cairn.LoggedModelDataset{}) {
+			if o.DatasetName == "" {
+				return nil, invalidParam("`dataset_digest` can only be specified if `dataset_name` is also specified.")
+			}
+			if !strings.HasPrefix(key.Field, "metrics.") {
+				return nil, invalidParam("Invalid order_by clause for '%s': `dataset_name` and `dataset_digest` may only be set for a metric (metrics.<name>)",
+					truncate(*o.FieldName, 100))
+			}
+		}
+		if seen[sortKey{key.Field, key.Dataset}] {
+			return nil, invalidParam("`order_by` contains duplicate fields: %s", truncate(string(p.raw("order_by")), 200))
+		}
+		seen[sortKey{key.Field, key.Dataset}] = true
+		out = append(out, key)
+	}
+	return out, nil
+}
+
 func (s *Server) searchLoggedModels(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.readParams(w, r)
 	if err != nil {
@@ -371,14 +459,9 @@ func (s *Server) searchLoggedModels(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if raw := p.raw("datasets"); raw != nil {
-		var ds []json.RawMessage
-		if err := json.Unmarshal(raw, &ds); err != nil {
-			return badType("datasets", raw)
-		}
-		if len(ds) > 0 {
-			return invalidParam("Searching logged models by dataset ('datasets') is not supported by this server: metric filters compare each metric's latest value over every dataset (see docs/mlflow.md)")
-		}
+	datasets, err := searchDatasets(p)
+	if err != nil {
+		return err
 	}
 	filter, err := p.str("filter")
 	if err != nil {
@@ -391,42 +474,14 @@ func (s *Server) searchLoggedModels(w http.ResponseWriter, r *http.Request) erro
 	if f != nil {
 		statusValues(f.Root)
 	}
-	var orderIn []struct {
-		FieldName     *string `json:"field_name"`
-		Ascending     *bool   `json:"ascending"`
-		DatasetName   string  `json:"dataset_name"`
-		DatasetDigest string  `json:"dataset_digest"`
-	}
-	if raw := p.raw("order_by"); raw != nil {
-		if err := json.Unmarshal(raw, &orderIn); err != nil {
-			return badType("order_by", raw)
-		}
-	}
-	var clauses []string
-	for _, o := range orderIn {
-		if o.FieldName == nil || *o.FieldName == "" {
-			return missing("order_by.field_name")
-		}
-		if o.DatasetName != "" || o.DatasetDigest != "" {
-			return invalidParam("Ordering logged models by a metric on a dataset (order_by.dataset_name) is not supported by this server: order by the metric's latest value over every dataset (see docs/mlflow.md)")
-		}
-		dir := "ASC"
-		if o.Ascending != nil && !*o.Ascending {
-			dir = "DESC"
-		}
-		if strings.ContainsAny(*o.FieldName, " \t\n") && !strings.ContainsAny(*o.FieldName, "`\"") {
-			return invalidParam("Invalid order_by field name '%s'", truncate(*o.FieldName, 100))
-		}
-		clauses = append(clauses, *o.FieldName+" "+dir)
-	}
-	order, err := translateOrderBy(clauses, &loggedModelSearch)
+	order, err := searchOrder(p)
 	if err != nil {
 		return err
 	}
 	var models []*cairn.LoggedModel
 	next, err := collectPages(max, token, func(size int, tok string) ([]any, string, error) {
 		page, err := s.svc.SearchLoggedModels(r.Context(), cairn.LoggedModelSearch{ExperimentIDs: expIDs, Filter: f,
-			OrderBy: orderBys(order), Page: cairn.Page{Size: size, Token: tok}})
+			Datasets: datasets, OrderBy: order, Page: cairn.Page{Size: size, Token: tok}})
 		if err != nil {
 			return nil, "", err
 		}

@@ -140,8 +140,18 @@ func TestLoggedModelErrors(t *testing.T) {
 		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "filter": "metrics.auc > 'high'"}`, 400, "INVALID_PARAMETER_VALUE", "Expected numeric value type for metric"},
 		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "nope"}]}`, 400, "INVALID_PARAMETER_VALUE", "Invalid order by key 'nope'"},
 		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"ascending": true}]}`, 400, "INVALID_PARAMETER_VALUE", "'order_by.field_name'"},
-		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "metrics.auc", "dataset_name": "test"}]}`, 400, "INVALID_PARAMETER_VALUE", "not supported"},
-		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_name": "test"}]}`, 400, "INVALID_PARAMETER_VALUE", "not supported"},
+		// MLflow's messages for datasets without a name and a sort digest
+		// without a dataset name.
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_digest": "d1"}]}`, 400, "INVALID_PARAMETER_VALUE", "`dataset_name` in the `datasets` clause must be specified."},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_name": "test"}, {"dataset_name": ""}]}`, 400, "INVALID_PARAMETER_VALUE", "`dataset_name` in the `datasets` clause must be specified."},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": {"dataset_name": "test"}}`, 400, "INVALID_PARAMETER_VALUE", "parameter 'datasets'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_name": 7}]}`, 400, "INVALID_PARAMETER_VALUE", "parameter 'datasets'"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [` + strings.Repeat(`{"dataset_name": "d"},`, 100) + `{"dataset_name": "d"}]}`, 400, "INVALID_PARAMETER_VALUE", "At most 100 datasets"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "datasets": [{"dataset_name": "test"}], "filter": "metrics.auc > 'high'"}`, 400, "INVALID_PARAMETER_VALUE", "Expected numeric value type for metric"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "metrics.auc", "dataset_digest": "d1"}]}`, 400, "INVALID_PARAMETER_VALUE", "`dataset_digest` can only be specified if `dataset_name` is also specified."},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "name", "dataset_name": "test"}]}`, 400, "INVALID_PARAMETER_VALUE", "only be set for a metric"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "metrics.auc", "dataset_name": "test"}, {"field_name": "metrics.auc", "dataset_name": "test", "ascending": false}]}`, 400, "INVALID_PARAMETER_VALUE", "duplicate fields"},
+		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "order_by": [{"field_name": "name"}, {"field_name": "name", "ascending": false}]}`, 400, "INVALID_PARAMETER_VALUE", "duplicate fields"},
 		{"POST", "logged-models/search", `{"experiment_ids": ["0"], "page_token": "garbage!"}`, 400, "INVALID_PARAMETER_VALUE", "page token"},
 		{"GET", "logged-models/search", "", 404, "RESOURCE_DOES_NOT_EXIST", "not found"},
 		{"PUT", "logged-models/" + id, `{}`, 404, "ENDPOINT_NOT_FOUND", "No API endpoint"},
@@ -268,6 +278,98 @@ func TestLoggedModelMetricsAndSearch(t *testing.T) {
 		got, next := names(body + "}")
 		all = append(all, got...)
 		if token = next; token == "" {
+			break
+		}
+	}
+	if strings.Join(all, " ") != "m0 m1 m2" {
+		t.Errorf("paged search: %v", all)
+	}
+}
+
+// MLflow 3's search_logged_models(datasets=[...]) and order_by on a
+// dataset, through log-batch and log-metric as its client logs model
+// metrics: metric filters and sorts see the metrics logged on the named
+// datasets (every digest of a name, or the one given); datasets alone
+// keep the models with some metric on them; each model comes back with
+// all its metrics.
+func TestLoggedModelSearchDatasets(t *testing.T) {
+	e := newEnv(t)
+	run := e.ok("POST", "runs/create", `{"experiment_id": "0"}`, "").Body["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, e.createLoggedModel(fmt.Sprintf(`{"experiment_id": "0", "name": "m%d", "source_run_id": "%s"}`, i, run))["model_id"].(string))
+	}
+	point := func(id, key string, value float64, ts int, dataset string) string {
+		p := fmt.Sprintf(`"key": %q, "value": %g, "timestamp": %d, "step": 0, "model_id": %q`, key, value, 1700000000000+ts, id)
+		if name, digest, ok := strings.Cut(dataset, "@"); ok {
+			p += fmt.Sprintf(`, "dataset_name": %q, "dataset_digest": %q`, name, digest)
+		} else if dataset != "" {
+			p += fmt.Sprintf(`, "dataset_name": %q`, dataset)
+		}
+		return p
+	}
+	e.ok("POST", "runs/log-batch", `{"run_id": "`+run+`", "metrics": [{`+point(ids[0], "auc", 0.9, 1, "eval@d1")+`}, {`+
+		point(ids[1], "auc", 0.6, 1, "eval@d1")+`}, {`+point(ids[1], "auc", 0.95, 2, "eval@d2")+`}]}`, "")
+	e.ok("POST", "runs/log-metric", `{"run_id": "`+run+`", `+point(ids[0], "auc", 0.5, 3, "train")+`}`, "")
+	e.ok("POST", "runs/log-metric", `{"run_id": "`+run+`", `+point(ids[2], "auc", 0.8, 1, "")+`}`, "")
+	e.ok("POST", "runs/log-metric", `{"run_id": "`+run+`", `+point(ids[2], "loss", 0.1, 1, "eval@d1")+`}`, "")
+
+	search := func(body string) []any {
+		t.Helper()
+		return e.ok("POST", "logged-models/search", `{"experiment_ids": ["0"], `+body+`}`, "").Body["models"].([]any)
+	}
+	names := func(models []any) string {
+		var out []string
+		for _, m := range models {
+			out = append(out, m.(map[string]any)["info"].(map[string]any)["name"].(string))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`"datasets": [{"dataset_name": "eval"}]`, "m2 m1 m0"},
+		{`"datasets": [{"dataset_name": "eval", "dataset_digest": "d2"}]`, "m1"},
+		{`"datasets": [{"dataset_name": "train"}, {"dataset_name": "eval", "dataset_digest": "d2"}]`, "m1 m0"},
+		{`"datasets": [{"dataset_name": "nope"}]`, ""},
+		{`"datasets": []`, "m2 m1 m0"},
+		{`"filter": "metrics.auc > 0.7"`, "m2 m1"}, // the latest over every dataset: m0's is 0.5 on train
+		{`"filter": "metrics.auc > 0.7", "datasets": [{"dataset_name": "eval"}]`, "m1 m0"},
+		{`"filter": "metrics.auc > 0.7", "datasets": [{"dataset_name": "eval", "dataset_digest": ""}]`, "m1 m0"},
+		{`"filter": "metrics.auc > 0.7", "datasets": [{"dataset_name": "eval", "dataset_digest": "d1"}]`, "m0"},
+		{`"filter": "metrics.auc > 0.7", "datasets": [{"dataset_name": "train"}]`, ""},
+		{`"filter": "metrics.auc < 0.7 AND name != 'm9'", "datasets": [{"dataset_name": "train"}, {"dataset_name": "eval", "dataset_digest": "d1"}]`, "m1 m0"},
+		{`"filter": "name = 'm2'", "datasets": [{"dataset_name": "train"}]`, ""},
+		{`"order_by": [{"field_name": "metrics.auc", "ascending": false, "dataset_name": "eval"}]`, "m1 m0 m2"},
+		{`"order_by": [{"field_name": "metrics.auc", "ascending": true, "dataset_name": "eval", "dataset_digest": "d1"}]`, "m1 m0 m2"},
+		{`"order_by": [{"field_name": "metrics.auc", "dataset_name": "train"}, {"field_name": "metrics.auc", "ascending": false}]`, "m0 m1 m2"},
+		{`"filter": "metrics.auc > 0.5", "datasets": [{"dataset_name": "eval", "dataset_digest": "d1"}],
+			"order_by": [{"field_name": "metrics.auc", "ascending": false, "dataset_name": "eval", "dataset_digest": "d1"}]`, "m0 m1"},
+	} {
+		if got := names(search(tc.body)); got != tc.want {
+			t.Errorf("search %s: %q, want %q", tc.body, got, tc.want)
+		}
+	}
+	// The models found keep all their metrics, those on other datasets too.
+	models := search(`"filter": "metrics.auc > 0.9", "datasets": [{"dataset_name": "eval", "dataset_digest": "d2"}]`)
+	if len(models) != 1 {
+		t.Fatalf("found %s, want m1", names(models))
+	}
+	if d := match("metrics", decodeWant(t, `[
+		{"key": "auc", "value": 0.6, "timestamp": 1700000000001, "step": 0, "dataset_name": "eval", "dataset_digest": "d1", "model_id": "`+ids[1]+`", "run_id": "`+run+`"},
+		{"key": "auc", "value": 0.95, "timestamp": 1700000000002, "step": 0, "dataset_name": "eval", "dataset_digest": "d2", "model_id": "`+ids[1]+`", "run_id": "`+run+`"}]`),
+		models[0].(map[string]any)["data"].(map[string]any)["metrics"]); len(d) > 0 {
+		t.Errorf("model metrics: %v", d)
+	}
+	// Pages of one keep the datasets' filter and order.
+	var all []string
+	token := ""
+	for range 5 {
+		body := `"max_results": 1, "datasets": [{"dataset_name": "eval"}], "order_by": [{"field_name": "metrics.auc", "dataset_name": "eval"}]`
+		if token != "" {
+			body += `, "page_token": "` + token + `"`
+		}
+		r := e.ok("POST", "logged-models/search", `{"experiment_ids": ["0"], `+body+`}`, "")
+		all = append(all, names(r.Body["models"].([]any)))
+		if token, _ = r.Body["next_page_token"].(string); token == "" {
 			break
 		}
 	}

@@ -95,6 +95,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, cairn.WrapError(cairn.EINTERNAL, err, "postgres: encode the fixed fields of versions made before this upgrade")
 	}
+	if _, err := db.backfillDatasetMetrics(ctx); err != nil {
+		pool.Close()
+		return nil, cairn.WrapError(cairn.EINTERNAL, err, "postgres: derive the dataset metrics of logged models made before this upgrade")
+	}
 	return db, nil
 }
 

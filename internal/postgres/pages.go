@@ -86,14 +86,15 @@ type experimentSearch[T any] struct {
 	table   string // the table and its alias: "runs r"
 	alias   string
 	where   string // the records' own condition, such as their lifecycle
-	compile func(*cairn.Filter, []cairn.OrderBy, sqlfilter.Dialect, int) (*sqlfilter.Compiled, error)
+	// compile compiles the search's filter and order, with placeholders
+	// from argStart.
+	compile func(d sqlfilter.Dialect, argStart int) (*sqlfilter.Compiled, error)
 	scan    func(pgx.Row) (T, error)
 }
 
 // page reads the page pg of the records of experiments ids (none: an empty
-// page) that match f, in order's order.
-func (s experimentSearch[T]) page(ctx context.Context, q querier, ids []string, f *cairn.Filter,
-	order []cairn.OrderBy, pg cairn.Page) ([]T, string, error) {
+// page) that match the compiled filter, in its order.
+func (s experimentSearch[T]) page(ctx context.Context, q querier, ids []string, pg cairn.Page) ([]T, string, error) {
 	size, err := pageSize(pg.Size)
 	if err != nil {
 		return nil, "", err
@@ -105,7 +106,7 @@ func (s experimentSearch[T]) page(ctx context.Context, q querier, ids []string, 
 	if len(ids) == 0 {
 		return []T{}, "", nil
 	}
-	c, err := s.compile(f, order, sqlfilter.Postgres, 1)
+	c, err := s.compile(sqlfilter.Postgres, 1)
 	if err != nil {
 		return nil, "", err
 	}

@@ -359,8 +359,11 @@ func lifecycleWhere(alias string, l cairn.Lifecycle) string {
 // q.OrderBy's order, a page at a time (offset tokens).
 func (r reader) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
 	items, next, err := experimentSearch[*cairn.Run]{what: "search runs", columns: runColumns,
-		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), compile: sqlfilter.Runs, scan: scanRun,
-	}.page(ctx, r.q, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
+		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), scan: scanRun,
+		compile: func(d sqlfilter.Dialect, n int) (*sqlfilter.Compiled, error) {
+			return sqlfilter.Runs(q.Filter, q.OrderBy, d, n)
+		},
+	}.page(ctx, r.q, q.ExperimentIDs, q.Page)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ package sqlfilter
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -128,7 +129,8 @@ func Experiments(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int
 	return compile(&experimentEntity, f, order, d, argStart)
 }
 
-// LoggedModels compiles a filter and an order for the query shape
+// LoggedModels compiles the filter, datasets and order of a logged model
+// search for the query shape
 //
 //	FROM logged_models l
 //
@@ -140,8 +142,45 @@ func Experiments(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int
 // same attributes, metrics.<key>, params.<key> and tags.<key>. The order
 // always ends with the tie-breakers creation time descending, id
 // ascending (MLflow's default order).
-func LoggedModels(f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
-	return compile(&loggedModelEntity, f, order, d, argStart)
+//
+// With q.Datasets, metrics.<key> is compared on those datasets only, from
+// the column dataset_metrics (see DatasetMetric), as
+// cairn.LoggedModelSearch describes; a sort key with a dataset sorts by
+// the latest value on it, from the same column.
+func LoggedModels(q *cairn.LoggedModelSearch, d Dialect, argStart int) (*Compiled, error) {
+	if err := q.ValidateDatasets(); err != nil {
+		return nil, err
+	}
+	keys := make([]sortKey, len(q.OrderBy))
+	for i, o := range q.OrderBy {
+		keys[i] = sortKey{o.OrderBy, o.Dataset}
+	}
+	return compileKeys(&loggedModelEntity, q.Filter, keys, q.Datasets, d, argStart)
+}
+
+// DatasetMetric is an element of the JSON array in the column
+// logged_models.dataset_metrics: the latest point of a metric on one
+// dataset (cairn.LoggedModel.LatestDatasetMetrics), which the stores
+// derive from the model's metric points on every write and LoggedModels
+// reads to search by dataset.
+type DatasetMetric struct {
+	Key           string  `json:"key"`
+	DatasetName   string  `json:"dataset_name"`
+	DatasetDigest string  `json:"dataset_digest"` // "" if logged without one
+	Value         float64 `json:"value"`
+	Step          int64   `json:"step"`
+	Timestamp     int64   `json:"timestamp"` // unix microseconds
+}
+
+// DatasetMetrics returns the dataset_metrics of m, never nil.
+func DatasetMetrics(m *cairn.LoggedModel) []DatasetMetric {
+	latest := m.LatestDatasetMetrics()
+	out := make([]DatasetMetric, len(latest))
+	for i, p := range latest {
+		out[i] = DatasetMetric{Key: p.Key, DatasetName: p.DatasetName, DatasetDigest: p.DatasetDigest,
+			Value: p.Value, Step: p.Step, Timestamp: p.Timestamp.UnixMicro()}
+	}
+	return out
 }
 
 // EncodePageToken returns the opaque page token for a list offset.
@@ -205,6 +244,9 @@ type entity struct {
 	order    map[string]string               // attribute → column, synonyms included
 	orderMap map[cairn.FieldNamespace]bool   // keyed maps that may be ordered by
 	tiebreak []orderKey
+	// datasetMetrics is the JSON array of DatasetMetric, for searches
+	// restricted to datasets; "" if the entity has none.
+	datasetMetrics string
 }
 
 type orderKey struct {
@@ -393,8 +435,9 @@ var loggedModelEntity = entity{
 		"last_updated_timestamp": "l.updated_at",
 		"updated_at":             "l.updated_at",
 	},
-	orderMap: map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
-	tiebreak: []orderKey{{sql: "l.created_at", desc: true}, {sql: "l.id"}},
+	orderMap:       map[cairn.FieldNamespace]bool{cairn.FieldTag: true, cairn.FieldMetric: true, cairn.FieldParam: true},
+	tiebreak:       []orderKey{{sql: "l.created_at", desc: true}, {sql: "l.id"}},
+	datasetMetrics: "l.dataset_metrics",
 }
 
 type compiler struct {
@@ -402,9 +445,26 @@ type compiler struct {
 	d    Dialect
 	next int // number of the next $n placeholder
 	args []any
+	// datasets is the JSON array of the search's datasets ({name, digest}),
+	// bound wherever metrics are compared on them; "" if there are none.
+	datasets string
+}
+
+// sortKey is an order field and, for a metric, the dataset to sort on.
+type sortKey struct {
+	cairn.OrderBy
+	dataset cairn.LoggedModelDataset
 }
 
 func compile(e *entity, f *cairn.Filter, order []cairn.OrderBy, d Dialect, argStart int) (*Compiled, error) {
+	keys := make([]sortKey, len(order))
+	for i, o := range order {
+		keys[i] = sortKey{OrderBy: o}
+	}
+	return compileKeys(e, f, keys, nil, d, argStart)
+}
+
+func compileKeys(e *entity, f *cairn.Filter, order []sortKey, datasets []cairn.LoggedModelDataset, d Dialect, argStart int) (*Compiled, error) {
 	if d != SQLite && d != Postgres {
 		return nil, cairn.Errorf(cairn.EINTERNAL, "sqlfilter: unknown dialect %d", d)
 	}
@@ -412,7 +472,35 @@ func compile(e *entity, f *cairn.Filter, order []cairn.OrderBy, d Dialect, argSt
 		argStart = 1
 	}
 	c := &compiler{e: e, d: d, next: argStart}
+	if len(datasets) > 0 {
+		if e.datasetMetrics == "" {
+			return nil, cairn.Errorf(cairn.EINTERNAL, "sqlfilter: %s have no metrics by dataset", e.plural)
+		}
+		type ds struct {
+			Name   string `json:"name"`
+			Digest string `json:"digest"`
+		}
+		list := make([]ds, len(datasets))
+		for i, d := range datasets {
+			list[i] = ds{d.Name, d.Digest}
+		}
+		b, err := json.Marshal(list)
+		if err != nil {
+			return nil, cairn.WrapError(cairn.EINTERNAL, err, "sqlfilter: encode datasets")
+		}
+		c.datasets = string(b)
+	}
 	out := &Compiled{}
+	var where []string
+	if c.datasets != "" && (f == nil || f.Root == nil || !comparesMetric(f.Root)) {
+		// Datasets without a metric to compare on them keep the models
+		// with some metric on one of them, as MLflow does.
+		w, err := c.onDatasets("", nil)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, w)
+	}
 	if f != nil && f.Root != nil {
 		var st treeStats
 		if err := st.walk(f.Root, 0); err != nil {
@@ -427,8 +515,9 @@ func compile(e *entity, f *cairn.Filter, order []cairn.OrderBy, d Dialect, argSt
 				w = "(" + w + ")"
 			}
 		}
-		out.Where = w
+		where = append(where, w)
 	}
+	out.Where = strings.Join(where, " AND ")
 	out.WhereArgs = len(c.args)
 	ob, err := c.orderBy(order)
 	if err != nil {
@@ -587,12 +676,16 @@ func (c *compiler) chain(e cairn.Expr, sep string) (string, error) {
 // likely it is to rule the row out: a column compared (0); a tag, param
 // or metric compared for equality (1), which needs the JSON parsed but
 // usually selects few rows; any other comparison of a tag, param or
-// metric, such as a metric's range (2); an alias, a subquery per row (3);
-// NOT and OR groups, which may hold any of these (4).
+// metric, such as a metric's range (2); an alias or a metric on datasets,
+// a subquery per row (3); NOT and OR groups, which may hold any of these
+// (4).
 func (c *compiler) cost(e cairn.Expr) int {
 	x, ok := e.(*cairn.CmpExpr)
 	if !ok {
 		return 4
+	}
+	if x.Field.Namespace == cairn.FieldMetric && c.datasets != "" {
+		return 3 // a subquery per row
 	}
 	if x.Field.Namespace != cairn.FieldAttr {
 		if x.Op == "=" || x.Op == "IN" {
@@ -622,11 +715,117 @@ func (c *compiler) cmp(x *cairn.CmpExpr) (string, error) {
 	if !ok {
 		return "", c.unknownField(f)
 	}
+	if f.Namespace == cairn.FieldMetric && c.datasets != "" {
+		return c.metricOnDatasets(f, x)
+	}
 	key, err := c.jsonKey(f)
 	if err != nil {
 		return "", err
 	}
 	return c.compare(f, c.jsonExpr(col, key), col.typ, x, true)
+}
+
+// comparesMetric reports whether the filter compares a metric anywhere.
+func comparesMetric(e cairn.Expr) bool {
+	switch e := e.(type) {
+	case *cairn.AndExpr:
+		return comparesMetric(e.L) || comparesMetric(e.R)
+	case *cairn.OrExpr:
+		return comparesMetric(e.L) || comparesMetric(e.R)
+	case *cairn.NotExpr:
+		return comparesMetric(e.X)
+	case *cairn.CmpExpr:
+		return e.Field.Namespace == cairn.FieldMetric
+	}
+	return false
+}
+
+// dsField returns the expression of a DatasetMetric field of the element
+// j of the dataset_metrics array (text, or a number for value, step and
+// timestamp).
+func (c *compiler) dsField(name string) string {
+	numeric := name == "value" || name == "step" || name == "timestamp"
+	if c.d == SQLite {
+		return "json_extract(j.value, '$." + name + "')"
+	}
+	if numeric {
+		return "(j.elem->>'" + name + "')::double precision"
+	}
+	return "(j.elem->>'" + name + "')"
+}
+
+// onDatasets returns an EXISTS over the elements j of dataset_metrics on
+// one of the search's datasets, of the metric key (any metric if key is
+// ""), with cond (written against c.dsField) also true if cond is not
+// nil. It binds the datasets, the key and then cond's values, in the
+// order they appear in the text.
+func (c *compiler) onDatasets(key string, cond func() (string, error)) (string, error) {
+	var from, name, digest string
+	if c.d == SQLite {
+		from = "json_each(" + c.e.datasetMetrics + ") j, json_each(" + c.bind(c.datasets) + ") s"
+		name, digest = "json_extract(s.value, '$.name')", "json_extract(s.value, '$.digest')"
+	} else {
+		from = "jsonb_array_elements(" + c.e.datasetMetrics + ") j(elem), jsonb_array_elements(" + c.bind(c.datasets) + "::jsonb) s(elem)"
+		name, digest = "(s.elem->>'name')", "(s.elem->>'digest')"
+	}
+	conds := []string{}
+	if key != "" {
+		conds = append(conds, c.dsField("key")+" = "+c.bind(key))
+	}
+	conds = append(conds, c.dsField("dataset_name")+" = "+name,
+		"("+digest+" = '' OR "+c.dsField("dataset_digest")+" = "+digest+")")
+	if cond != nil {
+		s, err := cond()
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, s)
+	}
+	return "EXISTS (SELECT 1 FROM " + from + " WHERE " + strings.Join(conds, " AND ") + ")", nil
+}
+
+// metricOnDatasets compiles a comparison of a metric on the search's
+// datasets: it holds if the latest value of the metric on one of them
+// satisfies it; != and NOT IN are the negations of = and IN, and so hold
+// when no dataset has the metric.
+func (c *compiler) metricOnDatasets(f cairn.Field, x *cairn.CmpExpr) (string, error) {
+	vals, err := c.checkOp(f, typeFloat, x)
+	if err != nil {
+		return "", err
+	}
+	if err := cairn.ValidateTag(f.Name, ""); err != nil {
+		return "", cairn.Errorf(cairn.EINVALID, "invalid filter: %s: %s", truncate(f.String(), 80), cairn.ErrorMessage(err))
+	}
+	op, not := x.Op, ""
+	switch op {
+	case "!=":
+		op, not = "=", "NOT "
+	case "NOT IN":
+		op, not = "IN", "NOT "
+	}
+	s, err := c.onDatasets(f.Name, func() (string, error) {
+		return c.compareNumber(f, c.dsField("value"), typeFloat, op, vals)
+	})
+	if err != nil {
+		return "", err
+	}
+	return not + s, nil
+}
+
+// metricOnDataset returns the latest value of a metric on one dataset, a
+// subquery that is NULL if the model has none, and binds key, name and
+// digest.
+func (c *compiler) metricOnDataset(key string, ds cairn.LoggedModelDataset) string {
+	from := "json_each(" + c.e.datasetMetrics + ") j"
+	if c.d == Postgres {
+		from = "jsonb_array_elements(" + c.e.datasetMetrics + ") j(elem)"
+	}
+	conds := []string{c.dsField("key") + " = " + c.bind(key), c.dsField("dataset_name") + " = " + c.bind(ds.Name)}
+	if ds.Digest != "" {
+		conds = append(conds, c.dsField("dataset_digest")+" = "+c.bind(ds.Digest))
+	}
+	return "(SELECT " + c.dsField("value") + " FROM " + from + " WHERE " + strings.Join(conds, " AND ") +
+		" ORDER BY " + c.dsField("step") + " DESC, " + c.dsField("timestamp") + " DESC, " + c.dsField("value") + " DESC LIMIT 1)"
 }
 
 func (c *compiler) unknownField(f cairn.Field) error {
@@ -974,7 +1173,7 @@ func (c *compiler) alias(f cairn.Field, x *cairn.CmpExpr) (string, error) {
 	return exists + " (SELECT 1 FROM aliases a WHERE " + c.e.aliasOn + " AND " + cond + ")", nil
 }
 
-func (c *compiler) orderBy(order []cairn.OrderBy) (string, error) {
+func (c *compiler) orderBy(order []sortKey) (string, error) {
 	var keys []string
 	seen := map[string]bool{} // columns and keyed fields already ordered by
 	add := func(id, sql string, desc, nullsLast bool) {
@@ -1015,6 +1214,18 @@ func (c *compiler) orderBy(order []cairn.OrderBy) (string, error) {
 		// so keyed fields are told apart by the field, checked before
 		// binding so that a repeated key binds nothing.
 		id := f.String()
+		if o.dataset != (cairn.LoggedModelDataset{}) {
+			if f.Namespace != cairn.FieldMetric || c.e.datasetMetrics == "" {
+				return "", cairn.Errorf(cairn.EINVALID, "invalid order_by: %s: only a metric of %s can be sorted on a dataset",
+					truncate(f.String(), 80), c.e.plural)
+			}
+			id += "\x00" + o.dataset.Name + "\x00" + o.dataset.Digest
+			if seen[id] {
+				continue
+			}
+			add(id, c.metricOnDataset(f.Name, o.dataset), o.Desc, true)
+			continue
+		}
 		if seen[id] {
 			continue
 		}

@@ -126,6 +126,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, cairn.WrapError(cairn.EINTERNAL, err, "sqlite: encode the fixed fields of versions made before this upgrade")
 	}
+	if _, err := db.backfillDatasetMetrics(ctx); err != nil {
+		db.Close()
+		return nil, cairn.WrapError(cairn.EINTERNAL, err, "sqlite: derive the dataset metrics of logged models made before this upgrade")
+	}
 	return db, nil
 }
 

@@ -57,8 +57,9 @@ func (t *tx) GetLoggedModel(ctx context.Context, id string) (*cairn.LoggedModel,
 }
 
 // loggedModelJSON encodes the JSON columns of m: params, tags, the metric
-// points and the latest value of each metric.
-func loggedModelJSON(m *cairn.LoggedModel) (params, tags, points, latest string, err error) {
+// points, the latest value of each metric, and the latest value of each
+// metric on each dataset (sqlfilter.DatasetMetrics).
+func loggedModelJSON(m *cairn.LoggedModel) (params, tags, points, latest, byDataset string, err error) {
 	if params, err = encodeJSON(stringMap(m.Params)); err != nil {
 		return
 	}
@@ -72,21 +73,24 @@ func loggedModelJSON(m *cairn.LoggedModel) (params, tags, points, latest string,
 	if points, err = encodeJSON(pts); err != nil {
 		return
 	}
-	latest, err = encodeJSON(floatMap(m.LatestMetrics()))
+	if latest, err = encodeJSON(floatMap(m.LatestMetrics())); err != nil {
+		return
+	}
+	byDataset, err = encodeJSON(sqlfilter.DatasetMetrics(m))
 	return
 }
 
 // CreateLoggedModel inserts m; ECONFLICT if its id exists.
 func (t *tx) CreateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
-	params, tags, points, latest, err := loggedModelJSON(m)
+	params, tags, points, latest, byDataset, err := loggedModelJSON(m)
 	if err != nil {
 		return err
 	}
 	_, err = t.exec(ctx, `INSERT INTO logged_models (id, experiment_id, name, model_type, source_run_id, status, status_message,
-		artifact_location, params, tags, metrics, metric_points, created_by, created_at, updated_at, deleted_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		artifact_location, params, tags, metrics, metric_points, dataset_metrics, created_by, created_at, updated_at, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.ExperimentID, m.Name, m.ModelType, m.SourceRunID, string(m.Status), m.StatusMessage,
-		m.ArtifactLocation, params, tags, latest, points, m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt), nullMicros(m.DeletedAt))
+		m.ArtifactLocation, params, tags, latest, points, byDataset, m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt), nullMicros(m.DeletedAt))
 	if isUnique(err) {
 		return cairn.WrapError(cairn.ECONFLICT, err, "logged model %q already exists", m.ID)
 	}
@@ -96,13 +100,13 @@ func (t *tx) CreateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error 
 // UpdateLoggedModel writes m's status, status message, params, tags,
 // metrics, updated_at and deleted_at.
 func (t *tx) UpdateLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
-	params, tags, points, latest, err := loggedModelJSON(m)
+	params, tags, points, latest, byDataset, err := loggedModelJSON(m)
 	if err != nil {
 		return err
 	}
 	res, err := t.exec(ctx, `UPDATE logged_models SET status = ?, status_message = ?, params = ?, tags = ?, metrics = ?,
-		metric_points = ?, updated_at = ?, deleted_at = ? WHERE id = ?`,
-		string(m.Status), m.StatusMessage, params, tags, latest, points, micros(m.UpdatedAt), nullMicros(m.DeletedAt), m.ID)
+		metric_points = ?, dataset_metrics = ?, updated_at = ?, deleted_at = ? WHERE id = ?`,
+		string(m.Status), m.StatusMessage, params, tags, latest, points, byDataset, micros(m.UpdatedAt), nullMicros(m.DeletedAt), m.ID)
 	return expectOne(res, err, "logged model %q", m.ID)
 }
 
@@ -114,8 +118,9 @@ func (db *DB) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch)
 
 func (t *tx) SearchLoggedModels(ctx context.Context, q cairn.LoggedModelSearch) (*cairn.LoggedModelPage, error) {
 	items, next, err := experimentSearch[*cairn.LoggedModel]{what: "search logged models", columns: loggedModelColumns,
-		table: "logged_models l", alias: "l", where: `l.deleted_at IS NULL`, compile: sqlfilter.LoggedModels, scan: scanLoggedModel,
-	}.page(ctx, t, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
+		table: "logged_models l", alias: "l", where: `l.deleted_at IS NULL`, scan: scanLoggedModel,
+		compile: func(d sqlfilter.Dialect, n int) (*sqlfilter.Compiled, error) { return sqlfilter.LoggedModels(&q, d, n) },
+	}.page(ctx, t, q.ExperimentIDs, q.Page)
 	if err != nil {
 		return nil, err
 	}
@@ -137,4 +142,58 @@ func (db *DB) ExportLoggedModels(ctx context.Context, page cairn.Page) (*cairn.L
 // ImportLoggedModel inserts m as it is; ECONFLICT if its id exists.
 func (t *tx) ImportLoggedModel(ctx context.Context, m *cairn.LoggedModel) error {
 	return t.CreateLoggedModel(ctx, m)
+}
+
+// backfillDatasetMetrics gives the logged models written before migration
+// 0022 their dataset_metrics, derived from their metric points, a batch
+// per transaction, and returns how many it wrote. It runs on every Open:
+// once done, its first query finds nothing in the (then empty)
+// logged_models_dataset_metrics_missing index.
+func (db *DB) backfillDatasetMetrics(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.Update(ctx, func(ct cairn.Tx) error {
+			t := ct.(*tx)
+			rows, err := t.query(ctx, `SELECT id, metric_points FROM logged_models
+				WHERE dataset_metrics IS NULL ORDER BY id LIMIT ?`, backfillBatch)
+			if err != nil {
+				return translate(err, "find logged models without dataset_metrics")
+			}
+			type row struct{ id, points string }
+			var rs []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.id, &r.points); err != nil {
+					rows.Close()
+					return translate(err, "find logged models without dataset_metrics")
+				}
+				rs = append(rs, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return translate(err, "find logged models without dataset_metrics")
+			}
+			for _, r := range rs {
+				m := cairn.LoggedModel{ID: r.id}
+				if err := decodeJSON("logged_models.metric_points", r.points, &m.Metrics); err != nil {
+					return err
+				}
+				enc, err := encodeJSON(sqlfilter.DatasetMetrics(&m))
+				if err != nil {
+					return err
+				}
+				if _, err := t.exec(ctx, `UPDATE logged_models SET dataset_metrics = ? WHERE id = ? AND dataset_metrics IS NULL`,
+					enc, r.id); err != nil {
+					return translate(err, "store the dataset metrics of logged model %q", r.id)
+				}
+			}
+			n = len(rs)
+			return nil
+		})
+		total += n
+		if err != nil || n < backfillBatch {
+			return total, err
+		}
+	}
 }

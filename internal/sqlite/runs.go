@@ -317,8 +317,11 @@ func (db *DB) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage
 
 func (t *tx) SearchRuns(ctx context.Context, q cairn.RunSearch) (*cairn.RunPage, error) {
 	items, next, err := experimentSearch[*cairn.Run]{what: "search runs", columns: runColumns,
-		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), compile: sqlfilter.Runs, scan: scanRun,
-	}.page(ctx, t, q.ExperimentIDs, q.Filter, q.OrderBy, q.Page)
+		table: "runs r", alias: "r", where: lifecycleWhere("r", q.Lifecycle), scan: scanRun,
+		compile: func(d sqlfilter.Dialect, n int) (*sqlfilter.Compiled, error) {
+			return sqlfilter.Runs(q.Filter, q.OrderBy, d, n)
+		},
+	}.page(ctx, t, q.ExperimentIDs, q.Page)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ var loggedModelTests = []test{
 	{"Update", testLoggedModelUpdate},
 	{"Search", testLoggedModelSearch},
 	{"SearchPages", testLoggedModelSearchPages},
+	{"SearchDatasets", testLoggedModelSearchDatasets},
 	{"ExportImport", testLoggedModelExportImport},
 }
 
@@ -154,8 +155,8 @@ func testLoggedModelSearch(t *testing.T, s cairn.Store) {
 		{"param in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("params.alpha IN ('0.5', '0.9')")}, []string{"model-2"}},
 		{"tag not in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("tags.team NOT IN ('risk')")}, []string{"model-2"}},
 		{"status in", cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("status IN ('READY', 'FAILED')")}, []string{"model-2"}},
-		{"order by metric", cairn.LoggedModelSearch{ExperimentIDs: zero, OrderBy: []cairn.OrderBy{{Field: "metrics.auc", Desc: true}}}, []string{"model-1", "model-2"}},
-		{"order by name", cairn.LoggedModelSearch{ExperimentIDs: []string{"0", e.ID}, OrderBy: []cairn.OrderBy{{Field: "name"}}}, []string{"model-1", "model-2", "model-3"}},
+		{"order by metric", cairn.LoggedModelSearch{ExperimentIDs: zero, OrderBy: []cairn.LoggedModelOrder{{OrderBy: cairn.OrderBy{Field: "metrics.auc", Desc: true}}}}, []string{"model-1", "model-2"}},
+		{"order by name", cairn.LoggedModelSearch{ExperimentIDs: []string{"0", e.ID}, OrderBy: []cairn.LoggedModelOrder{{OrderBy: cairn.OrderBy{Field: "name"}}}}, []string{"model-1", "model-2", "model-3"}},
 	} {
 		if got := searchLoggedModelIDs(t, s, tc.q); !cmp.Equal(got, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
@@ -163,6 +164,110 @@ func testLoggedModelSearch(t *testing.T, s cairn.Store) {
 	}
 	_, err := s.SearchLoggedModels(ctx, cairn.LoggedModelSearch{ExperimentIDs: zero, Filter: filter("nope = 'x'")})
 	wantCode(t, err, cairn.EINVALID)
+}
+
+// MLflow 3's search_logged_models(datasets=[...]) and its order_by on a
+// dataset: metrics are those logged on the datasets, the latest on each
+// dataset (name and digest) apart.
+func testLoggedModelSearchDatasets(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	a, b, c, d, e := newLoggedModel(1, 1), newLoggedModel(2, 2), newLoggedModel(3, 3), newLoggedModel(4, 4), newLoggedModel(5, 5)
+	a.Metrics = []cairn.LoggedModelMetric{
+		{Key: "acc", Value: 0.9, Timestamp: at(1), DatasetName: "eval", DatasetDigest: "d1"},
+		{Key: "acc", Value: 0.2, Timestamp: at(2), DatasetName: "train"}, // a's latest acc over every dataset
+	}
+	b.Metrics = []cairn.LoggedModelMetric{
+		{Key: "acc", Value: 0.4, Timestamp: at(1), DatasetName: "eval", DatasetDigest: "d1"},
+		{Key: "acc", Value: 0.95, Timestamp: at(2), DatasetName: "eval", DatasetDigest: "d2"},
+	}
+	c.Metrics = []cairn.LoggedModelMetric{{Key: "acc", Value: 0.8, Timestamp: at(1), DatasetName: "train"}}
+	d.Metrics = []cairn.LoggedModelMetric{{Key: "acc", Value: 0.7, Timestamp: at(1)}} // on no dataset
+	// e's latest acc on eval@d1 is its highest step's, 0.3.
+	e.Metrics = []cairn.LoggedModelMetric{
+		{Key: "acc", Value: 0.99, Timestamp: at(2), Step: 0, DatasetName: "eval", DatasetDigest: "d1"},
+		{Key: "acc", Value: 0.3, Timestamp: at(1), Step: 1, DatasetName: "eval", DatasetDigest: "d1"},
+	}
+	createLoggedModels(t, s, a, b, c, d)
+	// e gets its metrics by an update, as MLflow's log-batch adds them.
+	metrics := e.Metrics
+	e.Metrics = []cairn.LoggedModelMetric{}
+	createLoggedModels(t, s, e)
+	e.Metrics = metrics
+	update(t, s, func(tx cairn.Tx) error { return tx.UpdateLoggedModel(ctx, e) })
+
+	filter := func(expr string) *cairn.Filter {
+		f, err := cairn.ParseFilter(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	eval, evalD1, evalD2, train := cairn.LoggedModelDataset{Name: "eval"}, cairn.LoggedModelDataset{Name: "eval", Digest: "d1"},
+		cairn.LoggedModelDataset{Name: "eval", Digest: "d2"}, cairn.LoggedModelDataset{Name: "train"}
+	sortOn := func(field string, desc bool, ds cairn.LoggedModelDataset) []cairn.LoggedModelOrder {
+		return []cairn.LoggedModelOrder{{OrderBy: cairn.OrderBy{Field: field, Desc: desc}, Dataset: ds}}
+	}
+	zero := []string{cairn.DefaultExperimentID}
+	for _, tc := range []struct {
+		name     string
+		filter   string
+		datasets []cairn.LoggedModelDataset
+		order    []cairn.LoggedModelOrder
+		want     []string
+	}{
+		{"datasets alone keep the models with a metric on them", "", []cairn.LoggedModelDataset{eval}, nil,
+			[]string{"model-5", "model-2", "model-1"}},
+		{"a digest narrows the dataset", "", []cairn.LoggedModelDataset{evalD2}, nil, []string{"model-2"}},
+		{"several datasets", "", []cairn.LoggedModelDataset{evalD2, train}, nil, []string{"model-3", "model-2", "model-1"}},
+		{"with a filter on no metric", "name != 'model-2'", []cairn.LoggedModelDataset{evalD2, train}, nil,
+			[]string{"model-3", "model-1"}},
+		{"without datasets: the latest over every dataset", "metrics.acc > 0.5", nil, nil,
+			[]string{"model-4", "model-3", "model-2"}},
+		{"the latest on each dataset of the name", "metrics.acc > 0.5", []cairn.LoggedModelDataset{eval}, nil,
+			[]string{"model-2", "model-1"}},
+		{"on one digest", "metrics.acc > 0.5", []cairn.LoggedModelDataset{evalD1}, nil, []string{"model-1"}},
+		{"on another dataset", "metrics.acc > 0.5", []cairn.LoggedModelDataset{train}, nil, []string{"model-3"}},
+		{"any of the datasets", "metrics.acc >= 0.8", []cairn.LoggedModelDataset{evalD1, train}, nil,
+			[]string{"model-3", "model-1"}},
+		{"IN", "metrics.acc IN (0.3, 0.4)", []cairn.LoggedModelDataset{evalD1}, nil, []string{"model-5", "model-2"}},
+		{"!= is the negation of =", "metrics.acc != 0.9", []cairn.LoggedModelDataset{evalD1}, nil,
+			[]string{"model-5", "model-4", "model-3", "model-2"}},
+		{"with other comparisons", "metrics.acc > 0.1 AND name LIKE 'model-%' AND metrics.acc < 0.5", []cairn.LoggedModelDataset{evalD1}, nil,
+			[]string{"model-5", "model-2"}},
+		{"sort by the latest on a dataset, models without it last", "", nil, sortOn("metrics.acc", true, eval),
+			[]string{"model-2", "model-1", "model-5", "model-4", "model-3"}},
+		{"sort on a digest", "", nil, sortOn("metrics.acc", false, evalD1),
+			[]string{"model-5", "model-2", "model-1", "model-4", "model-3"}},
+		{"sort and datasets", "metrics.acc > 0", []cairn.LoggedModelDataset{train}, sortOn("metrics.acc", false, train),
+			[]string{"model-1", "model-3"}},
+		{"the same metric on two datasets", "", []cairn.LoggedModelDataset{eval, train}, []cairn.LoggedModelOrder{
+			{OrderBy: cairn.OrderBy{Field: "metrics.acc", Desc: true}, Dataset: train},
+			{OrderBy: cairn.OrderBy{Field: "metrics.acc", Desc: true}, Dataset: eval},
+		}, []string{"model-3", "model-1", "model-2", "model-5"}},
+	} {
+		q := cairn.LoggedModelSearch{ExperimentIDs: zero, Datasets: tc.datasets, OrderBy: tc.order}
+		if tc.filter != "" {
+			q.Filter = filter(tc.filter)
+		}
+		if got := searchLoggedModelIDs(t, s, q); !cmp.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// Searching by dataset leaves the models' metrics whole.
+	page, err := s.SearchLoggedModels(ctx, cairn.LoggedModelSearch{ExperimentIDs: zero, Datasets: []cairn.LoggedModelDataset{evalD2}})
+	if err != nil || len(page.Items) != 1 || !cmp.Equal(page.Items[0].Metrics, b.Metrics) {
+		t.Errorf("a search on eval@d2 gave %+v, %v; want model-2 with all its metrics", page, err)
+	}
+	for _, q := range []cairn.LoggedModelSearch{
+		{ExperimentIDs: zero, Datasets: []cairn.LoggedModelDataset{{Digest: "d1"}}},
+		{ExperimentIDs: zero, Datasets: make([]cairn.LoggedModelDataset, cairn.MaxLoggedModelDatasets+1)},
+		{ExperimentIDs: zero, OrderBy: sortOn("metrics.acc", false, cairn.LoggedModelDataset{Digest: "d1"})},
+		{ExperimentIDs: zero, OrderBy: sortOn("name", false, eval)},
+		{ExperimentIDs: zero, Datasets: []cairn.LoggedModelDataset{eval}, Filter: filter("metrics.acc LIKE 'x'")},
+	} {
+		_, err := s.SearchLoggedModels(ctx, q)
+		wantCode(t, err, cairn.EINVALID)
+	}
 }
 
 func testLoggedModelSearchPages(t *testing.T, s cairn.Store) {
