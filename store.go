@@ -52,8 +52,8 @@ type Reader interface {
 	// Model, Kind, Number, Status, StatusMessage, Source, RunID, Tags,
 	// Description, CreatedBy, CreatedAt, UpdatedAt and Stage are set;
 	// every other field is zero, Aliases too (the caller has the page of
-	// models, whose Aliases name them). GetVersion and AliasedVersion read
-	// the same fields, with Aliases and DeletedAt, under
+	// models, whose Aliases name them). GetVersion, AliasedVersion and
+	// ListVersions read the same fields, with Aliases and DeletedAt, under
 	// NewContextWithSummary.
 	LatestPerStage(ctx context.Context, models []string) ([]*Version, error)
 

@@ -207,9 +207,10 @@ func FixedJSONFromContext(ctx context.Context) bool {
 // Number, Status, StatusMessage, Source, RunID, Tags, Description,
 // CreatedBy, CreatedAt, UpdatedAt, Stage, Aliases) and DeletedAt, which
 // saves reading and decoding the rest (files, metrics, params, lineage).
-// Only GetVersion and AliasedVersion heed it, and only a call that reads
-// nothing else of the versions may run under it: MLflow's get and
-// get-by-alias, around Service.GetVersion and Resolve.
+// Only GetVersion, AliasedVersion and ListVersions heed it, and only a
+// call that reads nothing else of the versions may run under it: MLflow's
+// get, get-by-alias and search of versions, around Service.GetVersion,
+// Resolve and ListVersions.
 func NewContextWithSummary(ctx context.Context) context.Context {
 	return context.WithValue(ctx, summaryKey, true)
 }

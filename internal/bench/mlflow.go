@@ -17,28 +17,39 @@ import (
 //	mlflow-alias   GET registered-models/alias       ~ resolve
 //	mlflow-get     GET model-versions/get            ~ get
 //	mlflow-search  GET registered-models/search, 100 ~ models (GET /api/v1/models, 100)
+//	mlflow-versions GET model-versions/search, 100  ~ search-tag (GET /api/v1/versions, 100)
 //	mlflow-create  POST model-versions/create        ~ create
+//
+// mlflow-versions and search-tag ask for the first page of versions with
+// the same filter, TagFilter (MLflow's version search has no metrics),
+// each in its API's default order: MLflow's most recently updated first,
+// the native API's by model name.
 //
 // They speak only MLflow's REST API, so they also measure an MLflow server
 // itself (Discover falls back to MLflow's API when the native one is not
 // there).
 const (
-	ScenarioModels       = "models"
-	ScenarioMLflowAlias  = "mlflow-alias"
-	ScenarioMLflowGet    = "mlflow-get"
-	ScenarioMLflowSearch = "mlflow-search"
-	ScenarioMLflowCreate = "mlflow-create"
+	ScenarioModels         = "models"
+	ScenarioSearchTag      = "search-tag"
+	ScenarioMLflowVersions = "mlflow-versions"
+	ScenarioMLflowAlias    = "mlflow-alias"
+	ScenarioMLflowGet      = "mlflow-get"
+	ScenarioMLflowSearch   = "mlflow-search"
+	ScenarioMLflowCreate   = "mlflow-create"
 )
 
-// MLflowScenarios are the MLflow scenarios and the native "models", which
+// MLflowScenarios are the MLflow scenarios and the native "models" and
+// "search-tag", which
 // a default run leaves out: name them with --scenarios.
-var MLflowScenarios = []string{ScenarioModels, ScenarioMLflowAlias, ScenarioMLflowGet, ScenarioMLflowSearch, ScenarioMLflowCreate}
+var MLflowScenarios = []string{ScenarioModels, ScenarioMLflowAlias, ScenarioMLflowGet, ScenarioMLflowSearch,
+	ScenarioSearchTag, ScenarioMLflowVersions, ScenarioMLflowCreate}
 
 // AllScenarios lists every scenario in run order, each MLflow scenario
 // after its native equivalent.
 var AllScenarios = []string{
 	ScenarioResolve, ScenarioMLflowAlias, ScenarioGet, ScenarioMLflowGet, ScenarioList, ScenarioSearch,
-	ScenarioModels, ScenarioMLflowSearch, ScenarioCreate, ScenarioMLflowCreate, ScenarioPush, ScenarioPull,
+	ScenarioModels, ScenarioMLflowSearch, ScenarioSearchTag, ScenarioMLflowVersions, ScenarioCreate, ScenarioMLflowCreate,
+	ScenarioPush, ScenarioPull,
 }
 
 // discoverMLflow fills t from MLflow's registry API, for a server without
@@ -182,6 +193,19 @@ func (t *Target) mlflowOp(name string) (Op, string, error) {
 		return func(ctx context.Context, w *Worker) error {
 			return getOK(ctx, t.HTTP, u, nil)
 		}, fmt.Sprintf("GET /api/2.0/mlflow/registered-models/search?max_results=%d, first page (with latest_versions)", PageSize), nil
+	case ScenarioSearchTag:
+		if t.mlflowOnly {
+			return nil, "", fmt.Errorf("bench: %s: the server has no native API", name)
+		}
+		u := t.URL + "/api/v1/versions?" + url.Values{"filter": {TagFilter}, "page_size": {strconv.Itoa(PageSize)}}.Encode()
+		return func(ctx context.Context, w *Worker) error {
+			return getOK(ctx, t.HTTP, u, nil)
+		}, fmt.Sprintf("GET /api/v1/versions?filter=%s&page_size=%d, first page, across all models", TagFilter, PageSize), nil
+	case ScenarioMLflowVersions:
+		u := api + "model-versions/search?" + q("filter", TagFilter, "max_results", strconv.Itoa(PageSize))
+		return func(ctx context.Context, w *Worker) error {
+			return getOK(ctx, t.HTTP, u, nil)
+		}, fmt.Sprintf("GET /api/2.0/mlflow/model-versions/search?filter=%s&max_results=%d, first page (most recently updated first)", TagFilter, PageSize), nil
 	case ScenarioMLflowCreate:
 		prefix := "bench-mlflow-create-" + randomHex(4) + "-"
 		var created sync.Map

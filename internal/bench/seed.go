@@ -59,6 +59,11 @@ var seedFrameworks = []string{"sklearn", "pytorch", "xgboost", "onnx"}
 // seeded versions.
 const SearchFilter = "metrics.auc > 0.5 AND tags.team = 'fraud'"
 
+// TagFilter is the filter of the search-tag and mlflow-versions scenarios,
+// which both APIs take (MLflow's version search has no metrics); it
+// matches about a quarter of seeded versions.
+const TagFilter = "tags.team = 'fraud'"
+
 // Aliases the seeder sets on every model: champion on the version 90 % of
 // the way through the model's history, staging on its newest.
 const (

@@ -56,10 +56,13 @@ equivalent of each (they use only MLflow's API, so they also measure an
 MLflow server given as --url, for reference):
 
   models         GET /api/v1/models?page_size=100
+  search-tag     GET /api/v1/versions?page_size=100, filter "` + bench.TagFilter + `"
   mlflow-alias   GET /api/2.0/mlflow/registered-models/alias   (~ resolve)
   mlflow-get     GET /api/2.0/mlflow/model-versions/get        (~ get)
   mlflow-search  GET /api/2.0/mlflow/registered-models/search,
                  max_results=100                               (~ models)
+  mlflow-versions GET /api/2.0/mlflow/model-versions/search,
+                 max_results=100, the same filter           (~ search-tag)
   mlflow-create  POST /api/2.0/mlflow/model-versions/create, an s3://
                  source without files                          (~ create)
 

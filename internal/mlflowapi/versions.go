@@ -3,7 +3,6 @@ package mlflowapi
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -450,39 +449,43 @@ func (s *Server) searchModelVersions(w http.ResponseWriter, r *http.Request) err
 		req.OrderBy = []string{"updated_at DESC"}
 	}
 	// The first page is read before anything is written, so that a bad
-	// filter or token is still an MLflow error response.
+	// filter or token is still an MLflow error response. The answer shows
+	// only summary fields (toModelVersion), so the store reads only those.
+	ctx := cairn.NewContextWithSummary(r.Context())
 	req.PageSize = int(min(max, registry.MaxPageSize))
-	page, err := s.svc.ListVersions(r.Context(), "", req)
+	page, err := s.svc.ListVersions(ctx, "", req)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	if _, err := w.Write([]byte(`{"model_versions":[`)); err != nil {
-		return nil // the client left
-	}
+	// Written a page at a time, each page encoded by hand (see
+	// appendModelVersion) into one pooled buffer.
+	buf := s.bodies.get()
+	defer s.bodies.put(buf)
+	b := append(*buf, `{"model_versions":[`...)
+	defer func() { *buf = b[:0] }()
 	left := max
 	first := true
 	for {
 		for _, v := range page.Items {
-			b, err := json.Marshal(toModelVersion(v))
-			if err != nil {
-				return fmt.Errorf("encode model version: %w", err)
-			}
 			if !first {
-				b = append([]byte{','}, b...)
+				b = append(b, ',')
 			}
 			first = false
-			if _, err := w.Write(b); err != nil {
-				return nil
-			}
+			mv := toModelVersion(v)
+			b = appendModelVersion(b, &mv)
 		}
+		if _, err := w.Write(b); err != nil {
+			return nil // the client left
+		}
+		b = b[:0]
 		left -= int64(len(page.Items))
 		if page.NextToken == "" || left <= 0 {
 			break
 		}
 		req.PageToken, req.PageSize = page.NextToken, int(min(left, registry.MaxPageSize))
-		if page, err = s.svc.ListVersions(r.Context(), "", req); err != nil {
+		if page, err = s.svc.ListVersions(ctx, "", req); err != nil {
 			return err
 		}
 	}

@@ -169,6 +169,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		DROP INDEX versions_fixed_json_missing; ALTER TABLE versions DROP COLUMN fixed_json;
 		DROP INDEX versions_dataset_digest;
 		DROP INDEX aliases_version; CREATE INDEX aliases_version ON aliases (model_id, version);
+		DROP INDEX versions_updated, versions_created;
 		DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
 		t.Fatal(err)
 	}

@@ -91,14 +91,23 @@ func scanSummary(row pgx.Row, point bool) (*cairn.Version, error) {
 	return &v, nil
 }
 
-// readVersion reads one version by the FROM and WHERE of a query: as a
-// summary (summaryColumns) for a context from cairn.NewContextWithSummary,
-// else selecting columns(ctx).
-func (r reader) readVersion(ctx context.Context, from string, args ...any) (*cairn.Version, error) {
+// readColumns returns what a read of versions selects and how it scans a
+// row: a summary (summaryColumns) for a context from
+// cairn.NewContextWithSummary, else columns(ctx) and scanVersion. The
+// reads that heed the summary flag use it: GetVersion, AliasedVersion and
+// ListVersions.
+func readColumns(ctx context.Context) (string, func(pgx.Row) (*cairn.Version, error)) {
 	if cairn.SummaryFromContext(ctx) {
-		return scanSummary(r.q.QueryRow(ctx, `SELECT `+summaryColumns+from, args...), true)
+		return summaryColumns, func(row pgx.Row) (*cairn.Version, error) { return scanSummary(row, true) }
 	}
-	return scanVersion(r.q.QueryRow(ctx, `SELECT `+columns(ctx)+from, args...))
+	return columns(ctx), scanVersion
+}
+
+// readVersion reads one version by the FROM and WHERE of a query, with
+// readColumns.
+func (r reader) readVersion(ctx context.Context, from string, args ...any) (*cairn.Version, error) {
+	cols, scan := readColumns(ctx)
+	return scan(r.q.QueryRow(ctx, `SELECT `+cols+from, args...))
 }
 
 // columns is renderColumns for a context from
@@ -198,10 +207,15 @@ func scanVersion(row pgx.Row) (*cairn.Version, error) {
 }
 
 func collectVersions(rows pgx.Rows) ([]*cairn.Version, error) {
+	return collectWith(rows, scanVersion)
+}
+
+// collectWith scans every row with scan.
+func collectWith(rows pgx.Rows, scan func(pgx.Row) (*cairn.Version, error)) ([]*cairn.Version, error) {
 	defer rows.Close()
 	vs := []*cairn.Version{}
 	for rows.Next() {
-		v, err := scanVersion(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -370,9 +384,10 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 	lim, off := placeholder(len(args)+1), placeholder(len(args)+2)
 	args = append(args, size+1, offset)
 
+	cols, scan := readColumns(ctx)
 	var sql string
 	if q.Model == "" {
-		sql = `SELECT ` + columns(ctx) + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
+		sql = `SELECT ` + cols + ` FROM versions v JOIN models m ON m.id = v.model_id WHERE TRUE`
 		if !q.IncludeDeleted {
 			sql += ` AND v.deleted_at IS NULL AND m.deleted_at IS NULL`
 		}
@@ -388,7 +403,7 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 		// of the model first, which the planner cannot foresee for a model
 		// with far more versions than the average. The outer ORDER BY
 		// repeats the order (SQL guarantees none otherwise) over one page.
-		sql = `SELECT ` + columns(ctx) + ` FROM models m CROSS JOIN LATERAL (
+		sql = `SELECT ` + cols + ` FROM models m CROSS JOIN LATERAL (
 			SELECT v.* FROM versions v WHERE v.model_id = m.id`
 		if !q.IncludeDeleted {
 			sql += ` AND v.deleted_at IS NULL`
@@ -409,7 +424,7 @@ func (r reader) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.
 	if err != nil {
 		return nil, translate(err, "list versions")
 	}
-	vs, err := collectVersions(rows)
+	vs, err := collectWith(rows, scan)
 	if err != nil {
 		return nil, translate(err, "list versions")
 	}

@@ -218,7 +218,20 @@ func TestQueryPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const walkModels = "SCAN m USING INDEX sqlite_autoindex_models_1"
+	byUpdated, err := compileVersions(nil, []cairn.OrderBy{{Field: "updated_at", Desc: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCreated, err := compileVersions(nil, []cairn.OrderBy{{Field: "created_at", Desc: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		walkModels = "SCAN m USING INDEX sqlite_autoindex_models_1"
+		// Ties on the leading key are sorted by the rest, a few rows at a
+		// time, not the whole table.
+		rightPartSorted = "USE TEMP B-TREE FOR LAST 2 TERMS OF ORDER BY"
+	)
 	for _, tc := range []struct {
 		name  string
 		query string
@@ -243,6 +256,10 @@ func TestQueryPlans(t *testing.T) {
 			[]any{101, 0}, []string{walkModels}},
 		{"ListVersions of all models to render", listVersionsSQL(renderColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
 			[]any{101, 0}, []string{walkModels}},
+		{"ListVersions of all models by update time", listVersionsSQL(summaryColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byUpdated.OrderBy),
+			[]any{101, 0}, []string{"SCAN v USING INDEX versions_updated", rightPartSorted}},
+		{"ListVersions of all models by creation time", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byCreated.OrderBy),
+			[]any{101, 0}, []string{"SCAN v USING INDEX versions_created", rightPartSorted}},
 		{"VersionsWithDatasetDigest", versionsWithDatasetDigestSQL, []any{1, "sha"}, nil},
 		{"versions missing fixed_json", `SELECT ` + versionColumns + versionFrom + `
 			WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT ?`, []any{1000},

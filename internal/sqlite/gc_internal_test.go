@@ -54,6 +54,7 @@ func TestMigration0002BackfillsBlobRefs(t *testing.T) {
 		`DROP TRIGGER stage_latest_insert`, `DROP TRIGGER stage_latest_update`, `DROP TRIGGER stage_latest_delete`,
 		`DROP TABLE stage_latest`,
 		`DROP INDEX aliases_version`, `CREATE INDEX aliases_version ON aliases (model_id, version)`,
+		`DROP INDEX versions_updated`, `DROP INDEX versions_created`,
 		`DELETE FROM schema_migrations WHERE version >= 2`,
 	} {
 		if _, err := db.write.ExecContext(ctx, stmt); err != nil {

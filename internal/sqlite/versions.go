@@ -53,7 +53,7 @@ const versionFrom = ` FROM versions v JOIN models m ON m.id = v.model_id`
 // The hot read paths, named so that plan_test.go can check that SQLite
 // answers them from indexes; each in two forms, for decoding and for
 // rendering (see readVersions), and the point reads in a third, for
-// summaries (see readVersion).
+// summaries.
 const (
 	getVersionWhere      = versionFrom + ` WHERE m.name = ? AND v.number = ?`
 	getVersionSQL        = `SELECT ` + versionColumns + getVersionWhere
@@ -73,24 +73,65 @@ const (
 	aliasedVersionSummarySQL = `SELECT ` + summaryColumns + aliasedVersionWhere
 )
 
-// readVersions runs decode, a query selecting versionColumns, or, for a
-// context from cairn.NewContextWithFixedJSON, render, the same query
-// selecting renderColumns.
-func (t *tx) readVersions(ctx context.Context, what, decode, render string, args ...any) ([]versionRow, error) {
-	if cairn.FixedJSONFromContext(ctx) {
-		return t.queryRendered(ctx, what, render, args...)
+// versionReads is one read of versions in its forms: decode selects
+// versionColumns, render renderColumns and summary, if not "",
+// summaryColumns; the rest of the statement is the same.
+type versionReads struct{ decode, render, summary string }
+
+// readVersions runs q.summary for a context from
+// cairn.NewContextWithSummary, q.render for one from
+// cairn.NewContextWithFixedJSON, and q.decode otherwise (or when the form
+// asked for is missing). Summary rows carry no model row id.
+func (t *tx) readVersions(ctx context.Context, what string, q versionReads, args ...any) ([]versionRow, error) {
+	switch {
+	case q.summary != "" && cairn.SummaryFromContext(ctx):
+		return t.querySummaries(ctx, what, q.summary, args...)
+	case q.render != "" && cairn.FixedJSONFromContext(ctx):
+		return t.queryRendered(ctx, what, q.render, args...)
 	}
-	return t.queryVersions(ctx, what, decode, args...)
+	return t.queryVersions(ctx, what, q.decode, args...)
+}
+
+// querySummaries runs a query selecting summaryColumns.
+func (t *tx) querySummaries(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	defer rows.Close()
+	var out []versionRow
+	for rows.Next() {
+		v, err := scanSummary(rows, true)
+		if err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		out = append(out, versionRow{0, v})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	return out, nil
 }
 
 // listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
 // over models on the outside: in the default order (model name, then
 // number descending) it then walks the models' name index and each
 // model's (model_id, number) index backwards and stops after a page,
-// instead of sorting every version of every model. sqlfilter's
-// expressions use the same aliases, m and v.
+// instead of sorting every version of every model. An order that starts
+// with a version's time is the exception: versions go outside, and SQLite
+// walks versions_updated or versions_created (migration 0023) and sorts
+// only the versions that tie on it. Without statistics its planner does
+// not see that a partly ordered walk saves the sort, hence INDEXED BY. sqlfilter's expressions use the same
+// aliases, m and v.
 func listVersionsSQL(cols string, where []string, orderBy string) string {
-	q := `SELECT ` + cols + ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
+	join := ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
+	switch {
+	case strings.HasPrefix(orderBy, "v.updated_at "):
+		join = ` FROM versions v INDEXED BY versions_updated JOIN models m ON m.id = v.model_id`
+	case strings.HasPrefix(orderBy, "v.created_at "):
+		join = ` FROM versions v INDEXED BY versions_created JOIN models m ON m.id = v.model_id`
+	}
+	q := `SELECT ` + cols + join
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
@@ -317,30 +358,12 @@ func (db *DB) GetVersion(ctx context.Context, model string, number int64) (*cair
 }
 
 func (t *tx) GetVersion(ctx context.Context, model string, number int64) (*cairn.Version, error) {
-	v, err := t.readVersion(ctx, "get version", getVersionSQL, getVersionRenderSQL, getVersionSummarySQL, model, number)
-	if err == nil && v == nil {
-		err = cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
-	}
-	return v, err
-}
-
-// readVersion reads one version (nil if there is none) by summary, a
-// query selecting summaryColumns, for a context from
-// cairn.NewContextWithSummary, else as readVersions does.
-func (t *tx) readVersion(ctx context.Context, what, decode, render, summary string, args ...any) (*cairn.Version, error) {
-	if cairn.SummaryFromContext(ctx) {
-		v, err := scanSummary(t.queryRow(ctx, summary, args...), true)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, translate(err, "%s", what)
-		}
-		return v, nil
-	}
-	rs, err := t.readVersions(ctx, what, decode, render, args...)
-	if err != nil || len(rs) == 0 {
+	rs, err := t.readVersions(ctx, "get version", versionReads{getVersionSQL, getVersionRenderSQL, getVersionSummarySQL}, model, number)
+	if err != nil {
 		return nil, err
+	}
+	if len(rs) == 0 {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "version %s not found", cairn.VersionRef(model, number))
 	}
 	return rs[0].v, nil
 }
@@ -437,11 +460,14 @@ func (db *DB) AliasedVersion(ctx context.Context, model, alias string) (*cairn.V
 }
 
 func (t *tx) AliasedVersion(ctx context.Context, model, alias string) (*cairn.Version, error) {
-	v, err := t.readVersion(ctx, "get aliased version", aliasedVersionSQL, aliasedVersionRenderSQL, aliasedVersionSummarySQL, model, alias)
-	if err == nil && v == nil {
-		err = cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
+	rs, err := t.readVersions(ctx, "get aliased version", versionReads{aliasedVersionSQL, aliasedVersionRenderSQL, aliasedVersionSummarySQL}, model, alias)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	if len(rs) == 0 {
+		return nil, cairn.Errorf(cairn.ENOTFOUND, "alias %s@%s not found", model, alias)
+	}
+	return rs[0].v, nil
 }
 
 // LatestVersion returns the highest-numbered ready, unarchived, undeleted
@@ -452,7 +478,7 @@ func (db *DB) LatestVersion(ctx context.Context, model string) (*cairn.Version, 
 }
 
 func (t *tx) LatestVersion(ctx context.Context, model string) (*cairn.Version, error) {
-	rs, err := t.readVersions(ctx, "get latest version", latestVersionSQL, latestVersionRenderSQL, model)
+	rs, err := t.readVersions(ctx, "get latest version", versionReads{latestVersionSQL, latestVersionRenderSQL, ""}, model)
 	if err != nil {
 		return nil, err
 	}
@@ -508,8 +534,11 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	// key), which follow it in the SQL.
 	args = append(args, c.Args...)
 	args = append(args, size+1, offset)
-	rs, err := t.readVersions(ctx, "list versions",
-		listVersionsSQL(versionColumns, where, c.OrderBy), listVersionsSQL(renderColumns, where, c.OrderBy), args...)
+	rs, err := t.readVersions(ctx, "list versions", versionReads{
+		listVersionsSQL(versionColumns, where, c.OrderBy),
+		listVersionsSQL(renderColumns, where, c.OrderBy),
+		listVersionsSQL(summaryColumns, where, c.OrderBy),
+	}, args...)
 	if err != nil {
 		return nil, err
 	}

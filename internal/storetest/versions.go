@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -21,6 +23,7 @@ var versionTests = []test{
 	{"Latest", testVersionLatest},
 	{"ListPages", testVersionListPages},
 	{"ListAllModels", testVersionListAllModels},
+	{"ListByTime", testVersionListByTime},
 	{"ListIncludeDeleted", testVersionListDeleted},
 	{"StalePending", testVersionStalePending},
 	{"LatestPerStage", testVersionLatestPerStage},
@@ -272,6 +275,28 @@ func testVersionSummaryReads(t *testing.T, s cairn.Store) {
 		}
 		if diff := cmp.Diff(summary(full), got); diff != "" {
 			t.Errorf("AliasedVersion %s@%s as a summary (-want +got):\n%s", a.model, a.alias, diff)
+		}
+	}
+	for _, q := range []cairn.VersionQuery{
+		{Model: "churn-2", IncludeDeleted: true},
+		{IncludeDeleted: false},
+		{Filter: parseFilter(t, "tags.team = 'fraud'")},
+	} {
+		q.Page.Size = 100
+		full, err := s.ListVersions(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.ListVersions(sctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &cairn.VersionPage{NextToken: full.NextToken}
+		for _, v := range full.Items {
+			want.Items = append(want.Items, summary(v))
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("ListVersions(%+v) as summaries (-want +got):\n%s", q, diff)
 		}
 	}
 	if _, err := s.GetVersion(sctx, "churn-2", 9); !cairn.IsCode(err, cairn.ENOTFOUND) {
@@ -798,6 +823,80 @@ func testVersionListAllModels(t *testing.T, s cairn.Store) {
 		got := listAllVersions(t, s, cairn.VersionQuery{Page: cairn.Page{Size: size}})
 		if diff := cmp.Diff(want, versionNumbers(got)); diff != "" {
 			t.Errorf("page size %d (-want +got):\n%s", size, diff)
+		}
+	}
+}
+
+// Across all models, versions list in time order (update or creation,
+// either way), ties broken by model name, then number descending, over
+// pages without duplicates or omissions, deleted ones left out unless
+// asked. (The stores walk a time index for these orders.)
+func testVersionListByTime(t *testing.T, s cairn.Store) {
+	for _, m := range []string{"b", "a", "c"} {
+		createModel(t, s, m, cairn.KindModel)
+	}
+	type rec struct {
+		model            string
+		number           int64
+		created, updated time.Time
+		deleted          bool
+	}
+	var all []rec
+	for i, spec := range []struct {
+		model            string
+		created, updated int
+		deleted          bool
+	}{
+		{"b", 10, 50, false}, {"a", 11, 50, false}, {"b", 12, 40, false}, {"a", 12, 60, false},
+		{"c", 13, 50, true}, {"c", 14, 45, false}, {"a", 15, 50, false}, {"b", 12, 70, false},
+	} {
+		v := createVersion(t, s, spec.model, func(v *cairn.Version) {
+			v.CreatedAt, v.UpdatedAt = at(spec.created), at(spec.updated)
+			if spec.deleted {
+				v.DeletedAt = ptr(at(90 + i))
+			}
+		})
+		all = append(all, rec{spec.model, v.Number, v.CreatedAt, v.UpdatedAt, spec.deleted})
+	}
+	for _, tc := range []struct {
+		field         string
+		desc, deleted bool
+		key           func(rec) time.Time
+	}{
+		{"updated_at", true, false, func(r rec) time.Time { return r.updated }},
+		{"updated_at", false, true, func(r rec) time.Time { return r.updated }},
+		{"created_at", true, true, func(r rec) time.Time { return r.created }},
+		{"created_at", false, false, func(r rec) time.Time { return r.created }},
+	} {
+		var sel []rec
+		for _, r := range all {
+			if tc.deleted || !r.deleted {
+				sel = append(sel, r)
+			}
+		}
+		slices.SortFunc(sel, func(a, b rec) int {
+			c := tc.key(a).Compare(tc.key(b))
+			if tc.desc {
+				c = -c
+			}
+			if c != 0 {
+				return c
+			}
+			if c := strings.Compare(a.model, b.model); c != 0 {
+				return c
+			}
+			return int(b.number - a.number)
+		})
+		want := make([]string, len(sel))
+		for i, r := range sel {
+			want[i] = cairn.VersionRef(r.model, r.number)
+		}
+		for _, size := range []int{0, 3} {
+			q := cairn.VersionQuery{OrderBy: []cairn.OrderBy{{Field: tc.field, Desc: tc.desc}}, IncludeDeleted: tc.deleted, Page: cairn.Page{Size: size}}
+			got := listAllVersions(t, s, q)
+			if diff := cmp.Diff(want, versionNumbers(got)); diff != "" {
+				t.Errorf("by %s (desc %v, deleted %v), page size %d (-want +got):\n%s", tc.field, tc.desc, tc.deleted, size, diff)
+			}
 		}
 	}
 }
