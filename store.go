@@ -346,12 +346,22 @@ type ModelQuery struct {
 	// under one of these scope globs (see ScopeFilter), in the query; an
 	// empty non-nil slice lists nothing. Nil lists every model.
 	Scopes []string
+	// Latest asks for the page's latest versions too: ModelPage.Latest
+	// holds what LatestPerStage returns for the listed models, read in
+	// the same statement where the store can (MLflow's search of
+	// registered models shows them).
+	Latest bool
 }
 
 // ModelPage is one page of models.
 type ModelPage struct {
 	Items     []*Model `json:"items"`
 	NextToken string   `json:"next_page_token"`
+	// Latest holds, if ModelQuery.Latest asked for it, the listed models'
+	// latest ready version per stage as LatestPerStage returns them
+	// (summaries without Aliases), each model's together, in the order of
+	// Items.
+	Latest []*Version `json:"-"`
 }
 
 // VersionQuery lists versions of one model, or of all models if Model is "".

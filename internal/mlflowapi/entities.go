@@ -162,8 +162,8 @@ func (s *Server) latestVersions(ctx context.Context, m *cairn.Model, want []cair
 
 // latestPerStage returns, per model name, the latest ready version in each
 // stage that has one, in MLflow's stage order (None, Staging, Production,
-// Archived), with its aliases from the model's: one store query for a
-// whole page of models.
+// Archived), with its aliases from the model's: one store query for the
+// models.
 func (s *Server) latestPerStage(ctx context.Context, models []*cairn.Model) (map[string][]*cairn.Version, error) {
 	names := make([]string, len(models))
 	for i, m := range models {
@@ -173,6 +173,13 @@ func (s *Server) latestPerStage(ctx context.Context, models []*cairn.Model) (map
 	if err != nil {
 		return nil, err
 	}
+	return latestByModel(models, vs), nil
+}
+
+// latestByModel groups latest versions (LatestPerStage's) by model, in
+// MLflow's stage order, and gives each the aliases of its model's that
+// point at it.
+func latestByModel(models []*cairn.Model, vs []*cairn.Version) map[string][]*cairn.Version {
 	out := make(map[string][]*cairn.Version, len(models))
 	for _, v := range vs {
 		out[v.Model] = append(out[v.Model], v)
@@ -194,5 +201,5 @@ func (s *Server) latestPerStage(ctx context.Context, models []*cairn.Model) (map
 			slices.Sort(v.Aliases)
 		}
 	}
-	return out, nil
+	return out
 }

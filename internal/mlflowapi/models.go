@@ -175,15 +175,12 @@ func (s *Server) searchRegisteredModels(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	req.PageSize = int(max)
+	req.PageSize, req.Latest = int(max), true
 	page, err := s.svc.ListModels(r.Context(), req)
 	if err != nil {
 		return err
 	}
-	per, err := s.latestPerStage(r.Context(), page.Items)
-	if err != nil {
-		return err
-	}
+	per := latestByModel(page.Items, page.Latest)
 	// {"registered_models": […], "next_page_token": …}, as json.Marshal
 	// would write it, without its reflection (see appendRegisteredModel).
 	buf := s.bodies.get()

@@ -98,7 +98,38 @@ func (r reader) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.Mode
 	if err != nil {
 		return nil, err
 	}
-	return &cairn.ModelPage{Items: items, NextToken: next}, nil
+	page := &cairn.ModelPage{Items: items, NextToken: next}
+	if q.Latest {
+		if page.Latest, err = r.latestOf(ctx, items); err != nil {
+			return nil, err
+		}
+	}
+	return page, nil
+}
+
+// latestOf returns LatestPerStage of the models, each model's together in
+// their order. (A second statement: PostgreSQL's planner answers
+// LatestPerStage from the versions_stage index, and the page's extra
+// round trip costs less than SQLite's per-row work that
+// ListModels's one statement saves there.)
+func (r reader) latestOf(ctx context.Context, models []*cairn.Model) ([]*cairn.Version, error) {
+	names := make([]string, len(models))
+	for i, m := range models {
+		names[i] = m.Name
+	}
+	vs, err := r.LatestPerStage(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	by := make(map[string][]*cairn.Version, len(models))
+	for _, v := range vs {
+		by[v.Model] = append(by[v.Model], v)
+	}
+	out := make([]*cairn.Version, 0, len(vs))
+	for _, n := range names {
+		out = append(out, by[n]...)
+	}
+	return out, nil
 }
 
 // LockModel returns the model and holds its row lock until the transaction

@@ -105,6 +105,9 @@ type ListRequest struct {
 	OrderBy   []string `json:"order_by,omitempty"` // "field", "field ASC" or "field DESC"
 	PageSize  int      `json:"page_size,omitempty"`
 	PageToken string   `json:"page_token,omitempty"`
+	// Latest asks ListModels for the page's latest versions too (see
+	// cairn.ModelQuery.Latest).
+	Latest bool `json:"-"`
 }
 
 func (r ListRequest) parse() (*cairn.Filter, []cairn.OrderBy, cairn.Page, error) {
@@ -170,7 +173,7 @@ func (s *Service) ListModels(ctx context.Context, req ListRequest) (*cairn.Model
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListModels(ctx, cairn.ModelQuery{Filter: f, OrderBy: order, Page: page, Scopes: scopes})
+	return s.store.ListModels(ctx, cairn.ModelQuery{Filter: f, OrderBy: order, Page: page, Scopes: scopes, Latest: req.Latest})
 }
 
 // ModelUpdate changes a model's mutable fields. Nil fields stay as they are.

@@ -250,6 +250,10 @@ func TestQueryPlans(t *testing.T) {
 		{"LatestPerStage", latestPerStageSQL(2), []any{"churn", "fraud"}, nil},
 		{"GetAlias", getAliasSQL, []any{"churn", "champion"}, nil},
 		{"ListModels", listModelsSQL([]string{"m.deleted_at IS NULL"}, modelOrder.OrderBy), []any{101, 0}, []string{walkModels}},
+		// The page is a co-routine whose rows the outer loop takes in order
+		// (see listModelsWithLatestSQL).
+		{"ListModels with latest versions", listModelsWithLatestSQL([]string{"m.deleted_at IS NULL"}, modelOrder.OrderBy), []any{101, 0},
+			[]string{"CO-ROUTINE m", walkModels, "SCAN m"}},
 		{"ListVersions of a model", listVersionsSQL(versionColumns, []string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
 			[]any{1, 101, 0}, nil},
 		{"ListVersions of all models", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),

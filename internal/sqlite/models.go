@@ -34,28 +34,42 @@ func listModelsSQL(where []string, orderBy string) string {
 
 // scanModel scans one row of modelColumns.
 func scanModel(s scanner) (*cairn.Model, error) {
-	var (
-		m                    cairn.Model
-		tags                 string
-		archived             bool
-		createdAt, updatedAt int64
-		deletedAt            sql.NullInt64
-		aliases              sql.NullString
-	)
-	if err := s.Scan(&m.Name, &m.Kind, &m.Description, &tags, &m.LatestVersion,
-		&archived, &m.CreatedBy, &createdAt, &updatedAt, &deletedAt, &aliases); err != nil {
+	var r modelRow
+	if err := s.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
+	return r.model()
+}
+
+// modelRow holds one row of modelColumns as scanned.
+type modelRow struct {
+	m                    cairn.Model
+	tags                 string
+	archived             bool
+	createdAt, updatedAt int64
+	deletedAt            sql.NullInt64
+	aliases              sql.NullString
+}
+
+// dest returns the scan destinations of modelColumns, in order.
+func (r *modelRow) dest() []any {
+	return []any{&r.m.Name, &r.m.Kind, &r.m.Description, &r.tags, &r.m.LatestVersion,
+		&r.archived, &r.m.CreatedBy, &r.createdAt, &r.updatedAt, &r.deletedAt, &r.aliases}
+}
+
+// model decodes the scanned row.
+func (r *modelRow) model() (*cairn.Model, error) {
+	m := r.m
 	var err error
-	if m.Tags, err = decodeTags("models.tags", tags); err != nil {
+	if m.Tags, err = decodeTags("models.tags", r.tags); err != nil {
 		return nil, err
 	}
-	m.Archived = archived
-	m.CreatedAt = fromMicros(createdAt)
-	m.UpdatedAt = fromMicros(updatedAt)
-	m.DeletedAt = fromNullMicros(deletedAt)
+	m.Archived = r.archived
+	m.CreatedAt = fromMicros(r.createdAt)
+	m.UpdatedAt = fromMicros(r.updatedAt)
+	m.DeletedAt = fromNullMicros(r.deletedAt)
 	m.Aliases = map[string]int64{}
-	for _, pair := range strings.Fields(aliases.String) {
+	for _, pair := range strings.Fields(r.aliases.String) {
 		name, number, ok := strings.Cut(pair, ":")
 		n, err := strconv.ParseInt(number, 10, 64)
 		if !ok || err != nil {
@@ -211,9 +225,122 @@ func (t *tx) ListModels(ctx context.Context, q cairn.ModelQuery) (*cairn.ModelPa
 		where = append(where, c.Where) // "safe to AND with others"
 	}
 	args := append(append([]any(nil), c.Args...), size+1, offset)
+	if q.Latest {
+		return t.listModelsWithLatest(ctx, size, offset, listModelsWithLatestSQL(where, c.OrderBy), args...)
+	}
 	items, next, err := offsetPage(ctx, t, size, offset, "list models", listModelsSQL(where, c.OrderBy), scanModel, args...)
 	if err != nil {
 		return nil, err
 	}
 	return &cairn.ModelPage{Items: items, NextToken: next}, nil
+}
+
+// listModelsWithLatestSQL selects a page of models, as listModelsSQL
+// does, each joined to its latest version per stage (stage_latest,
+// migration 0020): a row per latest version, or one row of NULL version
+// columns for a model without one. The page is the left side of a LEFT
+// JOIN, which SQLite always loops over on the outside, so the rows come
+// in the page's order, each model's together (TestQueryPlans holds the
+// plan to it).
+func listModelsWithLatestSQL(where []string, orderBy string) string {
+	page := `SELECT m.* FROM models m`
+	if len(where) > 0 {
+		page += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	page += ` ORDER BY ` + orderBy + ` LIMIT ? OFFSET ?`
+	return `SELECT ` + modelColumns + `, ` + latestVersionColumns + ` FROM (` + page + `) m
+		LEFT JOIN stage_latest s ON s.model_id = m.id
+		LEFT JOIN versions v ON v.id = s.version_id`
+}
+
+// latestVersionColumns is latestColumns without the model's: what a
+// model's row already has.
+const latestVersionColumns = `v.number, v.status, v.status_message, v.source, v.run_id,
+	v.tags, v.description, v.created_by, v.created_at, v.updated_at, v.stage`
+
+// listModelsWithLatest reads a page of listModelsWithLatestSQL: up to
+// size models, each with its latest versions.
+func (t *tx) listModelsWithLatest(ctx context.Context, size, offset int, query string, args ...any) (*cairn.ModelPage, error) {
+	const what = "list models with their latest versions"
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	defer rows.Close()
+	page := &cairn.ModelPage{Items: []*cairn.Model{}, Latest: []*cairn.Version{}}
+	var (
+		r    modelRow
+		vcol [11]any
+		last string
+	)
+	dest := append(r.dest(), make([]any, len(vcol))...)
+	for i := range vcol {
+		dest[len(dest)-len(vcol)+i] = &vcol[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		if len(page.Items) == 0 || r.m.Name != last {
+			if len(page.Items) == size {
+				page.NextToken = encodeOffset(offset + size)
+				break
+			}
+			m, err := r.model()
+			if err != nil {
+				return nil, err
+			}
+			page.Items = append(page.Items, m)
+			last = m.Name
+		}
+		if vcol[0] == nil {
+			continue // no ready version
+		}
+		v, err := latestFromRow(r.m.Name, r.m.Kind, vcol[:])
+		if err != nil {
+			return nil, translate(err, "%s", what)
+		}
+		page.Latest = append(page.Latest, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err, "%s", what)
+	}
+	return page, nil
+}
+
+// latestFromRow builds a version summary from the values of
+// latestVersionColumns.
+func latestFromRow(model string, kind cairn.Kind, c []any) (*cairn.Version, error) {
+	v := &cairn.Version{Model: model, Kind: kind}
+	var (
+		ok                   [10]bool
+		status, stage, tags  string
+		createdAt, updatedAt int64
+	)
+	v.Number, ok[0] = c[0].(int64)
+	status, ok[1] = c[1].(string)
+	v.StatusMessage, ok[2] = c[2].(string)
+	v.Source, ok[3] = c[3].(string)
+	v.RunID, ok[4] = c[4].(string)
+	tags, ok[5] = c[5].(string)
+	v.Description, ok[6] = c[6].(string)
+	v.CreatedBy, ok[7] = c[7].(string)
+	createdAt, ok[8] = c[8].(int64)
+	updatedAt, ok[9] = c[9].(int64)
+	stage, okStage := c[10].(string)
+	for i, good := range ok {
+		if !good {
+			return nil, cairn.Errorf(cairn.EINTERNAL, "latest version column %d of model %q is %T", i, model, c[i])
+		}
+	}
+	if !okStage {
+		return nil, cairn.Errorf(cairn.EINTERNAL, "latest version stage of model %q is %T", model, c[10])
+	}
+	var err error
+	if v.Tags, err = decodeTags("versions.tags", tags); err != nil {
+		return nil, err
+	}
+	v.Status, v.Stage = cairn.Status(status), cairn.Stage(stage)
+	v.CreatedAt, v.UpdatedAt = fromMicros(createdAt), fromMicros(updatedAt)
+	return v, nil
 }

@@ -28,6 +28,7 @@ var versionTests = []test{
 	{"StalePending", testVersionStalePending},
 	{"LatestPerStage", testVersionLatestPerStage},
 	{"LatestPerStageFollowsWrites", testVersionLatestPerStageWrites},
+	{"ListModelsWithLatest", testListModelsWithLatest},
 	{"RenderFixedJSON", testVersionRender},
 	{"SummaryReads", testVersionSummaryReads},
 	{"WithDatasetDigest", testVersionWithDatasetDigest},
@@ -368,6 +369,102 @@ func testVersionLatestPerStage(t *testing.T, s cairn.Store) {
 	none, err := s.LatestPerStage(ctx, nil)
 	if err != nil || len(none) != 0 {
 		t.Errorf("LatestPerStage(nil) = %v, %v; want empty", none, err)
+	}
+}
+
+// ListModels with Latest lists the same pages as without, and its Latest
+// is what LatestPerStage returns for the page's models, each model's
+// together in the page's order: with page sizes that cut between models
+// with several latest versions, a filter, another order, and models with
+// none.
+func testListModelsWithLatest(t *testing.T, s cairn.Store) {
+	ctx := t.Context()
+	stage := func(st cairn.Stage) func(*cairn.Version) { return func(v *cairn.Version) { v.Stage = st } }
+	for _, m := range []string{"e", "a", "d", "b", "c"} {
+		createModel(t, s, m, cairn.KindModel)
+	}
+	createVersion(t, s, "a", stage(cairn.StageNone))
+	createVersion(t, s, "a", stage(cairn.StageProduction))
+	createVersion(t, s, "a", func(v *cairn.Version) { v.Stage, v.Tags = cairn.StageStaging, map[string]string{"team": "x"} })
+	createVersion(t, s, "a", func(v *cairn.Version) { v.Stage, v.Status = cairn.StageNone, cairn.StatusPending })
+	createVersion(t, s, "c", stage(cairn.StageArchived))
+	createVersion(t, s, "c", func(v *cairn.Version) { v.Stage, v.DeletedAt = cairn.StageNone, ptr(at(50)) })
+	createVersion(t, s, "d", stage(cairn.StageNone))
+	createVersion(t, s, "e", stage(cairn.StageNone))
+	createVersion(t, s, "e", stage(cairn.StageProduction))
+	createVersion(t, s, "e", stage(cairn.StageNone))
+	refs := func(vs []*cairn.Version) []string {
+		out := []string{}
+		for _, v := range vs {
+			out = append(out, v.Ref())
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, base := range []cairn.ModelQuery{
+		{},
+		{Filter: parseFilter(t, "name != 'd'")},
+		{OrderBy: []cairn.OrderBy{{Field: "name", Desc: true}}},
+	} {
+		for _, size := range []int{0, 1, 2, 3} {
+			q, lq := base, base
+			q.Page.Size, lq.Page.Size, lq.Latest = size, size, true
+			for pages := 0; ; pages++ {
+				if pages > 10 {
+					t.Fatal("ListModels never ends")
+				}
+				want, err := s.ListModels(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.ListModels(ctx, lq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(cairn.ModelPage{}, "Latest")); diff != "" {
+					t.Fatalf("%+v page %d with Latest differs (-without +with):\n%s", lq, pages, diff)
+				}
+				per, err := s.LatestPerStage(ctx, modelNames(want.Items))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(refs(per), refs(got.Latest)); diff != "" {
+					t.Errorf("%+v page %d: Latest is not LatestPerStage (-want +got):\n%s", lq, pages, diff)
+				}
+				// Each model's together, in the page's order, as summaries.
+				var order []string
+				for _, v := range got.Latest {
+					if len(order) == 0 || order[len(order)-1] != v.Model {
+						order = append(order, v.Model)
+					}
+				}
+				var wantOrder []string
+				for _, m := range want.Items {
+					for _, v := range per {
+						if v.Model == m.Name {
+							wantOrder = append(wantOrder, m.Name)
+							break
+						}
+					}
+				}
+				if !slices.Equal(order, wantOrder) {
+					t.Errorf("%+v page %d: Latest in model order %v, want %v", lq, pages, order, wantOrder)
+				}
+				byRef := map[string]*cairn.Version{}
+				for _, v := range per {
+					byRef[v.Ref()] = v
+				}
+				for _, v := range got.Latest {
+					if diff := cmp.Diff(byRef[v.Ref()], v); diff != "" {
+						t.Errorf("Latest %s differs from LatestPerStage's (-want +got):\n%s", v.Ref(), diff)
+					}
+				}
+				if want.NextToken == "" {
+					break
+				}
+				q.Page.Token, lq.Page.Token = want.NextToken, want.NextToken
+			}
+		}
 	}
 }
 
