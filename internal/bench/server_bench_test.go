@@ -83,7 +83,7 @@ func BenchmarkHandler(b *testing.B) {
 		{name: "mlflow-alias-auth-basic", target: "/api/2.0/mlflow/registered-models/alias?name=bench-00003&alias=champion", authorization: basic, h: authH},
 		{name: "mlflow-get", target: "/api/2.0/mlflow/model-versions/get?name=bench-00003&version=20", h: h},
 		{name: "search-tag", target: "/api/v1/versions?" + url.Values{"filter": {TagFilter}, "page_size": {page}}.Encode(), h: h},
-		{name: "mlflow-versions", target: "/api/2.0/mlflow/model-versions/search?" + url.Values{"filter": {TagFilter}, "max_results": {page}}.Encode(), h: h},
+		{name: "mlflow-versions", target: "/api/2.0/mlflow/model-versions/search?" + url.Values{"filter": {TagFilter}, "max_results": {page}, "order_by": {"name"}}.Encode(), h: h},
 		{name: "mlflow-search", target: "/api/2.0/mlflow/registered-models/search?max_results=" + page, h: h},
 	} {
 		get := func(b *testing.B) {

@@ -62,7 +62,7 @@ MLflow server given as --url, for reference):
   mlflow-search  GET /api/2.0/mlflow/registered-models/search,
                  max_results=100                               (~ models)
   mlflow-versions GET /api/2.0/mlflow/model-versions/search,
-                 max_results=100, the same filter           (~ search-tag)
+                 max_results=100, the same filter and order  (~ search-tag)
   mlflow-create  POST /api/2.0/mlflow/model-versions/create, an s3://
                  source without files                          (~ create)
 
