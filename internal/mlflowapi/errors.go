@@ -76,6 +76,9 @@ func mlflowError(err error) (status int, code, msg string) {
 	return http.StatusInternalServerError, codeInternal, "internal error"
 }
 
+// statusClientClosed answers a request whose client went away.
+const statusClientClosed = 499
+
 // errorBody is MLflow's error response.
 type errorBody struct {
 	ErrorCode string `json:"error_code"`
@@ -89,8 +92,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := mlflowError(err)
 	if status >= 500 {
 		if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
-			// The client left; nobody reads the answer.
+			// The client left; nobody reads the answer, and it is not a
+			// server fault: 499, nginx's "client closed request", as on
+			// the native API, for logs and metrics.
 			s.log.InfoContext(r.Context(), "request canceled", slog.String("request_id", reqID), slog.Any("error", err))
+			status = statusClientClosed
 		} else {
 			s.log.ErrorContext(r.Context(), "internal error",
 				slog.String("request_id", reqID), slog.String("method", r.Method),

@@ -1,9 +1,11 @@
 package mlflowapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,5 +391,24 @@ func TestPromptFilter(t *testing.T) {
 	v, err := e.Service.GetVersion(ctx, "greeting", 1)
 	if err != nil || v.Kind != "prompt" || v.Tags["mlflow.prompt.text"] != "Hello {{name}}" {
 		t.Errorf("prompt version natively: %+v, %v", v, err)
+	}
+}
+
+// A request its client gave up on is answered 499 and logged as canceled,
+// not as a server's internal error.
+func TestCanceledRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/2.0/mlflow/registered-models/search", nil)
+	w := httptest.NewRecorder()
+	e.API.Handler().ServeHTTP(w, r)
+	if w.Code != 499 {
+		t.Errorf("canceled search: %d %s, want 499", w.Code, w.Body)
+	}
+	logs := e.Logs.String()
+	if !strings.Contains(logs, "request canceled") || strings.Contains(logs, "internal error") {
+		t.Errorf("logs of a canceled request:\n%s", logs)
 	}
 }
