@@ -360,6 +360,7 @@ def main():
         if state.get("a"):
             logged_model_read()
             logged_model_search()
+            logged_model_search_datasets()
         logged_model_pyfunc()
         if state.get("e"):
             logged_model_register()
