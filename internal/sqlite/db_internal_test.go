@@ -254,16 +254,21 @@ func TestQueryPlans(t *testing.T) {
 		// (see listModelsWithLatestSQL).
 		{"ListModels with latest versions", listModelsWithLatestSQL([]string{"m.deleted_at IS NULL"}, modelOrder.OrderBy), []any{101, 0},
 			[]string{"CO-ROUTINE m", walkModels, "SCAN m"}},
-		{"ListVersions of a model", listVersionsSQL(versionColumns, []string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+		{"ListVersions of a model", listVersionsSQL(versionColumns, []string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy, false),
 			[]any{1, 101, 0}, nil},
-		{"ListVersions of all models", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+		{"ListVersions of all models", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy, false),
 			[]any{101, 0}, []string{walkModels}},
-		{"ListVersions of all models to render", listVersionsSQL(renderColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy),
+		{"ListVersions of all models to render", listVersionsSQL(renderColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, versionOrder.OrderBy, false),
 			[]any{101, 0}, []string{walkModels}},
-		{"ListVersions of all models by update time", listVersionsSQL(summaryColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byUpdated.OrderBy),
+		{"ListVersions of all models by update time", listVersionsSQL(summaryColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byUpdated.OrderBy, true),
 			[]any{101, 0}, []string{"SCAN v USING INDEX versions_updated", rightPartSorted}},
-		{"ListVersions of all models by creation time", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byCreated.OrderBy),
+		{"ListVersions of all models by creation time", listVersionsSQL(versionColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byCreated.OrderBy, true),
 			[]any{101, 0}, []string{"SCAN v USING INDEX versions_created", rightPartSorted}},
+		// One model, or a name, in time order: that model's versions, sorted.
+		{"ListVersions of a model by update time", listVersionsSQL(summaryColumns, []string{"m.id = ?", "v.deleted_at IS NULL", "m.deleted_at IS NULL"}, byUpdated.OrderBy, false),
+			[]any{1, 101, 0}, []string{"USE TEMP B-TREE FOR ORDER BY"}},
+		{"ListVersions of a named model by update time", listVersionsSQL(summaryColumns, []string{"v.deleted_at IS NULL", "m.deleted_at IS NULL", "m.name = ?"}, byUpdated.OrderBy, false),
+			[]any{"churn", 101, 0}, []string{"USE TEMP B-TREE FOR ORDER BY"}},
 		{"VersionsWithDatasetDigest", versionsWithDatasetDigestSQL, []any{1, "sha"}, nil},
 		{"versions missing fixed_json", `SELECT ` + versionColumns + versionFrom + `
 			WHERE v.status = 'ready' AND v.fixed_json IS NULL ORDER BY v.id LIMIT ?`, []any{1000},
@@ -301,5 +306,40 @@ func TestQueryPlans(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A list of versions walks the time index only across all models and when
+// its filter names no model: a search of one model, or of the models a
+// name picks, sorts their versions instead.
+func TestWalkTime(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		q      cairn.VersionQuery
+		filter string
+		want   bool
+	}{
+		{cairn.VersionQuery{}, "", true},
+		{cairn.VersionQuery{}, "tags.team = 'fraud' AND metrics.auc > 0.5", true},
+		{cairn.VersionQuery{Model: "churn"}, "", false},
+		{cairn.VersionQuery{}, "name = 'churn'", false},
+		{cairn.VersionQuery{}, "tags.team = 'fraud' AND model LIKE 'churn%'", false},
+		{cairn.VersionQuery{}, "NOT (tags.a = 'b' OR name IN ('x', 'y'))", false},
+		{cairn.VersionQuery{}, "tags.name = 'churn'", true}, // a tag called name
+	} {
+		var f *cairn.Filter
+		if tc.filter != "" {
+			var err error
+			if f, err = cairn.ParseFilter(tc.filter); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := walkTime(tc.q, f); got != tc.want {
+			t.Errorf("walkTime(model %q, %q) = %v, want %v", tc.q.Model, tc.filter, got, tc.want)
+		}
+	}
+	scoped := cairn.AndFilters(nil, cairn.ScopeFilter([]string{"fraud-*"}))
+	if walkTime(cairn.VersionQuery{}, scoped) {
+		t.Error("walkTime of a scoped principal's list = true, want false (the scopes compare names)")
 	}
 }

@@ -117,15 +117,18 @@ func (t *tx) querySummaries(ctx context.Context, what, query string, args ...any
 // over models on the outside: in the default order (model name, then
 // number descending) it then walks the models' name index and each
 // model's (model_id, number) index backwards and stops after a page,
-// instead of sorting every version of every model. An order that starts
-// with a version's time is the exception: versions go outside, and SQLite
-// walks versions_updated or versions_created (migration 0023) and sorts
-// only the versions that tie on it. Without statistics its planner does
-// not see that a partly ordered walk saves the sort, hence INDEXED BY. sqlfilter's expressions use the same
-// aliases, m and v.
-func listVersionsSQL(cols string, where []string, orderBy string) string {
+// instead of sorting every version of every model. With timeWalk, for an
+// order that starts with a version's time, versions go outside instead:
+// SQLite walks versions_updated or versions_created (migration 0023) and
+// sorts only the versions that tie on it. (Without statistics its planner
+// does not see that a partly ordered walk saves the sort, hence INDEXED
+// BY.) The caller asks for it only where the walk is the cheaper plan:
+// across all models, with no comparison on the model's name (see
+// walkTime). sqlfilter's expressions use the same aliases, m and v.
+func listVersionsSQL(cols string, where []string, orderBy string, timeWalk bool) string {
 	join := ` FROM models m CROSS JOIN versions v ON v.model_id = m.id`
 	switch {
+	case !timeWalk:
 	case strings.HasPrefix(orderBy, "v.updated_at "):
 		join = ` FROM versions v INDEXED BY versions_updated JOIN models m ON m.id = v.model_id`
 	case strings.HasPrefix(orderBy, "v.created_at "):
@@ -136,6 +139,33 @@ func listVersionsSQL(cols string, where []string, orderBy string) string {
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	return q + ` ORDER BY ` + orderBy + ` LIMIT ? OFFSET ?`
+}
+
+// walkTime reports whether a list of versions in time order should walk
+// the time index (listVersionsSQL): only when it spans every model and
+// its filter (scopes included) compares nothing with the model's name.
+// A search of one model, or of the few a name selects, sorts their
+// versions in less time than a walk of every version in the registry
+// takes to pass over the others: MLflow's usual
+// search_model_versions("name='churn'") orders by update time.
+func walkTime(q cairn.VersionQuery, f *cairn.Filter) bool {
+	return q.Model == "" && (f == nil || !mentionsModelName(f.Root))
+}
+
+// mentionsModelName reports whether an expression compares the model's
+// name (name or model) anywhere in it.
+func mentionsModelName(e cairn.Expr) bool {
+	switch x := e.(type) {
+	case *cairn.AndExpr:
+		return mentionsModelName(x.L) || mentionsModelName(x.R)
+	case *cairn.OrExpr:
+		return mentionsModelName(x.L) || mentionsModelName(x.R)
+	case *cairn.NotExpr:
+		return mentionsModelName(x.X)
+	case *cairn.CmpExpr:
+		return x.Field.Namespace == cairn.FieldAttr && (x.Field.Name == "name" || x.Field.Name == "model")
+	}
+	return false
 }
 
 // scanVersion scans one row of versionColumns and returns the model's row
@@ -508,10 +538,12 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	if q.Scopes != nil && len(q.Scopes) == 0 {
 		return &cairn.VersionPage{Items: []*cairn.Version{}}, nil // no readable scope: nothing to list
 	}
-	c, err := compileVersions(cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes)), q.OrderBy)
+	f := cairn.AndFilters(q.Filter, cairn.ScopeFilter(q.Scopes))
+	c, err := compileVersions(f, q.OrderBy)
 	if err != nil {
 		return nil, err
 	}
+	walk := walkTime(q, f)
 	var (
 		where []string
 		args  []any
@@ -535,9 +567,9 @@ func (t *tx) ListVersions(ctx context.Context, q cairn.VersionQuery) (*cairn.Ver
 	args = append(args, c.Args...)
 	args = append(args, size+1, offset)
 	rs, err := t.readVersions(ctx, "list versions", versionReads{
-		listVersionsSQL(versionColumns, where, c.OrderBy),
-		listVersionsSQL(renderColumns, where, c.OrderBy),
-		listVersionsSQL(summaryColumns, where, c.OrderBy),
+		listVersionsSQL(versionColumns, where, c.OrderBy, walk),
+		listVersionsSQL(renderColumns, where, c.OrderBy, walk),
+		listVersionsSQL(summaryColumns, where, c.OrderBy, walk),
 	}, args...)
 	if err != nil {
 		return nil, err
