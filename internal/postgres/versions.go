@@ -269,21 +269,28 @@ func (r reader) VersionsWithDatasetDigest(ctx context.Context, model, digest str
 
 // LatestPerStage returns the newest ready, undeleted version in each stage
 // of each named model, ordered by model name then number: per model and
-// stage, one descent of the versions_stage index. The versions are
-// summaries (see latestColumns).
+// stage, one descent of the versions_stage index, and per version found
+// one of the (model_id, number) key. The versions are summaries (see
+// latestColumns).
 func (r reader) LatestPerStage(ctx context.Context, models []string) ([]*cairn.Version, error) {
 	if len(models) == 0 {
 		return []*cairn.Version{}, nil
 	}
+	// The LATERAL subquery finds the number alone, so that the planner
+	// answers it from versions_stage without the table (index only);
+	// selecting the row there, it walked versions_list and filtered on
+	// the stage instead, all of a model's versions for a stage none is
+	// in: 274 ms against 8.5 ms for a page of 100 models at 1M versions.
 	rows, err := r.q.Query(ctx, `SELECT `+latestColumns+`
 		FROM models m
 		CROSS JOIN unnest($2::text[]) AS st(stage)
 		CROSS JOIN LATERAL (
-			SELECT * FROM versions v
-			WHERE v.model_id = m.id AND v.stage = st.stage AND v.status = 'ready' AND v.deleted_at IS NULL
-			ORDER BY v.number DESC
+			SELECT l.number FROM versions l
+			WHERE l.model_id = m.id AND l.stage = st.stage AND l.status = 'ready' AND l.deleted_at IS NULL
+			ORDER BY l.number DESC
 			LIMIT 1
-		) v
+		) l
+		JOIN versions v ON v.model_id = m.id AND v.number = l.number
 		WHERE m.name = ANY($1)
 		ORDER BY m.name, v.number`, models, stageNames)
 	if err != nil {
