@@ -10,10 +10,10 @@ import (
 // internal/registry holds the two to the same bytes).
 func AppendNodeJSON(dst []byte, n Node) []byte {
 	dst = append(dst, `{"kind":`...)
-	dst = appendJSONString(dst, string(n.Kind))
+	dst = AppendJSONString(dst, string(n.Kind))
 	if n.Model != "" {
 		dst = append(dst, `,"model":`...)
-		dst = appendJSONString(dst, n.Model)
+		dst = AppendJSONString(dst, n.Model)
 	}
 	if n.Version != 0 {
 		dst = append(dst, `,"version":`...)
@@ -21,7 +21,7 @@ func AppendNodeJSON(dst []byte, n Node) []byte {
 	}
 	if n.RunID != "" {
 		dst = append(dst, `,"run_id":`...)
-		dst = appendJSONString(dst, n.RunID)
+		dst = AppendJSONString(dst, n.RunID)
 	}
 	return append(dst, '}')
 }
@@ -35,9 +35,9 @@ func AppendEdgeJSON(dst []byte, e *Edge) ([]byte, error) {
 	dst = append(dst, `,"to":`...)
 	dst = AppendNodeJSON(dst, e.To)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, string(e.Type))
+	dst = AppendJSONString(dst, string(e.Type))
 	dst = append(dst, `,"created_by":`...)
-	dst = appendJSONString(dst, e.CreatedBy)
+	dst = AppendJSONString(dst, e.CreatedBy)
 	dst = append(dst, `,"created_at":`...)
 	dst, err := appendJSONTime(dst, e.CreatedAt)
 	if err != nil {

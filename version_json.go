@@ -78,7 +78,7 @@ func AppendVersionJSON(dst []byte, v *Version) ([]byte, error) {
 	}
 	var err error
 	dst = append(dst, `{"model":`...)
-	dst = appendJSONString(dst, v.Model)
+	dst = AppendJSONString(dst, v.Model)
 	dst = append(dst, `,"version":`...)
 	dst = strconv.AppendInt(dst, v.Number, 10)
 	dst = append(dst, ',')
@@ -90,7 +90,7 @@ func AppendVersionJSON(dst []byte, v *Version) ([]byte, error) {
 	dst = append(dst, `,"tags":`...)
 	dst = appendJSONStringMap(dst, v.Tags)
 	dst = append(dst, `,"description":`...)
-	dst = appendJSONString(dst, v.Description)
+	dst = AppendJSONString(dst, v.Description)
 	dst = append(dst, `,"aliases":`...)
 	if v.Aliases == nil {
 		dst = append(dst, "null"...)
@@ -100,20 +100,20 @@ func AppendVersionJSON(dst []byte, v *Version) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, a)
+			dst = AppendJSONString(dst, a)
 		}
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"status":`...)
-	dst = appendJSONString(dst, string(v.Status))
+	dst = AppendJSONString(dst, string(v.Status))
 	if v.StatusMessage != "" {
 		dst = append(dst, `,"status_message":`...)
-		dst = appendJSONString(dst, v.StatusMessage)
+		dst = AppendJSONString(dst, v.StatusMessage)
 	}
 	dst = append(dst, `,"archived":`...)
 	dst = strconv.AppendBool(dst, v.Archived)
 	dst = append(dst, `,"stage":`...)
-	dst = appendJSONString(dst, string(v.Stage))
+	dst = AppendJSONString(dst, string(v.Stage))
 	if v.DeletedAt != nil {
 		dst = append(dst, `,"deleted_at":`...)
 		if dst, err = appendJSONTime(dst, *v.DeletedAt); err != nil {
@@ -131,16 +131,17 @@ func AppendVersionJSON(dst []byte, v *Version) ([]byte, error) {
 		dst = append(dst, b...)
 	}
 	dst = append(dst, `,"approval_status":`...)
-	dst = appendJSONString(dst, v.ApprovalStatus)
+	dst = AppendJSONString(dst, v.ApprovalStatus)
 	return append(dst, '}'), nil
 }
 
-// appendJSONString appends s as encoding/json writes a string. Strings of
+// AppendJSONString appends s as encoding/json writes a string (the
+// hand-written encoders here and in the MLflow API share it). Strings of
 // printable ASCII that need no escape (the usual names, tags and states)
 // are copied; anything else goes through json.Marshal, which escapes
 // quotes, control characters, HTML's <, > and &, U+2028 and U+2029, and
 // replaces invalid UTF-8.
-func appendJSONString(dst []byte, s string) []byte {
+func AppendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			b, _ := json.Marshal(s) // a string always encodes
@@ -168,9 +169,9 @@ func appendJSONStringMap(dst []byte, m map[string]string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = AppendJSONString(dst, k)
 		dst = append(dst, ':')
-		dst = appendJSONString(dst, m[k])
+		dst = AppendJSONString(dst, m[k])
 	}
 	return append(dst, '}')
 }

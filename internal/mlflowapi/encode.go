@@ -1,10 +1,11 @@
 package mlflowapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/cairn-registry/cairn"
 )
 
 // Registered models and model versions are written by hand rather than by
@@ -16,7 +17,7 @@ import (
 // appendRegisteredModel appends m as json.Marshal writes it.
 func appendRegisteredModel(dst []byte, m *registeredModel) []byte {
 	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, m.Name)
+	dst = cairn.AppendJSONString(dst, m.Name)
 	dst = append(dst, `,"creation_timestamp":`...)
 	dst = strconv.AppendInt(dst, m.CreationTimestamp, 10)
 	dst = append(dst, `,"last_updated_timestamp":`...)
@@ -41,9 +42,9 @@ func appendRegisteredModel(dst []byte, m *registeredModel) []byte {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"alias":`...)
-			dst = appendString(dst, a.Alias)
+			dst = cairn.AppendJSONString(dst, a.Alias)
 			dst = append(dst, `,"version":`...)
-			dst = appendString(dst, a.Version)
+			dst = cairn.AppendJSONString(dst, a.Version)
 			dst = append(dst, '}')
 		}
 		dst = append(dst, ']')
@@ -54,21 +55,21 @@ func appendRegisteredModel(dst []byte, m *registeredModel) []byte {
 // appendModelVersion appends v as json.Marshal writes it.
 func appendModelVersion(dst []byte, v *modelVersion) []byte {
 	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, v.Name)
+	dst = cairn.AppendJSONString(dst, v.Name)
 	dst = append(dst, `,"version":`...)
-	dst = appendString(dst, v.Version)
+	dst = cairn.AppendJSONString(dst, v.Version)
 	dst = append(dst, `,"creation_timestamp":`...)
 	dst = strconv.AppendInt(dst, v.CreationTimestamp, 10)
 	dst = append(dst, `,"last_updated_timestamp":`...)
 	dst = strconv.AppendInt(dst, v.LastUpdatedTimestamp, 10)
 	dst = appendOptional(dst, `,"user_id":`, v.UserID)
 	dst = append(dst, `,"current_stage":`...)
-	dst = appendString(dst, v.CurrentStage)
+	dst = cairn.AppendJSONString(dst, v.CurrentStage)
 	dst = appendOptional(dst, `,"description":`, v.Description)
 	dst = appendOptional(dst, `,"source":`, v.Source)
 	dst = appendOptional(dst, `,"run_id":`, v.RunID)
 	dst = append(dst, `,"status":`...)
-	dst = appendString(dst, v.Status)
+	dst = cairn.AppendJSONString(dst, v.Status)
 	dst = appendOptional(dst, `,"status_message":`, v.StatusMessage)
 	dst = appendKeyValues(dst, v.Tags)
 	dst = appendOptional(dst, `,"run_link":`, v.RunLink)
@@ -78,7 +79,7 @@ func appendModelVersion(dst []byte, v *modelVersion) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, a)
+			dst = cairn.AppendJSONString(dst, a)
 		}
 		dst = append(dst, ']')
 	}
@@ -97,9 +98,9 @@ func appendKeyValues(dst []byte, tags []keyValue) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"key":`...)
-		dst = appendString(dst, kv.Key)
+		dst = cairn.AppendJSONString(dst, kv.Key)
 		dst = append(dst, `,"value":`...)
-		dst = appendString(dst, kv.Value)
+		dst = cairn.AppendJSONString(dst, kv.Value)
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
@@ -110,23 +111,7 @@ func appendOptional(dst []byte, field, s string) []byte {
 	if s == "" {
 		return dst
 	}
-	return appendString(append(dst, field...), s)
-}
-
-// appendString appends s as encoding/json writes a string. Printable ASCII
-// that needs no escape is copied; anything else goes through json.Marshal,
-// which escapes quotes, control characters, HTML's <, > and &, U+2028 and
-// U+2029, and replaces invalid UTF-8.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
+	return cairn.AppendJSONString(append(dst, field...), s)
 }
 
 // bodyPool recycles response buffers: a search page's body is tens of

@@ -94,23 +94,10 @@ func (t *tx) readVersions(ctx context.Context, what string, q versionReads, args
 
 // querySummaries runs a query selecting summaryColumns.
 func (t *tx) querySummaries(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
-	rows, err := t.query(ctx, query, args...)
-	if err != nil {
-		return nil, translate(err, "%s", what)
-	}
-	defer rows.Close()
-	var out []versionRow
-	for rows.Next() {
-		v, err := scanSummary(rows, true)
-		if err != nil {
-			return nil, translate(err, "%s", what)
-		}
-		out = append(out, versionRow{0, v})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, translate(err, "%s", what)
-	}
-	return out, nil
+	return queryRows(ctx, t, what, query, func(s scanner) (int64, *cairn.Version, error) {
+		v, err := scanSummary(s, true)
+		return 0, v, err
+	}, args...)
 }
 
 // listVersionsSQL selects a page of versions. CROSS JOIN makes SQLite loop
@@ -314,6 +301,12 @@ type versionRow struct {
 
 // queryVersions runs a query selecting versionColumns.
 func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any) ([]versionRow, error) {
+	return queryRows(ctx, t, what, query, scanVersion, args...)
+}
+
+// queryRows runs a query and scans every row with scan.
+func queryRows(ctx context.Context, t *tx, what, query string,
+	scan func(scanner) (int64, *cairn.Version, error), args ...any) ([]versionRow, error) {
 	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, translate(err, "%s", what)
@@ -321,7 +314,7 @@ func (t *tx) queryVersions(ctx context.Context, what, query string, args ...any)
 	defer rows.Close()
 	var out []versionRow
 	for rows.Next() {
-		id, v, err := scanVersion(rows)
+		id, v, err := scan(rows)
 		if err != nil {
 			return nil, translate(err, "%s", what)
 		}
