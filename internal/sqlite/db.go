@@ -15,6 +15,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/cairn-registry/cairn"
 )
@@ -68,7 +72,7 @@ func dsn(path string, readOnly bool) (string, error) {
 		return "", err
 	}
 	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "1")
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "FULL")
@@ -103,6 +107,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
+	if err := connect(ctx, write); err != nil {
+		write.Close()
+		return nil, translate(err, "sqlite: open %s", path)
+	}
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
 		return nil, err
@@ -115,7 +123,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	if err := read.PingContext(ctx); err != nil {
+	if err := connect(ctx, read); err != nil {
 		write.Close()
 		read.Close()
 		return nil, translate(err, "sqlite: open %s", path)
@@ -226,3 +234,31 @@ type tx struct {
 }
 
 var _ cairn.Tx = (*tx)(nil)
+
+// busyTimeout is how long a connection waits for another's lock
+// (busy_timeout in dsn).
+const busyTimeout = 10 * time.Second
+
+// connect opens a pool's first connection, which runs the DSN's pragmas.
+// While another connection turns a new database file to WAL, SQLite
+// answers journal_mode=WAL with SQLITE_BUSY at once, without waiting
+// under busy_timeout: two processes (or handles) opening a new file
+// together met it about once in six tries (TestHandlesShareOneFile). So
+// a busy answer is tried again, after a growing pause, for as long as
+// busy_timeout would have waited.
+func connect(ctx context.Context, pool *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err := pool.PingContext(ctx)
+		if err == nil || sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
