@@ -165,6 +165,15 @@ def main():
         if not cond:
             raise AssertionError(what)
 
+    def expect_gone(read, what):
+        """read must fail with MLflow's RESOURCE_DOES_NOT_EXIST."""
+        try:
+            read()
+        except mlflow.exceptions.MlflowException as e:
+            check(e.error_code == "RESOURCE_DOES_NOT_EXIST", "error %s" % e.error_code)
+        else:
+            raise AssertionError("%s still readable" % what)
+
     class AddOne(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input, params=None):
             return [x + 1 for x in model_input["x"]]
@@ -293,12 +302,7 @@ def main():
         check(str(done.status) in ("READY", "LoggedModelStatus.READY"), "finalized %s" % done.status)
         check(mlflow.last_logged_model().model_id == pending.model_id, "last_logged_model")
         client.delete_logged_model(pending.model_id)
-        try:
-            client.get_logged_model(pending.model_id)
-        except mlflow.exceptions.MlflowException as e:
-            check(e.error_code == "RESOURCE_DOES_NOT_EXIST", "error %s" % e.error_code)
-        else:
-            raise AssertionError("deleted logged model still readable")
+        expect_gone(lambda: client.get_logged_model(pending.model_id), "deleted logged model")
 
     @step("(f) [3.x] prompts: register two versions, load, alias, search")
     def prompts():
@@ -334,12 +338,7 @@ def main():
         upd = client.update_webhook(hook.webhook_id, status="DISABLED")
         check(str(upd.status).endswith("DISABLED"), "status %s" % upd.status)
         client.delete_webhook(hook.webhook_id)
-        try:
-            client.get_webhook(hook.webhook_id)
-        except mlflow.exceptions.MlflowException as e:
-            check(e.error_code == "RESOURCE_DOES_NOT_EXIST", "error %s" % e.error_code)
-        else:
-            raise AssertionError("deleted webhook still readable")
+        expect_gone(lambda: client.get_webhook(hook.webhook_id), "deleted webhook")
 
     experiment()
     log_and_register()
